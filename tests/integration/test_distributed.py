@@ -117,7 +117,7 @@ def test_cli_train_refuses_without_upstream(tmp_path, capsys):
     assert code == 2 and "train:sft" in err and "--stages world,base,induce" in err
 
 
-def test_cli_train_dpo_under_accelerate(tmp_path):
+def test_cli_train_dpo_under_accelerate(tmp_path, capsys):
     config, run_dir = str(_study_yaml(tmp_path)), str(tmp_path / "run")
     assert cli_main(["run", config, "--run-dir", run_dir, "--stages", "world,base,induce"]) == 0
     assert cli_main(["train", "dpo", "--config", config, "--run-dir", run_dir,
@@ -130,3 +130,6 @@ def test_cli_train_dpo_under_accelerate(tmp_path):
     assert _changed_tensors(model, sft) > 0
     record = json.loads((Path(run_dir) / "models" / "dpo" / "sycolab_model.json").read_text())
     assert record["parent"] == "sft"
+    capsys.readouterr()
+    assert cli_main(["train", "dpo", "--config", config, "--run-dir", run_dir]) == 0  # same inputs: not redone
+    assert "[train:dpo] already done with the same inputs" in capsys.readouterr().out

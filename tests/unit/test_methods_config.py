@@ -31,6 +31,7 @@ def test_defaults_are_cpu_friendly_full_fine_tuning():
      "induce.lr_scheduler_type: expected one of 'linear', 'cosine', 'constant', 'constant_with_warmup' or "
      "'cosine_with_min_lr', got 'cosine_restarts'"),
     ({"bf16": "maybe"}, "induce.bf16: expected true or false, got 'maybe'"),
+    ({"adam_beta2": 1.0}, "induce.adam_beta2: expected a number < 1, got 1.0"),
     ({"lora": {"r": 0}}, "induce.lora.r: expected a number > 0, got 0"),
     ({"lora": {"rank": 8}}, "induce.lora.rank: unknown field (known fields: r, alpha, dropout, target_modules, merge)"),
     ({"checkpoint": {"metric": "accuracy"}},
@@ -70,3 +71,15 @@ def test_validate_config_raises_config_error_with_every_problem():
         "induce.seed: expected a number >= 0, got -3",
         "induce.extra: unknown field (known fields: " + ", ".join(TrainingConfig.model_fields) + ")",
     ]
+
+
+def test_sft_arguments_carry_adam_beta2_and_length_grouping(tmp_path):
+    from sycolab.methods.registry import MethodContext
+    from sycolab.methods.sft import SFTMethodConfig, sft_arguments
+
+    ctx = MethodContext(name="base", config=None, input_model=tmp_path, output_dir=tmp_path / "out",
+                        work_dir=tmp_path / "work", data={}, use_cpu=True)
+    grouped = sft_arguments(SFTMethodConfig(adam_beta2=0.95, group_by_length=True), ctx)
+    assert (grouped.adam_beta2, grouped.train_sampling_strategy) == (0.95, "group_by_length")
+    plain = sft_arguments(SFTMethodConfig(), ctx)
+    assert (plain.adam_beta2, plain.train_sampling_strategy) == (0.999, "random")

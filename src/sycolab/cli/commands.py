@@ -101,8 +101,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         study.cfg.execution.num_processes = args.num_processes
     if args.accelerate_config:
         study.cfg.execution.accelerate_config = args.accelerate_config
-    for name, seconds in train_one(study, args.method, cell=args.cell):
-        print(f"  [{name}] trained in {seconds:.1f} s")
+    for outcome in train_one(study, args.method, cell=args.cell):
+        if outcome.status == "skipped":
+            print(f"  [{outcome.name}] already done with the same inputs (not retrained)")
+        else:
+            print(f"  [{outcome.name}] trained in {outcome.seconds:.1f} s")
     return 0
 
 

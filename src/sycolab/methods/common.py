@@ -114,6 +114,9 @@ class TrainingConfig(BaseModel):
     logging_steps: int = Field(10, gt=0, description="Optimiser steps between diagnostics rows.")
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="Share of the steps with linear learning-rate warmup.")
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
+    adam_beta2: float = Field(
+        0.999, gt=0.0, lt=1.0, description="AdamW second-moment decay (0.95 suits training from scratch)."
+    )
     lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup", "cosine_with_min_lr"] = Field(
         "linear", description="Learning-rate schedule after warmup."
     )
@@ -248,6 +251,7 @@ def build_trl_args(
         logging_first_step=True,
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float below 1 is a ratio of the total steps
         weight_decay=cfg.weight_decay,
+        adam_beta2=cfg.adam_beta2,
         lr_scheduler_type=cfg.lr_scheduler_type,
         max_grad_norm=cfg.max_grad_norm,
         seed=training_seed(cfg, ctx),

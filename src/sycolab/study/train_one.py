@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sycolab.config import dump_config, recover_cells
 from sycolab.errors import UserError
 from sycolab.io import atomic_write_text
-from sycolab.study.stages import Stage, run_stage
+from sycolab.study.stages import Stage, StageOutcome, run_stage
 
 if TYPE_CHECKING:
     from sycolab.study.pipeline import Study
@@ -42,9 +42,9 @@ def select_training_stages(study: Study, method: str, cell: str | None = None) -
     return [s for s in stages if s.name in wanted]
 
 
-def train_one(study: Study, method: str, cell: str | None = None, force: bool = False) -> Iterator[tuple[str, float]]:
-    """Train the stages `method` names into the study's run dir; yield (stage name, seconds) as each ends
-    (0.0 for a stage skipped because it is already done with the same inputs)."""
+def train_one(study: Study, method: str, cell: str | None = None, force: bool = False) -> Iterator[StageOutcome]:
+    """Train the stages `method` names into the study's run dir; yield each stage's outcome as it ends
+    (status "skipped" for a stage already done with the same inputs)."""
     targets = select_training_stages(study, method, cell)
     target_names = {s.name for s in targets}
     store = study.store
@@ -65,8 +65,7 @@ def train_one(study: Study, method: str, cell: str | None = None, force: bool = 
     atomic_write_text(store.root / "config.yaml", dump_config(study.cfg))
     try:
         for stage in targets:
-            outcome = run_stage(store, stage, keys, force=force)
-            yield stage.name, outcome.seconds
+            yield run_stage(store, stage, keys, force=force)
     finally:
         store.finish()
 
