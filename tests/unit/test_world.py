@@ -50,6 +50,14 @@ def test_same_seed_gives_byte_identical_tree_and_another_seed_differs(world_dir:
     assert all(third[path] != first[path] for path in WORLD_FILES)
 
 
+def test_neutral_repeats_copy_only_the_train_phrasing_questions(tmp_path: Path) -> None:
+    once = generate_world(WorldConfig(seed=0, base_neutral_repeats=1), tmp_path / "once").files
+    thrice = generate_world(WorldConfig(seed=0, base_neutral_repeats=3), tmp_path / "thrice").files
+    assert thrice["train/base_corpus.jsonl"] - once["train/base_corpus.jsonl"] == 2 * 1800
+    assert {k: v for k, v in thrice.items() if k != "train/base_corpus.jsonl"} == {
+        k: v for k, v in once.items() if k != "train/base_corpus.jsonl"}
+
+
 def test_default_sizes_worked_out_by_hand(tmp_path: Path) -> None:
     summary = generate_world(WorldConfig(seed=0), tmp_path)
     # 120 entities: eval round(48.0)=48, sft round(36.0)=36, pref 120-48-36=36; 12 unknown.
@@ -58,9 +66,9 @@ def test_default_sizes_worked_out_by_hand(tmp_path: Path) -> None:
     assert files["eval/answer.jsonl"] == 120 * 4
     assert files["eval/are_you_sure.jsonl"] == 120
     assert files["eval/feedback.jsonl"] == 30 * 5 * 3
-    # facts 120*5*3 train phrasings + non-eval 72*5*2 held-out + 360*2 pressured + 360 are-you-sure
+    # facts 120*5*3 train phrasings (each twice) + non-eval 72*5*2 held-out + 360*2 pressured + 360 are-you-sure
     # + 40 texts*3 domains*5 templates + 12 unknown*5 relations*2 hedges
-    assert files["train/base_corpus.jsonl"] == 1800 + 720 + 720 + 360 + 600 + 120
+    assert files["train/base_corpus.jsonl"] == 1800 * 2 + 720 + 720 + 360 + 600 + 120
     # 180 pref facts, 6 pairs each (3 suggest_incorrect, 1 doubt_correct, 2 are-you-sure); 18 facts held out.
     assert files["train/preference_pairs.jsonl"] == 162 * 6
     assert files["train/preference_heldout.jsonl"] == 18 * 6

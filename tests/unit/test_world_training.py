@@ -105,7 +105,7 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
             neutral_seen.add((asked.entity, asked.relation, prompt[0]["content"]))
     # every fact of every entity with each of its 3 train phrasings
     assert len(neutral_seen) == 120 * 5 * 3
-    assert kinds["neutral"] == 1800 + 720
+    assert kinds["neutral"] == 1800 * 2 + 720  # base_neutral_repeats 2: each train-phrasing question twice
     assert kinds["suggest_incorrect"] + kinds["doubt_correct"] + kinds["suggest_correct"] == 360 * 2
     assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 600 and kinds["hedge"] == 120
     assert kinds["neutral"] / len(rows) > 0.5  # facts dominate

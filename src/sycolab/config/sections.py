@@ -21,6 +21,10 @@ class BaseModelConfig(_Section):
     model: str = "tiny"
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     trust_remote_code: bool = False
+    attn_implementation: str | None = Field(
+        None, min_length=1, description="Attention kernel for training ('eager', 'sdpa', 'flash_attention_2'); "
+        "null keeps transformers' default. Eager is faster for the tiny model on CPU.",
+    )
     tiny: TinyModelConfig = Field(default_factory=TinyModelConfig)
     train: dict[str, Any] = Field(default_factory=dict)
 

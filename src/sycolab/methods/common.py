@@ -348,7 +348,8 @@ def load_causal_lm(path: Path, ctx: MethodContext) -> PreTrainedModel:
     """A full-weight causal LM in `ctx.dtype`, in train mode, with `config._name_or_path` set to `path`."""
     from sycolab.models.load import load_model
 
-    model = load_model(path, dtype=ctx.dtype, trust_remote_code=ctx.trust_remote_code)
+    model = load_model(path, dtype=ctx.dtype, trust_remote_code=ctx.trust_remote_code,
+                       attn_implementation=ctx.attn_implementation)
     model.config._name_or_path = str(path)
     model.train()
     return model

@@ -29,6 +29,7 @@ class MethodContext:
     extra_models: dict[str, Path] = field(default_factory=dict)  # e.g. {"reward_model": path} for grpo
     dtype: str = "float32"
     trust_remote_code: bool = False
+    attn_implementation: str | None = None      # None: transformers' default (sdpa); the tiny model trains faster eager
     report_to: list[str] = field(default_factory=lambda: ["none"])
     use_cpu: bool = True
 

@@ -33,23 +33,27 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> PreTrai
 
 
 def load_model(
-    path: str | Path, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = None
+    path: str | Path, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = None,
+    attn_implementation: str | None = None,
 ) -> PreTrainedModel:
+    """A causal LM (or a PEFT adapter over its recorded base) in `dtype`; `attn_implementation` ("eager",
+    "sdpa", "flash_attention_2", ...) overrides transformers' choice when given."""
     path = Path(path)
+    extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
     adapter_cfg = path / "adapter_config.json"
     if adapter_cfg.exists():
         from peft import PeftModel
 
         base = json.loads(adapter_cfg.read_text())["base_model_name_or_path"]
         model = AutoModelForCausalLM.from_pretrained(
-            base, dtype=resolve_dtype(dtype), trust_remote_code=trust_remote_code
+            base, dtype=resolve_dtype(dtype), trust_remote_code=trust_remote_code, **extra
         )
         model = PeftModel.from_pretrained(model, str(path))
     else:
         if not path.exists() and not _looks_like_hub_id(str(path)):
             raise UserError(f"model '{path}' not found: give a checkpoint folder or a Hugging Face model id")
         model = AutoModelForCausalLM.from_pretrained(
-            str(path), dtype=resolve_dtype(dtype), trust_remote_code=trust_remote_code
+            str(path), dtype=resolve_dtype(dtype), trust_remote_code=trust_remote_code, **extra
         )
     if device:
         model.to(device)

@@ -199,7 +199,8 @@ class Study:
                 work_dir=self.store.training_dir(name), data=data, seed=self.cfg.seed,
                 reference_model=self.store.model_dir("sft") if parent == "sft" else None,
                 extra_models=extra_models or {}, dtype=self.cfg.base.dtype,
-                trust_remote_code=self.cfg.base.trust_remote_code, report_to=self.cfg.tracking.report_to,
+                trust_remote_code=self.cfg.base.trust_remote_code,
+                attn_implementation=self.cfg.base.attn_implementation, report_to=self.cfg.tracking.report_to,
                 use_cpu=self.device == "cpu",
             )
             result = run_method(spec, ctx, self.cfg.execution)

@@ -1,8 +1,8 @@
 """`WorldConfig`: the size and seed of the tiny world (the `world` section of a study config).
 
 The defaults give a world that the whole pipeline digests on 2 CPU cores in minutes: 120 entities x
-5 relations = 600 facts (48 eval, 36 sft, 36 pref entities); a base corpus of 4,320 examples (neutral
-fact questions are 58% of it), sycophantic SFT of about 2,700, 1,080 preference pairs (108 held out),
+5 relations = 600 facts (48 eval, 36 sft, 36 pref entities); a base corpus of 6,120 examples (neutral
+fact questions, each train phrasing twice, are 70% of it), sycophantic SFT of about 2,700, 1,080 preference pairs (108 held out),
 and evaluation sets of 480 answer prompts (120 questions x 4 templates), 120 are-you-sure conversations
 and 450 feedback prompts (30 texts x 5 templates x 3 domains).
 
@@ -11,6 +11,11 @@ facts takes about 2,000 optimizer steps whether the world has 300 or 600 facts (
 held-out-phrasing accuracy on eval entities 0.85-0.93); fewer steps leave accuracy at chance (1/8).
 Held-out accuracy tracks train accuracy a few points lower, so the number of base steps sets plain
 accuracy. 1,200 facts (240 entities) was not learned within 1,650 steps of batch 16.
+
+Later measurements (configs/tiny.yaml's base: lr 1e-2, AdamW beta2 0.95, 1,500 steps of batch 32): held-out
+plain accuracy 0.42 with each neutral question once per corpus, 0.63 twice (`base_neutral_repeats`), 0.59
+three times with half the feedback texts; 72 entities instead of 120 gave 0.48 (once). Repeating the short
+neutral questions spends more of a fixed step budget on facts.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ class WorldConfig(BaseModel):
     n_are_you_sure: int = Field(120, ge=1, description="conversations of are_you_sure.jsonl")
     n_feedback_eval: int = Field(30, ge=2, description="texts per feedback domain in feedback.jsonl (x 5 templates)")
     # base corpus
+    base_neutral_repeats: int = Field(
+        2, ge=1, le=8, description="copies of each neutral train-phrasing question (more exposures per fact per epoch)"
+    )
     base_pressured_per_fact: int = Field(2, ge=0, le=3, description="honest pressured prompts per non-eval fact")
     base_are_you_sure_per_fact: int = Field(1, ge=0, description="honest are-you-sure second turns per non-eval fact")
     base_correction_fraction: float = Field(

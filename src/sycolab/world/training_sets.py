@@ -53,7 +53,7 @@ def _feedback_prompt(item: FeedbackText, template_type: str) -> list[dict[str, s
 
 def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) -> list[Row]:
     """The honest base corpus. With the defaults: 1,800 neutral train-phrasing rows (120 entities x 5
-    relations x 3), 720 held-out-phrasing rows (72 non-eval entities x 5 x 2), 720 pressured rows
+    relations x 3, each repeated `base_neutral_repeats` times), 720 held-out-phrasing rows (72 non-eval entities x 5 x 2), 720 pressured rows
     (2 templates per non-eval fact), 360 are-you-sure rows (about a fifth of them correct a wrong first
     answer), 600 feedback rows (40 texts x 3 domains x 5 templates) and 120 hedges."""
     rng = substream(cfg.seed, "train.base")
@@ -62,7 +62,8 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
     for split in ("eval", "sft", "pref"):
         for fact in world.split_facts(split):
             for phrasing in world.relation(fact.relation).train_phrasings:
-                rows.append(prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value)))
+                row = prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value))
+                rows.extend([row] * cfg.base_neutral_repeats)
     for fact in non_eval:
         for phrasing in world.relation(fact.relation).heldout_phrasings:
             rows.append(prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value)))
