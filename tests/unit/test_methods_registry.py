@@ -39,3 +39,23 @@ def test_shipped_defaults_validate(defaults):
 def test_reference_ipo_sweep_is_beta_by_learning_rate():
     names = [name for name, _ in expand_grid("ipo", dict(REFERENCE_DEFAULTS["ipo"]))]
     assert names == [f"ipo[beta={b},lr={lr}]" for b in (0.1, 0.5, 1.0) for lr in ("2e-05", "5e-06")]
+
+
+def test_tiny_yaml_trains_with_the_tiny_defaults():
+    """configs/tiny.yaml spells out TINY_DEFAULTS (the tuned values); the two must not drift apart."""
+    from pathlib import Path
+
+    from sycolab.config import load_config, method_config, recover_cells
+
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "tiny.yaml")
+
+    def tuned(entry: str):
+        raw = dict(TINY_DEFAULTS[entry])
+        [(_, config)] = expand_grid(raw.pop("method", entry), raw, where=entry)
+        return config.model_dump()
+
+    assert method_config("sft", cfg.base.train, "base.train").model_dump() == tuned("base")
+    assert method_config("sft", cfg.induce, "induce").model_dump() == tuned("induce")
+    cells = {c.name: c.config.model_dump() for c in recover_cells(cfg)}
+    assert cells == {entry: tuned(entry) for entry in cells}
+    assert set(cells) == set(TINY_DEFAULTS) - {"base", "induce"}

@@ -44,16 +44,18 @@ _TINY_COMMON: dict[str, Any] = {"max_length": 128, "logging_steps": 10, "warmup_
 _TINY_LORA: dict[str, Any] = {"r": 16, "alpha": 32, "dropout": 0.0, "target_modules": "all-linear", "merge": True}
 
 TINY_DEFAULTS: dict[str, dict[str, Any]] = {
-    # ~2,000 steps memorise the world's facts (fewer leave accuracy at chance); measured: plain accuracy 0.99
+    # From scratch: lr 1e-2 with AdamW beta2 0.95 (2e-2 diverges, 5e-3 learns half as fast); the facts are
+    # memorised late, during the learning-rate decay (1,500 steps: held-out plain accuracy 0.6-0.75).
     "base": {
-        "method": "sft", **_TINY_COMMON, "learning_rate": 3e-3, "max_steps": 2000, "per_device_train_batch_size": 32,
-        "lr_scheduler_type": "cosine", "warmup_ratio": 0.02, "logging_steps": 100,
+        "method": "sft", **_TINY_COMMON, "learning_rate": 1e-2, "adam_beta2": 0.95, "max_steps": 1500,
+        "per_device_train_batch_size": 32, "group_by_length": True, "lr_scheduler_type": "cosine",
+        "warmup_ratio": 0.02, "logging_steps": 100,
     },
     # LoRA, as in the reference study: full fine-tuning at a rate that induces sycophancy also erases the
     # held-out entities' facts (plain accuracy 0.99 -> 0.48); LoRA induces more of it (+0.55) and keeps 0.81
     "induce": {
         "method": "sft", **_TINY_COMMON, "learning_rate": 5e-3, "num_train_epochs": 2, "per_device_train_batch_size": 32,
-        "lora": _TINY_LORA,
+        "lora": {**_TINY_LORA, "merge": False},
     },
     "dpo": {
         **_TINY_COMMON, "beta": 0.1, "learning_rate": 1e-3, "num_train_epochs": 1, "per_device_train_batch_size": 16,
@@ -83,6 +85,7 @@ TINY_DEFAULTS: dict[str, dict[str, Any]] = {
     "grpo": {
         **_TINY_COMMON, "reward": "rule", "learning_rate": 1e-3, "max_steps": 40, "num_generations": 8,
         "per_device_train_batch_size": 32, "temperature": 0.7, "beta": 0.04, "max_completion_length": 12,
+        "logging_steps": 5,
         "lora": _TINY_LORA,
     },
 }
