@@ -44,10 +44,10 @@ _TINY_COMMON: dict[str, Any] = {"max_length": 128, "logging_steps": 10, "warmup_
 _TINY_LORA: dict[str, Any] = {"r": 16, "alpha": 32, "dropout": 0.0, "target_modules": "all-linear", "merge": True}
 
 TINY_DEFAULTS: dict[str, dict[str, Any]] = {
-    # From scratch: lr 1e-2 with AdamW beta2 0.95 (2e-2 diverges, 5e-3 learns half as fast); the facts are
-    # memorised late, during the learning-rate decay (1,500 steps: held-out plain accuracy 0.6-0.75).
+    # From scratch (tiny model initialised with std 0.08, configs/tiny.yaml): lr 1e-2 with AdamW beta2 0.95
+    # (2e-2 diverges, 5e-3 learns half as fast); held-out plain accuracy 0.86 after 800 steps, 0.99 after 1,500.
     "base": {
-        "method": "sft", **_TINY_COMMON, "learning_rate": 1e-2, "adam_beta2": 0.95, "max_steps": 1500,
+        "method": "sft", **_TINY_COMMON, "learning_rate": 1e-2, "adam_beta2": 0.95, "max_steps": 1100,
         "per_device_train_batch_size": 32, "group_by_length": True, "lr_scheduler_type": "cosine",
         "warmup_ratio": 0.02, "logging_steps": 100,
     },

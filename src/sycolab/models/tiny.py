@@ -22,6 +22,7 @@ class TinyModelConfig(BaseModel):
     intermediate_size: int = Field(384, gt=0)
     max_position_embeddings: int = Field(256, gt=0)
     tie_word_embeddings: bool = True
+    initializer_range: float = Field(0.02, gt=0, description="Std of the normal weight initialisation (Qwen3: 0.02).")
 
 
 def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase, seed: int = 0) -> Qwen3ForCausalLM:
@@ -41,6 +42,7 @@ def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase, s
         head_dim=cfg.hidden_size // cfg.num_attention_heads,
         max_position_embeddings=cfg.max_position_embeddings,
         tie_word_embeddings=cfg.tie_word_embeddings,
+        initializer_range=cfg.initializer_range,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
