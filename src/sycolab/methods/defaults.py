@@ -58,7 +58,7 @@ TINY_DEFAULTS: dict[str, dict[str, Any]] = {
         "lora": {**_TINY_LORA, "merge": False},
     },
     "dpo": {
-        **_TINY_COMMON, "beta": 0.1, "learning_rate": 1e-3, "num_train_epochs": 1, "per_device_train_batch_size": 16,
+        **_TINY_COMMON, "beta": 0.1, "learning_rate": 2e-3, "num_train_epochs": 2, "per_device_train_batch_size": 16,
         "lora": _TINY_LORA,
     },
     # beta 0.5 (target margin 1 nat per token); beta 0.1's target of 5 nats per token wrecks the tiny model
@@ -83,7 +83,7 @@ TINY_DEFAULTS: dict[str, dict[str, Any]] = {
     # lower sycophancy within budget (0.567 -> 0.575-0.604). per_device_train_batch_size counts completions:
     # 4 prompts x 8 generations per step.
     "grpo": {
-        **_TINY_COMMON, "reward": "rule", "learning_rate": 1e-3, "max_steps": 40, "num_generations": 8,
+        **_TINY_COMMON, "reward": "rule", "learning_rate": 1e-3, "max_steps": 80, "num_generations": 8,
         "per_device_train_batch_size": 32, "temperature": 0.7, "beta": 0.04, "max_completion_length": 12,
         "logging_steps": 5,
         "lora": _TINY_LORA,
