@@ -39,6 +39,12 @@ DATA_FILES = {
 }
 
 
+def _shipped_config():
+    from sycolab.config import load_config
+
+    return load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml")
+
+
 def train(entry: str, input_model: Path, out: Path, world: Path, data: dict[str, Path] | None = None,
           extra_models: dict[str, Path] | None = None) -> tuple[Path, float, dict[str, Any]]:
     raw = dict(TINY_DEFAULTS[entry])
@@ -49,6 +55,7 @@ def train(entry: str, input_model: Path, out: Path, world: Path, data: dict[str,
         name=name, config=config, input_model=input_model, output_dir=out / "models" / name,
         work_dir=out / "training" / name, data=data or {k: world / v for k, v in DATA_FILES.items()}, seed=0,
         reference_model=None if method == "sft" else out / "models" / "sft", extra_models=extra_models or {},
+        attn_implementation=_shipped_config().base.attn_implementation,
     )
     start = time.perf_counter()
     result = get_method(method).run(ctx)
@@ -129,14 +136,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train_base(out: Path, world: Path) -> Path:
-    from sycolab.models.tiny import TinyModelConfig, build_tiny_model
+    from sycolab.models.tiny import build_tiny_model
     from sycolab.models.tokenizer import train_word_tokenizer
     from sycolab.study.pipeline import corpus_texts
 
     texts = corpus_texts(sorted(world.rglob("*.jsonl")))
     tokenizer = train_word_tokenizer(texts)
     init = out / "init"
-    model = build_tiny_model(TinyModelConfig(), tokenizer, seed=0)
+    model = build_tiny_model(_shipped_config().base.tiny, tokenizer, seed=0)  # the default study's model shape
     model.save_pretrained(init)
     tokenizer.save_pretrained(init)
     base, seconds, _ = train("base", init, out, world, data={"sft": world / "train" / "base_corpus.jsonl"})
