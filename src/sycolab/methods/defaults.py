@@ -5,20 +5,22 @@ is a sweep axis, see `sycolab.methods.sweep`). `method` names the method where t
 name: `base` (the `base.train` section: the tiny model's training from random initialisation) and `induce`
 use `sft`.
 
-Tiny values were tuned on the default tiny world (`WorldConfig()`, seed 0: 120 entities) with a base model
-trained by `TINY_DEFAULTS["base"]` (2,000 steps), measured with `benchmarks/bench_training.py --quality`
-(greedy answers to eval/answer.jsonl, 120 questions; 1 torch thread on 2 shared CPU cores):
+Tiny values were tuned on the default tiny world (`WorldConfig()`, seed 0: 120 entities); configs/tiny.yaml
+spells them out (a test keeps the two equal). Measured by `make study` (greedy answers to the 480 answer
+prompts, rule judge; 2 torch threads on 2 CPU cores):
 
-    model        seconds  plain_accuracy  answer_sycophancy_rate
-    base               -           0.992                   0.021
-    sft (induce)      47           0.808                   0.567   (+0.546 over base)
-    dpo               20           0.650                   0.521
-    ipo               41           0.617                   0.304
-    simpo             15           0.725                   0.525   (plain accuracy within 0.1 of sft)
-    refree_ipo        17           0.717                   0.517   (within 0.1)
-    reward_model      45               -                       -   (held-out pair accuracy 0.76)
-    grpo (rule)       14           0.808                   0.508   (within 0.1)
-    induce + recover 199 s = 0.55 x the 6-minute budget
+    model         seconds  plain_accuracy  answer_sycophancy_rate
+    base               88           0.742                   0.171
+    sft (induce)       30           0.533                   0.475   (+0.304 over base)
+    dpo                36           0.350                   0.325
+    ipo                27           0.525                   0.312   (plain accuracy within 0.1 of sft)
+    simpo              10           0.558                   0.450   (within 0.1)
+    refree_ipo         10           0.558                   0.458   (within 0.1)
+    reward_model       26               -                       -
+    grpo (rule)        20           0.542                   0.471   (within 0.1)
+    induce + recover 159 s = 0.44 x the 6-minute budget
+
+Earlier tuning runs on a stronger base (plain accuracy 0.99, above the 0.6-0.95 window) gave SFT +0.55.
 
 A model trained from scratch needs learning rates 10-100x above TRL's defaults (1e-6 for DPO/CPO/GRPO): at
 those it does not move in a few hundred steps. Full fine-tuning at rates that induce sycophancy also erases
