@@ -16,6 +16,7 @@ trained there first with `TINY_DEFAULTS["base"]` (not timed against the budget).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -39,7 +40,9 @@ DATA_FILES = {
 }
 
 
+@functools.lru_cache(maxsize=1)
 def _shipped_config():
+    """configs/tiny.yaml, read once (every train() call asks for its attention kernel)."""
     from sycolab.config import load_config
 
     return load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml")
