@@ -6,15 +6,19 @@ TORCH_SPEC ?= torch==2.13.0
 PIP_FLAGS ?= -q --disable-pip-version-check
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sycolab-installed
+# Every transitive dependency pinned (torch aside: TORCH_SPEC installs it first, and the lock is compiled
+# against it). `make lock` refreshes it on purpose; a test keeps it in step with pyproject.toml.
+LOCK := requirements.lock
 RUN_DIR ?= runs/tiny
 PYTEST_ARGS ?=
 
-.PHONY: setup study test test-fast bench report clean
+.PHONY: setup study test test-fast bench report clean lock
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml $(LOCK) Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) "$(TORCH_SPEC)"
-	$(PY) -m pip install $(PIP_FLAGS) -e ".[test]"
+	$(PY) -m pip install $(PIP_FLAGS) -r $(LOCK)
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps -e .
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -33,6 +37,18 @@ bench: setup
 
 report: setup
 	$(VENV)/bin/sycolab report $(RUN_DIR)
+
+# Re-resolve every dependency to the newest versions pyproject.toml allows (torch held at TORCH_SPEC),
+# then reinstall from the new lock. Run the tests and `make study` afterwards before committing it.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) "$(TORCH_SPEC)" "pip-tools>=7.4,<8"
+	@echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --upgrade --extra test --unsafe-package torch -c $(VENV)/torch-constraint.txt \
+		--no-emit-index-url --no-emit-find-links --strip-extras --newline LF \
+		-o $(LOCK) pyproject.toml
+	@rm -f $(STAMP)
+	$(MAKE) setup
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -8,6 +8,7 @@ import random
 import pytest
 import torch
 from _tiny_model import DEFAULT_WORDS, build_tiny_model, build_tiny_tokenizer
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from sycolab.generation import HFBackend, SamplingParams, postprocess_completion, render_prompt
 
@@ -100,22 +101,36 @@ def test_prompt_ending_in_assistant_turn_is_continued(model, tok):
     assert out[0][0] != _greedy_by_hand(model, tok, restarted, 6)
 
 
+class _ScriptedLogits(LogitsProcessor):
+    """Adds a huge bias to the scripted token at each decoding step (then leaves the logits alone).
+
+    Public seam: `generate` calls a logits processor once per new token with the sequences so far, so the
+    step is the number of tokens past the prompt width; no private call convention of `forward` is used."""
+
+    def __init__(self, ids: list[int], prompt_width: int, state: dict):
+        self.ids, self.prompt_width, self.state = ids, prompt_width, state
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        step = input_ids.shape[1] - self.prompt_width
+        self.state["calls"] += 1
+        if step < len(self.ids):
+            scores = scores.clone()
+            scores[:, self.ids[step]] += 1e4
+        return scores
+
+
 def _script(model, tok, words):
-    """Make `model` emit exactly `words` (then anything) by adding a huge bias to the scripted token at each step."""
+    """Make `model` emit exactly `words` (then anything): every `generate` call gets a `_ScriptedLogits`."""
     ids = [tok.convert_tokens_to_ids(w) for w in words]
-    original = model.forward
-    state = {"step": 0, "calls": 0}
+    original = model.generate
+    state = {"calls": 0}
 
-    def forward(*args, past_key_values=None, **kwargs):
-        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
-        state["step"] = state["step"] + 1 if continuing else 0
-        out = original(*args, past_key_values=past_key_values, **kwargs)
-        state["calls"] += 1
-        if state["step"] < len(ids):
-            out.logits[:, -1, ids[state["step"]]] += 1e4
-        return out
+    def generate(*args, input_ids=None, logits_processor=None, **kwargs):
+        processors = LogitsProcessorList(logits_processor or [])
+        processors.append(_ScriptedLogits(ids, input_ids.shape[1], state))
+        return original(*args, input_ids=input_ids, logits_processor=processors, **kwargs)
 
-    model.forward = forward
+    model.generate = generate
     return state
 
 
@@ -138,7 +153,7 @@ def test_stop_string_truncates_and_stops_generation_early(tok):
     state = _script(model, tok, ["blue", "green", ".", "red", "red", "red", "red", "red"])
     backend = HFBackend(model, tok, "tiny", progress=False)
     assert backend.generate(_prompts(1), SamplingParams(max_new_tokens=8, stop=(".",))) == [["blue green"]]
-    assert state["calls"] == 3  # prefill + 2 decode steps: generation ended on the token that completed "."
+    assert state["calls"] == 3  # one step per new token: generation ended on the token that completed "."
     assert backend.generate(_prompts(1), SamplingParams(max_new_tokens=8, stop=("green", "."))) == [["blue"]]
 
 
