@@ -8,6 +8,12 @@ import time
 from pathlib import Path
 
 from sycolab.errors import UserError
+from sycolab.study.console import quiet_output, say
+
+
+def _log_file(run_dir: Path | str) -> Path:
+    """Where library warnings, load reports and trainer logs of commands on `run_dir` go."""
+    return Path(run_dir) / "logs" / "sycolab.log"
 
 
 def _study(config: str, run_dir: str | None, overrides: list[str]):
@@ -43,14 +49,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         bad = groups - set(STAGE_GROUPS)
         if bad:
             raise UserError(f"--stages: unknown stage group(s) {sorted(bad)}; choose from {', '.join(STAGE_GROUPS)}")
-    print(f"sycolab: study '{study.cfg.name}' in {study.store.root}", flush=True)
+    print(f"sycolab: study '{study.cfg.name}' in {study.store.root} (library output: {_log_file(study.store.root)})",
+          flush=True)
     start = time.perf_counter()
 
     def show(outcome) -> None:
         verb = "skipped (unchanged)" if outcome.status == "skipped" else f"done in {outcome.seconds:.1f} s"
-        print(f"  [{outcome.name}] {verb}", flush=True)
+        say(f"  [{outcome.name}] {verb}")
 
-    study.run(groups=groups, force=args.force, on_outcome=show)
+    with quiet_output(_log_file(study.store.root), verbose=args.verbose):
+        study.run(groups=groups, force=args.force, on_outcome=show)
     print(f"sycolab: finished in {time.perf_counter() - start:.0f} s\n", flush=True)
     print_summary(study.store, sys.stdout)
     return 0
@@ -101,11 +109,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         study.cfg.execution.num_processes = args.num_processes
     if args.accelerate_config:
         study.cfg.execution.accelerate_config = args.accelerate_config
-    for outcome in train_one(study, args.method, cell=args.cell):
-        if outcome.status == "skipped":
-            print(f"  [{outcome.name}] already done with the same inputs (not retrained)")
-        else:
-            print(f"  [{outcome.name}] trained in {outcome.seconds:.1f} s")
+    with quiet_output(_log_file(study.store.root), verbose=args.verbose):
+        for outcome in train_one(study, args.method, cell=args.cell):
+            if outcome.status == "skipped":
+                say(f"  [{outcome.name}] already done with the same inputs (not retrained)")
+            else:
+                say(f"  [{outcome.name}] trained in {outcome.seconds:.1f} s")
     return 0
 
 
@@ -113,14 +122,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sycolab.study.evaluate import evaluate_run
 
     study = _study_from_run_dir(args.run_dir)
-    for name, status in evaluate_run(study, models=args.model, data=args.data, force=args.force):
-        print(f"  [eval:{name}] {status}")
+    with quiet_output(_log_file(study.store.root), verbose=args.verbose):
+        for name, status in evaluate_run(study, models=args.model, data=args.data, force=args.force):
+            say(f"  [eval:{name}] {status}")
     return 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
     study = _study_from_run_dir(args.run_dir)
-    study.run(groups={"probe"}, force=True)
+    with quiet_output(_log_file(study.store.root), verbose=args.verbose):
+        study.run(groups={"probe"}, force=True)
     print(f"sycolab: probing tables in {study.store.probe_dir}")
     return 0
 

@@ -22,8 +22,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sycolab", description="Sycophancy-recovery studies: induce, recover, evaluate, probe, report.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    loud = _Parser(add_help=False)
+    loud.add_argument("-v", "--verbose", action="store_true",
+                      help="also show library warnings, load reports and trainer logs (always in RUN_DIR/logs/sycolab.log)")
 
-    run = sub.add_parser("run", help="run the whole study (resumes an existing run dir)")
+    run = sub.add_parser("run", parents=[loud], help="run the whole study (resumes an existing run dir)")
     run.add_argument("config")
     run.add_argument("--run-dir", default=None, help="default: runs/<config name>")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
@@ -38,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True)
     w.add_argument("--config", default=None, help="a study config whose `world` section to use")
 
-    tr = sub.add_parser("train", help="train one method alone into a run dir")
+    tr = sub.add_parser("train", parents=[loud], help="train one method alone into a run dir")
     tr.add_argument("method")
     tr.add_argument("--config", required=True)
     tr.add_argument("--run-dir", required=True)
@@ -48,13 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--accelerate-config", default=None)
     tr.add_argument("--cell", default=None, help=argparse.SUPPRESS)  # internal: one sweep cell (launcher re-entry)
 
-    ev = sub.add_parser("eval", help="behavioural evaluation of every stored model that lacks results")
+    ev = sub.add_parser("eval", parents=[loud], help="behavioural evaluation of every stored model that lacks results")
     ev.add_argument("run_dir")
     ev.add_argument("--model", action="append", default=None, help="only this model (repeatable)")
     ev.add_argument("--data", action="append", default=None, help="SycophancyEval JSONL file(s) to evaluate on instead")
     ev.add_argument("--force", action="store_true")
 
-    pr = sub.add_parser("probe", help="probes, transfer, geometry, ablation, patching, steering")
+    pr = sub.add_parser("probe", parents=[loud], help="probes, transfer, geometry, ablation, patching, steering")
     pr.add_argument("run_dir")
 
     rp = sub.add_parser("report", help="Markdown + HTML report from the run store alone")

@@ -459,7 +459,10 @@ def train_and_export(
 
     for stale in ("last", "best"):
         shutil.rmtree(ctx.work_dir / stale, ignore_errors=True)
+    from sycolab.methods._progress import StepProgressCallback
+
     trainer.remove_callback(PrinterCallback)  # diagnostics.csv is the record; no log dict per step on stdout
+    trainer.add_callback(StepProgressCallback(ctx.name))
     trainer.train()
     last = ctx.work_dir / "last"
     trainer.save_model(str(last))

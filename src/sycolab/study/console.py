@@ -1,0 +1,113 @@
+"""A quiet, informative terminal for long commands (`sycolab run`, `train`, `eval`, `probe`).
+
+While `quiet_output(log_file)` is active, everything libraries print (Python warnings, transformers and
+datasets logs and load reports, trainer and dataset-processing progress bars, stray prints) goes to
+`log_file` in the run dir; sycolab's own lines go to the real terminal through `say`, and long stages draw
+one progress bar with time left through `progress_bar`, only when stderr is a terminal. `verbose=True`
+(`-v`) echoes the library output to the terminal as well. Nothing written to a non-terminal carries
+ANSI escape codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+_terminal_out: IO[str] | None = None
+_terminal_err: IO[str] | None = None
+_LIBRARY_LOGGERS = ("transformers", "datasets", "trl", "peft", "accelerate", "torch", "httpx", "urllib3")
+
+
+def say(text: str) -> None:
+    """One line for the person at the terminal (the real stdout, even while library output is redirected)."""
+    stream = _terminal_out or sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def terminal_is_tty() -> bool:
+    stream = _terminal_err or sys.stderr
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def progress_bar(total: int, desc: str) -> Any:
+    """A tqdm bar with elapsed and remaining time on the real stderr; a disabled bar when it is not a terminal."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", file=_terminal_err or sys.stderr, leave=False,
+                disable=not terminal_is_tty(), dynamic_ncols=True)
+
+
+class _Tee:
+    """Writes to several text streams (the log file and, with -v, the terminal)."""
+
+    def __init__(self, *streams: IO[str]):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for s in self.streams:
+            s.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _route_library_logging() -> None:
+    """transformers and datasets own stderr handlers created at import time; hand their records to the root
+    logger instead, and switch their progress bars off (a dataset `map` bar per trainer is noise)."""
+    with contextlib.suppress(ImportError):
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_default_handler()
+        hf_logging.enable_propagation()
+        hf_logging.set_verbosity_warning()
+        hf_logging.disable_progress_bar()
+    with contextlib.suppress(ImportError):
+        from datasets.utils import logging as ds_logging
+
+        ds_logging.disable_progress_bar()
+        for name in ("datasets",):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True
+
+
+@contextlib.contextmanager
+def quiet_output(log_file: Path, verbose: bool = False) -> Iterator[Path]:
+    """Send library output to `log_file` (appended) for the duration; `say` and `progress_bar` still reach
+    the terminal. Restores streams, handlers and warning filters on exit, also on error."""
+    global _terminal_out, _terminal_err
+    log_file = Path(log_file)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    saved = (_terminal_out, _terminal_err)
+    _terminal_out, _terminal_err = sys.stdout, sys.stderr
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    with open(log_file, "a", encoding="utf-8") as fh, warnings.catch_warnings():
+        sink: IO[str] = _Tee(fh, _terminal_err) if verbose else fh  # type: ignore[assignment]
+        handler = logging.StreamHandler(sink)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.handlers = [handler]
+        root.setLevel(logging.INFO if verbose else logging.WARNING)
+        for name in _LIBRARY_LOGGERS:
+            logging.getLogger(name).propagate = True
+        logging.captureWarnings(True)
+        warnings.simplefilter("default")
+        _route_library_logging()
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):  # type: ignore[type-var]
+                yield log_file
+        finally:
+            logging.captureWarnings(False)
+            root.handlers, root.level = saved_handlers, saved_level
+            _terminal_out, _terminal_err = saved
