@@ -7,7 +7,41 @@ from typing import TextIO
 from sycolab.study.store import RunStore
 
 
+def stage_table(store: RunStore) -> str:
+    """Wall time of every stage of the run (as recorded in the manifest when it ran), with the machine and the
+    torch thread count of this process, so a timing is never quoted without where it was measured."""
+    manifest = store.read_manifest()
+    stages = manifest.get("stages", {})
+    width = max((len(n) for n in stages), default=5)
+    lines = [f"Stages (wall time as measured when each ran; machine: {_machine(manifest)})",
+             f"{'stage':<{width}}  {'status':<8}  {'seconds':>8}  ended", f"{'-' * width}  {'-' * 8}  {'-' * 8}  -----"]
+    total = 0.0
+    for name, entry in stages.items():
+        seconds = (entry.get("info") or {}).get("seconds")
+        total += seconds or 0.0
+        shown = f"{seconds:.1f}" if isinstance(seconds, (int, float)) else "-"
+        lines.append(f"{name:<{width}}  {entry.get('status', '?'):<8}  {shown:>8}  {entry.get('ended') or '-'}")
+    lines.append(f"{'total':<{width}}  {'':<8}  {total:>8.1f}")
+    return "\n".join(lines) + "\n"
+
+
+def _machine(manifest: dict) -> str:
+    import os
+    import sys
+
+    threads = None
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        threads = torch.get_num_threads()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts = [manifest.get("platform") or "unknown platform", f"{cpus} CPU cores"]
+    if threads is not None:
+        parts.append(f"torch threads {threads}")
+    return ", ".join(parts)
+
+
 def print_summary(store: RunStore, out: TextIO) -> None:
+    out.write(stage_table(store) + "\n")
     try:
         from sycolab.reporting.terminal import terminal_summary
     except ImportError:  # reporting not installed in this build: fall back to the plain table

@@ -1,0 +1,24 @@
+"""The stage table `sycolab run` prints: every stage's recorded wall time, their sum, and the machine."""
+
+from __future__ import annotations
+
+from sycolab.study.store import RunStore
+from sycolab.study.summary import stage_table
+
+
+def test_stage_table_lists_recorded_times_and_their_sum(tmp_path):
+    store = RunStore(tmp_path)
+    store.init({"name": "t"}, seed=0)
+    for name, seconds in (("world", 0.4), ("base", 88.3), ("train:sft", 30.0)):
+        store.begin_stage(name, "k", {})
+        store.end_stage(name, "done", info={"seconds": seconds})
+    store.begin_stage("eval:base", "k", {})
+    text = stage_table(store)
+    lines = text.splitlines()
+    assert lines[0].startswith("Stages (wall time as measured when each ran; machine: ")
+    assert "CPU cores" in lines[0]
+    rows = {line.split()[0]: line.split() for line in lines[3:]}
+    assert rows["world"][1:3] == ["done", "0.4"]
+    assert rows["base"][1:3] == ["done", "88.3"]
+    assert rows["eval:base"][1:3] == ["running", "-"]
+    assert rows["total"][1] == "118.7"
