@@ -49,6 +49,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         bad = groups - set(STAGE_GROUPS)
         if bad:
             raise UserError(f"--stages: unknown stage group(s) {sorted(bad)}; choose from {', '.join(STAGE_GROUPS)}")
+    if study.cfg.seeds:
+        return _run_seeds(args, study)
     print(f"sycolab: study '{study.cfg.name}' in {study.store.root} (library output: {_log_file(study.store.root)})",
           flush=True)
     start = time.perf_counter()
@@ -61,6 +63,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         study.run(groups=groups, force=args.force, on_outcome=show)
     print(f"sycolab: finished in {time.perf_counter() - start:.0f} s\n", flush=True)
     print_summary(study.store, sys.stdout)
+    return 0
+
+
+def _run_seeds(args: argparse.Namespace, study) -> int:
+    """`sycolab run` of a config with `seeds`: one study per seed as parallel child processes, then the
+    seed-aggregated table."""
+    from sycolab.errors import StageError
+    from sycolab.study.seeds import available_cores, run_seeds, write_seed_summary
+
+    seeds, root = study.cfg.seeds, study.store.root
+    parallel = min(len(seeds), available_cores())
+    print(f"sycolab: study '{study.cfg.name}' over seeds {', '.join(map(str, seeds))} in {root} "
+          f"({parallel} in parallel, 1 torch thread each)", flush=True)
+    start = time.perf_counter()
+    try:
+        run_seeds(args.config, root, seeds, args.overrides, stages=args.stages, force=args.force, parallel=parallel,
+                  say=say)
+    except StageError as e:
+        print(f"sycolab: error: {e}", file=sys.stderr)
+        return 1
+    print(f"sycolab: finished in {time.perf_counter() - start:.0f} s\n", flush=True)
+    for seed in seeds:
+        print(f"seed {seed}: {root / f'seed-{seed}'} (report: {root / f'seed-{seed}' / 'report' / 'report.html'})")
+    path, text = write_seed_summary(root, seeds)
+    print("\n" + text)
+    print(f"Seed table: {path}")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sycolab.config.sections import BaseModelConfig, DataConfig, ExecutionConfig, ReportConfig, TrackingConfig
 from sycolab.evaluation.config import EvaluateConfig
@@ -22,6 +22,11 @@ class StudyConfig(BaseModel):
 
     name: str = "study"
     seed: int = 0
+    seeds: list[int] = Field(
+        default_factory=list,
+        description="One complete study per seed (seed and world.seed both set to it), in RUN_DIR/seed-<N>/, "
+        "aggregated over seeds; empty: a single study with `seed` and `world.seed` as given.",
+    )
     world: WorldConfig = Field(default_factory=WorldConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     base: BaseModelConfig = Field(default_factory=BaseModelConfig)
@@ -32,6 +37,13 @@ class StudyConfig(BaseModel):
     report: ReportConfig = Field(default_factory=ReportConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_non_negative(cls, seeds: list[int]) -> list[int]:
+        if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError(f"expected distinct seeds >= 0, got {seeds}")
+        return seeds
 
     @property
     def uses_tiny_world(self) -> bool:

@@ -1,0 +1,106 @@
+"""A study over several seeds: one complete study per seed (world and training seeded together), each in
+`RUN_DIR/seed-<N>/`, run as parallel single-thread child processes (`sycolab run ... --set seed=N
+--set world.seed=N --set seeds=[]`), then the seed-aggregated table in `RUN_DIR/report/seeds.md`.
+
+Each child is an ordinary run dir: it resumes, reports and answers `sycolab status` on its own. The parent
+relays each child's one-line stage summaries, prefixed with its seed, and keeps the child's whole terminal
+output in `seed-<N>/logs/terminal.log`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sycolab.errors import StageError
+from sycolab.io import atomic_write_json, atomic_write_text
+
+SEEDS_FILE = "seeds.json"
+
+
+def seed_dir(run_dir: Path, seed: int) -> Path:
+    return Path(run_dir) / f"seed-{seed}"
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    seed: int
+    run_dir: Path
+    returncode: int
+    tail: str  # the last lines of the child's output, for an error message
+
+
+def child_command(config: str, run_dir: Path, seed: int, overrides: list[str], stages: str | None,
+                  force: bool) -> list[str]:
+    """The `sycolab run` command line of one seed's study."""
+    cmd = [sys.executable, "-m", "sycolab.cli.main", "run", config, "--run-dir", str(seed_dir(run_dir, seed))]
+    for item in [*overrides, f"seed={seed}", f"world.seed={seed}", "seeds=[]"]:
+        cmd += ["--set", item]
+    if stages:
+        cmd += ["--stages", stages]
+    if force:
+        cmd.append("--force")
+    return cmd
+
+
+def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str], *, stages: str | None = None,
+              force: bool = False, parallel: int | None = None, threads_per_seed: int = 1,
+              say: Callable[[str], None] = print) -> list[SeedRun]:
+    """Run one study per seed, `parallel` at a time (default: one per available core), each child with
+    `threads_per_seed` torch threads. Raises StageError naming every seed that failed."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / SEEDS_FILE, {"config": config, "seeds": seeds, "overrides": overrides})
+    slots = threading.Semaphore(max(1, parallel or available_cores()))
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads_per_seed), "MKL_NUM_THREADS": str(threads_per_seed)}
+    results: dict[int, SeedRun] = {}
+    lock = threading.Lock()
+
+    def one(seed: int) -> None:
+        with slots:
+            cmd = child_command(config, run_dir, seed, overrides, stages, force)
+            log = seed_dir(run_dir, seed) / "logs" / "terminal.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            lines: list[str] = []
+            with open(log, "w", encoding="utf-8") as fh:
+                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    fh.write(line)
+                    fh.flush()
+                    lines.append(line.rstrip("\n"))
+                    if line.startswith("  ["):
+                        with lock:
+                            say(f"  [seed {seed}] {line.strip()}")
+                code = proc.wait()
+            results[seed] = SeedRun(seed, seed_dir(run_dir, seed), code, "\n".join(lines[-15:]))
+
+    threads = [threading.Thread(target=one, args=(s,), name=f"seed-{s}") for s in seeds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    runs = [results[s] for s in seeds]
+    failed = [r for r in runs if r.returncode != 0]
+    if failed:
+        details = "\n".join(f"seed {r.seed} (exit {r.returncode}; {r.run_dir}/logs/terminal.log):\n{r.tail}" for r in failed)
+        raise StageError(f"{len(failed)} of {len(runs)} seed studies failed; rerun the same command to resume them.\n{details}")
+    return runs
+
+
+def write_seed_summary(run_dir: Path, seeds: list[int]) -> tuple[Path, str]:
+    """The seed-aggregated table, written to RUN_DIR/report/seeds.md; returns (path, text)."""
+    from sycolab.reporting.seeds import seed_table_text
+
+    text = seed_table_text({s: seed_dir(run_dir, s) for s in seeds})
+    path = atomic_write_text(Path(run_dir) / "report" / "seeds.md", "```\n" + text + "```\n")
+    return path, text

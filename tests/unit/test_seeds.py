@@ -1,0 +1,49 @@
+"""Results over seeds: mean and range per cell, and an effect claimed only when it clears the intervals in every seed."""
+
+from __future__ import annotations
+
+import json
+
+from _fake_store import METRICS, write_fake_study
+
+from sycolab.reporting.seeds import seed_rows, seed_table_text
+from sycolab.study.seeds import child_command, seed_dir
+
+
+def _set_metric(root, model, metric, value, low, high):
+    path = root / "eval" / model / "metrics.json"
+    data = json.loads(path.read_text())
+    data["metrics"][metric].update(value=value, ci_low=low, ci_high=high)
+    path.write_text(json.dumps(data))
+
+
+def test_mean_range_and_seeds_beyond_the_interval(tmp_path):
+    runs = {0: write_fake_study(tmp_path / "seed-0"), 1: write_fake_study(tmp_path / "seed-1")}
+    # seed 1: DPO's aggregate interval overlaps SFT's [0.41, 0.52], so DPO is not effective in every seed
+    _set_metric(runs[1], "dpo", "aggregate_sycophancy", 0.45, 0.40, 0.50)
+    _set_metric(runs[1], "base", "plain_accuracy", 0.6, 0.5, 0.7)
+    rows = {r.model: r for r in seed_rows(runs)}
+    assert list(rows) == ["base", "sft", "dpo"]
+    assert rows["dpo"].cells["aggregate_sycophancy"].values == (0.169, 0.45)
+    assert rows["dpo"].cells["aggregate_sycophancy"].text() == "0.309 [0.169, 0.450]"  # (0.169 + 0.45) / 2
+    assert rows["base"].cells["plain_accuracy"].text() == "0.700 [0.600, 0.800]"
+    assert rows["sft"].verdict == "induced in 2 of 2 seeds (every seed)"  # SFT [0.41, 0.52] above base [0.2, 0.31]
+    dpo_acc = METRICS["dpo"]["plain_accuracy"][0]
+    kept = sum(abs(dpo_acc - base) <= 0.1 for base in (0.8, 0.6))
+    assert rows["dpo"].verdict == ("below SFT in 1 of 2 seeds; not effective in every seed; "
+                                   f"accuracy within 0.1 of base in {kept} of 2")
+    assert rows["base"].verdict == ""
+
+
+def test_a_single_seed_says_it_is_not_conclusive(tmp_path):
+    text = seed_table_text({0: write_fake_study(tmp_path / "seed-0")})
+    assert "(single seed: not conclusive)" in text.splitlines()[0]
+    assert "below SFT in 1 of 1 seeds; effective" in text
+
+
+def test_each_seed_is_a_full_study_with_seed_and_world_seed_set(tmp_path):
+    cmd = child_command("configs/tiny.yaml", tmp_path, 2, ["evaluate.bootstrap_resamples=10"], "eval,report", False)
+    assert cmd[cmd.index("--run-dir") + 1] == str(seed_dir(tmp_path, 2)) == str(tmp_path / "seed-2")
+    sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
+    assert sets == ["evaluate.bootstrap_resamples=10", "seed=2", "world.seed=2", "seeds=[]"]
+    assert cmd[-2:] == ["--stages", "eval,report"]
