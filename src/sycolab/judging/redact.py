@@ -1,0 +1,34 @@
+"""Credential redaction for everything the judging package stores or reports (verdict cache rows, the
+judge errors in samples.jsonl, error messages, logs).
+
+A server may echo what it was sent (a proxy's error page quoting the request headers, a test judge
+repeating its input), so replies are not trusted to be free of the key: the key's value is replaced
+wherever it occurs, and so is any `Authorization: ...` header value, `Bearer <token>` and
+`api_key=<value>` in the text, whichever key produced them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+REDACTED = "***"
+
+_PATTERNS = (
+    # "Bearer sk-...": the token after the scheme
+    (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;()}\]]+"), r"\g<1>" + REDACTED),
+    # "Authorization: <value>", '"authorization": "<value>"' (a value that is not itself a Bearer scheme)
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)[^\s\"',;()}\]]+"), r"\g<1>" + REDACTED),
+    # "api_key=<value>", '"api-key": "<value>"', "x-api-key: <value>"
+    (re.compile(r"(?i)(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;()}\]]+"), r"\g<1>" + REDACTED),
+)
+
+
+def redact_credentials(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` with every value in `secrets` and every credential-shaped string replaced by `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
