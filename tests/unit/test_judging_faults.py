@@ -256,3 +256,66 @@ def test_forbidden_without_a_key_says_which_setting_to_use() -> None:
     message = str(err.value)
     assert message.startswith(f"judge endpoint {server.url}/chat/completions answered HTTP 403 (authentication required)")
     assert "judge.api_key_env" in message and server.n_calls <= 3  # not retried
+
+
+# -- the CLI: --rejudge-unscored reruns eval stages; an incomplete eval is one line, exit 1 ----------------
+
+
+def fake_run_dir(root: Path) -> Path:
+    """A run dir with a manifest (the tiny config) and one stored model, `base`; no weights needed because
+    the eval body is replaced in these tests."""
+    from sycolab.config import load_config
+    from sycolab.study.store import RunStore, write_model_record
+
+    store = RunStore(root)
+    store.init(load_config(str(Path(__file__).parents[2] / "configs" / "tiny.yaml")).model_dump(mode="json"), 0)
+    write_model_record(store.model_dir("base"), "base", "pretrained", None, {})
+    return root
+
+
+def test_eval_cli_rejudge_unscored_reruns_the_done_stage_with_rejudging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from sycolab.cli.main import main
+
+    seen: list[bool] = []
+    monkeypatch.setattr("sycolab.study.evaluate.evaluate_stored_model",
+                        lambda study, name, **kw: seen.append(study.rejudge_unscored) or {})
+    run = str(fake_run_dir(tmp_path / "run"))
+    assert main(["eval", run]) == 0 and main(["eval", run]) == 0
+    assert seen == [False]  # the second plain eval is skipped: the stage is done
+    assert main(["eval", run, "--rejudge-unscored"]) == 0
+    assert seen == [False, True]
+    assert capsys.readouterr().out.splitlines()[-1] == "  [eval:base] done"
+
+
+def test_run_cli_rejudge_unscored_forces_only_the_eval_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sycolab.cli.main import main
+    from sycolab.study.pipeline import Study
+
+    forced: dict[str, bool] = {}
+
+    def fake_run(study: Study, **kw: object) -> list:
+        forced.update({stage.name: stage.force for _, stage in study.stages()})
+        return []
+
+    monkeypatch.setattr(Study, "run", fake_run)
+    config = str(Path(__file__).parents[2] / "configs" / "tiny.yaml")
+    assert main(["run", config, "--run-dir", str(tmp_path / "run"), "--rejudge-unscored"]) == 0
+    evals = {name for name in forced if name.startswith("eval:")}
+    assert evals >= {"eval:base", "eval:sft"} and all(forced[n] for n in evals)
+    assert not any(forced[n] for n in set(forced) - evals)
+
+
+def test_failed_judge_calls_are_one_line_exit_1_and_the_stage_is_left_failed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from sycolab.cli.main import main
+    from sycolab.study.store import RunStore
+
+    def incomplete(study: object, name: str, **kw: object) -> dict:
+        raise IncompleteStageError("judge openai:grader: 2 of 31 judge calls failed; rerun to retry them")
+
+    monkeypatch.setattr("sycolab.study.evaluate.evaluate_stored_model", incomplete)
+    run = fake_run_dir(tmp_path / "run")
+    assert main(["eval", str(run)]) == 1
+    assert capsys.readouterr().err == "sycolab: error: judge openai:grader: 2 of 31 judge calls failed; rerun to retry them\n"
+    assert RunStore(run).stage("eval:base")["status"] == "failed"  # not done: a plain rerun redoes it

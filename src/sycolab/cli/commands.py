@@ -37,6 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sycolab.study.summary import print_summary
 
     study = _study(args.config, args.run_dir, args.overrides)
+    study.rejudge_unscored = args.rejudge_unscored
     groups = None
     if args.stages:
         groups = {g.strip() for g in args.stages.split(",") if g.strip()}
@@ -113,7 +114,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sycolab.study.evaluate import evaluate_run
 
     study = _study_from_run_dir(args.run_dir)
-    for name, status in evaluate_run(study, models=args.model, data=args.data, force=args.force):
+    study.rejudge_unscored = args.rejudge_unscored
+    for name, status in evaluate_run(study, models=args.model, data=args.data, force=args.force or args.rejudge_unscored):
         print(f"  [eval:{name}] {status}")
     return 0
 
