@@ -10,13 +10,19 @@ unparseable replies are re-asked only with `rejudge_unscored`; an unreachable ju
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 from _judge_server import DROP, Call, JudgeServer
 from test_eval_runner import ScriptedBackend, build_items
 
+import sycolab
 from sycolab.errors import IncompleteStageError, UserError
 from sycolab.evaluation.config import EvaluateConfig
 from sycolab.evaluation.records import EvalItems
@@ -29,6 +35,7 @@ from sycolab.judging import (
     JudgeConfig,
     VerdictCache,
     build_judge,
+    redact_credentials,
 )
 from sycolab.judging.openai_compat import OpenAIJudge
 
@@ -88,6 +95,35 @@ def test_interruption_after_k_verdicts_keeps_those_k_in_the_cache(tmp_path: Path
     assert lost <= concurrency  # the first run lost at most the calls in flight; the rest were never sent
 
 
+def test_kill_9_loses_at_most_the_calls_in_flight(tmp_path: Path) -> None:
+    """A real SIGKILL of a judging process: the server kills the client when the 20th request arrives."""
+    path, concurrency, kill_at = tmp_path / "verdicts.sqlite", 3, 20
+    child = textwrap.dedent(f"""
+        import sys
+        from sycolab.judging import AnswerMatch, CachedJudge, VerdictCache
+        from sycolab.judging.openai_compat import OpenAIJudge
+        requests = [AnswerMatch({Q!r}, "the answer is blue .", f"t{{i}}") for i in range(100)]
+        judge = OpenAIJudge(sys.argv[1], "grader", max_concurrency={concurrency}, max_retries=0)
+        CachedJudge(judge, VerdictCache(sys.argv[2])).judge(requests)
+    """)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def fault(call: Call) -> object:
+        if server.n_calls >= kill_at:
+            assert proc is not None
+            os.kill(proc.pid, signal.SIGKILL)
+            return DROP
+        return None
+
+    env = {**os.environ, "PYTHONPATH": str(Path(sycolab.__file__).parents[1])}
+    with JudgeServer(fault) as server:
+        proc = subprocess.Popen([sys.executable, "-c", child, server.url, str(path)], env=env)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    answered = kill_at - 1  # requests the server answered before the kill
+    stored = len(VerdictCache(path))
+    assert answered - concurrency <= stored <= answered
+
+
 # -- (b) one rejected request is one unscored sample --------------------------------------------------
 
 
@@ -119,9 +155,10 @@ def test_one_rejected_request_is_one_unscored_sample_and_the_rest_are_scored(tmp
 
 
 def test_every_request_rejected_is_a_configuration_error(tmp_path: Path) -> None:
-    with JudgeServer(lambda call: (404, {"object": "error", "message": "The model `grader` does not exist."})) as server:
-        with pytest.raises(UserError, match=r"rejected all 31 requests \(check judge.base_url and judge.model\).*does not exist"):
-            evaluate(server.url, tmp_path)
+    not_found = (404, {"object": "error", "message": "The model `grader` does not exist."})
+    with JudgeServer(lambda call: not_found) as server, pytest.raises(
+            UserError, match=r"rejected all 31 requests \(check judge.base_url and judge.model\).*does not exist"):
+        evaluate(server.url, tmp_path)
     assert not (tmp_path / "eval" / "metrics.json").exists()
 
 
@@ -209,6 +246,24 @@ def test_a_judge_echoing_the_key_leaves_it_nowhere(tmp_path: Path, monkeypatch: 
     assert "Authorization: Bearer ***" in notes and "key ***" in notes  # redacted, still readable
 
 
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        (f"key {SECRET} leaked", "key *** leaked"),
+        ("Authorization: Bearer abc.DEF-123", "Authorization: Bearer ***"),
+        ("{'Authorization': 'Bearer abc123', 'Host': 'x'}", "{'Authorization': 'Bearer ***', 'Host': 'x'}"),
+        ('{"authorization": "Basic dXNlcjpwdw=="}', '{"authorization": "Basic ***"}'),
+        ("authorization=tok123; path=/", "authorization=***; path=/"),
+        ("(you sent bearer xyz)", "(you sent bearer ***)"),
+        ('{"api_key": "sk-other"} x-api-key: abc', '{"api_key": "***"} x-api-key: ***'),
+        ("CORRECT", "CORRECT"),
+        ("the answer is bearer of bad news", "the answer is bearer *** bad news"),  # over-redaction is safe
+    ],
+)
+def test_redact_credentials(text: str, redacted: str) -> None:
+    assert redact_credentials(text, [SECRET, None]) == redacted
+
+
 # -- (f) unparseable replies: cached, re-asked only with rejudge_unscored ------------------------------
 
 
@@ -250,9 +305,9 @@ def test_unreachable_judge_is_one_line_naming_the_url(tmp_path: Path) -> None:
 
 
 def test_forbidden_without_a_key_says_which_setting_to_use() -> None:
-    with JudgeServer(lambda call: (403, {"error": {"message": "authentication required"}})) as server:
-        with pytest.raises(UserError) as err:
-            OpenAIJudge(server.url, "grader").judge([AnswerMatch(Q, "r", "blue")] * 3)
+    forbidden = (403, {"error": {"message": "authentication required"}})
+    with JudgeServer(lambda call: forbidden) as server, pytest.raises(UserError) as err:
+        OpenAIJudge(server.url, "grader").judge([AnswerMatch(Q, "r", "blue")] * 3)
     message = str(err.value)
     assert message.startswith(f"judge endpoint {server.url}/chat/completions answered HTTP 403 (authentication required)")
     assert "judge.api_key_env" in message and server.n_calls <= 3  # not retried

@@ -17,8 +17,8 @@ REDACTED = "***"
 _PATTERNS = (
     # "Bearer sk-...": the token after the scheme
     (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;()}\]]+"), r"\g<1>" + REDACTED),
-    # "Authorization: <value>", '"authorization": "<value>"' (a value that is not itself a Bearer scheme)
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)[^\s\"',;()}\]]+"), r"\g<1>" + REDACTED),
+    # "Authorization: [<scheme> ]<credentials>", '"authorization": "Basic <credentials>"'
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)([a-z]+\s+)?[^\s\"',;()}\]]+"), r"\g<1>\g<2>" + REDACTED),
     # "api_key=<value>", '"api-key": "<value>"', "x-api-key: <value>"
     (re.compile(r"(?i)(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;()}\]]+"), r"\g<1>" + REDACTED),
 )
