@@ -156,7 +156,7 @@ def test_connection_refused_after_the_endpoint_answered_is_a_failed_call() -> No
     [v] = judge.judge([AnswerMatch(Q, "the answer is red .", "blue")])  # the server is gone now
     assert first.label == "CORRECT" and len(seen) == 1
     assert v.label is None and v.failed and v.raw == ""
-    assert v.error.startswith(f"ConnectError calling {url}/chat/completions") and v.error.endswith("(gave up after 2 attempts)")
+    assert v.error.startswith(f"calling {url}/chat/completions: ConnectError: ") and v.error.endswith("(gave up after 2 attempts)")
 
 
 def test_missing_key_variable_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:

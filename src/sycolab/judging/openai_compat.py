@@ -157,7 +157,8 @@ class OpenAIJudge:
     def _complete(self, messages: list[dict[str, str]], stop: threading.Event) -> _Reply:
         body = {"model": self.model, "messages": messages, "temperature": 0.0, "max_tokens": self.max_tokens}
         last_error = "no attempt made"
-        unreachable: Exception | None = None
+        never_connected = True  # every attempt so far found nothing listening at the URL
+        cause = ""
         for attempt in range(self.max_retries + 1):
             if stop.is_set():
                 return _Reply(None, self._not_sent_reason(), failed=True)
@@ -165,10 +166,11 @@ class OpenAIJudge:
             try:
                 resp = self._client.post("/chat/completions", json=body)
             except httpx.TransportError as e:
-                last_error = self._redact(f"{type(e).__name__} calling {self.url}: {_one_line(str(e))}")
-                unreachable = e if isinstance(e, _UNREACHABLE) and (attempt == 0 or unreachable) else None
+                cause = self._redact(f"{type(e).__name__}: {_one_line(str(e))}")
+                last_error = f"calling {self.url}: {cause}"
+                never_connected = never_connected and isinstance(e, _UNREACHABLE)
             else:
-                unreachable = None
+                never_connected = False
                 with self._lock:
                     self._ever_answered = True
                 if resp.status_code == 200:
@@ -185,10 +187,9 @@ class OpenAIJudge:
                     delay = max(delay, retry_after)
                 logger.debug("judge call attempt %d failed (%s); retrying in %.2f s", attempt + 1, last_error, delay)
                 time.sleep(min(delay, _MAX_SLEEP_S))
-        if unreachable is not None and not self._ever_answered:
+        if never_connected and not self._ever_answered:
             raise UserError(
-                f"judge endpoint {self.url} is unreachable ({type(unreachable).__name__}: "
-                f"{self._redact(_one_line(str(unreachable)))}); start the judge server or fix judge.base_url"
+                f"judge endpoint {self.url} is unreachable ({cause}); start the judge server or fix judge.base_url"
             )
         return _Reply(None, f"{last_error} (gave up after {self.max_retries + 1} attempts)", failed=True)
 
