@@ -257,6 +257,8 @@ def test_a_judge_echoing_the_key_leaves_it_nowhere(tmp_path: Path, monkeypatch: 
         ("(you sent bearer xyz)", "(you sent bearer ***)"),
         ('{"api_key": "sk-other"} x-api-key: abc', '{"api_key": "***"} x-api-key: ***'),
         ("CORRECT", "CORRECT"),
+        ("calling https://me:pw0rd@judge.example/v1/chat", "calling https://me:***@judge.example/v1/chat"),
+        ("see http://127.0.0.1:8000/v1", "see http://127.0.0.1:8000/v1"),
         ("the answer is bearer of bad news", "the answer is bearer *** bad news"),  # over-redaction is safe
     ],
 )

@@ -3,8 +3,8 @@ judge errors in samples.jsonl, error messages, logs).
 
 A server may echo what it was sent (a proxy's error page quoting the request headers, a test judge
 repeating its input), so replies are not trusted to be free of the key: the key's value is replaced
-wherever it occurs, and so is any `Authorization: ...` header value, `Bearer <token>` and
-`api_key=<value>` in the text, whichever key produced them.
+wherever it occurs, and so is any `Authorization: ...` header value, `Bearer <token>`, `api_key=<value>`
+and the password of a `https://user:password@host` URL in the text, whichever key produced them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ _PATTERNS = (
     (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)([a-z]+\s+)?[^\s\"',;()}\]]+"), r"\g<1>\g<2>" + REDACTED),
     # "api_key=<value>", '"api-key": "<value>"', "x-api-key: <value>"
     (re.compile(r"(?i)(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;()}\]]+"), r"\g<1>" + REDACTED),
+    # a password in a URL: "https://user:<password>@host/v1"
+    (re.compile(r"(?i)(\bhttps?://[^/\s:@]+:)[^/\s@]+@"), r"\g<1>" + REDACTED + "@"),
 )
 
 
