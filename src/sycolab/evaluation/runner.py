@@ -302,7 +302,7 @@ def _judge(judge: Judge, pending: list[_Pending]) -> tuple[list[SampleRecord], l
     if n_unparseable:
         flags.append(
             f"judge: {n_unparseable} of {len(distinct)} judge replies unparseable (unscored and cached; "
-            "`sycolab eval RUN_DIR --rejudge-unscored` asks again)"
+            "an LLM judge is asked again by `sycolab eval RUN_DIR --rejudge-unscored`)"
         )
     n_failed_gen = sum(p.response is None for p in pending)
     if n_failed_gen:
