@@ -32,3 +32,9 @@ class DataError(UserError):
 
 class StageError(RuntimeError):
     """A stage failed for a reason that is not the user's input (exit code 1)."""
+
+
+class IncompleteStageError(StageError):
+    """A stage stopped short for a reason outside the user's input that a plain rerun may fix (judge calls
+    that failed after their retries). What it finished is kept (the caches); the CLI prints the one-line
+    message and exits with code 1."""

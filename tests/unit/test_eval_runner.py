@@ -9,13 +9,27 @@ from pathlib import Path
 
 import pytest
 
-from sycolab.data.prompts import ANSWER_PREFIX, ARE_YOU_SURE_CHALLENGE, feedback_prompt_template, render_answer_prompt
+from sycolab.data.prompts import (
+    ANSWER_PREFIX,
+    ARE_YOU_SURE_CHALLENGE,
+    feedback_prompt_template,
+    render_answer_prompt,
+)
+from sycolab.errors import IncompleteStageError
 from sycolab.evaluation.config import EvaluateConfig
 from sycolab.evaluation.records import EvalItem, EvalItems
 from sycolab.evaluation.runner import evaluate_model, join_continuation, limit_questions
 from sycolab.generation.base import SamplingParams
 from sycolab.io import read_json, read_jsonl
-from sycolab.judging import CachedJudge, Hedged, JudgeRequest, RuleJudge, Verdict, VerdictCache
+from sycolab.judging import (
+    AdmitsMistake,
+    CachedJudge,
+    Hedged,
+    JudgeRequest,
+    RuleJudge,
+    Verdict,
+    VerdictCache,
+)
 
 # question -> (correct, incorrect); the scripted model's behaviour per template is in `answer_reply`
 WORLD = {
@@ -172,9 +186,13 @@ def test_evaluate_model_metrics_files_and_cache(tmp_path: Path) -> None:
 
 
 class GarbleJudge(RuleJudge):
-    """Rule judge whose Hedged replies for one response are unparseable, and one call failed."""
+    """Rule judge whose Hedged replies for one response are unparseable, one request is rejected by the
+    server, and (with `fail`) one call failed."""
 
     judge_id = "garble"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
 
     def judge(self, requests: Sequence[JudgeRequest]) -> list[Verdict]:
         out = []
@@ -182,7 +200,9 @@ class GarbleJudge(RuleJudge):
             if isinstance(r, Hedged) and r.response == "the answer is gold .":
                 out.append(Verdict(None, "HEDGED and COMMITTED"))
             elif isinstance(r, Hedged) and r.response == "yes , i am sure . the answer is square .":
-                out.append(Verdict(None, "", error="HTTP 503 (gave up after 6 attempts)"))
+                out.append(Verdict(None, "", error="HTTP 400 from http://judge/v1/chat/completions: prompt too long"))
+            elif self.fail and isinstance(r, AdmitsMistake) and "round" in r.first_answer:
+                out.append(Verdict(None, "", error="HTTP 503 from http://judge/v1/chat/completions (gave up after 6 attempts)", failed=True))
             else:
                 out.extend(super().judge([r]))
         return out
@@ -197,11 +217,30 @@ def test_unscored_replies_are_counted_and_flagged(tmp_path: Path) -> None:
     assert m["plain_accuracy"].value == pytest.approx(2 / 3)
     assert (m["answer_sycophancy_rate"].n, m["answer_sycophancy_rate"].n_unscored) == (6, 2)
     assert (m["hedged_rate"].n, m["hedged_rate"].n_unscored) == (12, 4)
-    assert (m["flip_rate"].n, m["flip_rate"].n_unscored) == (1, 1)  # a1's final Hedged call failed
-    assert any(f.startswith("judge: 1 of ") and "HTTP 503" in f for f in result.flags)
+    assert (m["flip_rate"].n, m["flip_rate"].n_unscored) == (1, 1)  # a1's final Hedged request was rejected
+    # distinct requests: answer 5 + 5 + 3 + 3, are-you-sure 3 x 5, feedback 2 domains x 5
+    assert "judge: 1 of 41 requests rejected by the judge endpoint (unscored, not cached); first: HTTP 400" in result.flags[0]
+    assert result.flags[1].startswith("judge: 1 of 41 judge replies unparseable")
     assert "answer: 4 of 16 samples unscored" in " ".join(result.flags)
-    record = next(r for r in read_jsonl(tmp_path / "samples.jsonl") if r["sample_id"] == "answer/q2/neutral")
+    records = {r["sample_id"]: r for r in read_jsonl(tmp_path / "samples.jsonl")}
+    record = records["answer/q2/neutral"]
     assert record["scored"] is False and record["verdicts"]["hedged"] is None and record["correct"] is None
+    assert record["judge_errors"] == {"hedged": "unparseable judge reply: 'HEDGED and COMMITTED'"}
+    assert records["are_you_sure/a1"]["judge_errors"] == {"final_hedged": "HTTP 400 from http://judge/v1/chat/completions: prompt too long"}
+    assert records["answer/q0/neutral"]["judge_errors"] == {}
+
+
+def test_failed_judge_calls_leave_the_evaluation_incomplete(tmp_path: Path) -> None:
+    items, table = build_items()
+    cache = VerdictCache(tmp_path / "cache" / "verdicts.sqlite")
+    with pytest.raises(IncompleteStageError) as err:
+        evaluate_model("m", ScriptedBackend(table), CachedJudge(GarbleJudge(fail=True), cache), items, EvaluateConfig(bootstrap_resamples=20), tmp_path / "eval")
+    assert str(err.value) == (
+        "judge garble: 2 of 41 judge calls failed; rerun to retry them (the other verdicts are cached); "
+        "first error: HTTP 503 from http://judge/v1/chat/completions (gave up after 6 attempts)"
+    )
+    assert not (tmp_path / "eval").exists()  # no samples, no metrics from an incomplete evaluation
+    assert len(cache) == 41 - 3  # all but the failed calls (a0's and a2's first answer was "round") and the rejection
 
 
 def test_missing_completions_are_unscored(tmp_path: Path) -> None:

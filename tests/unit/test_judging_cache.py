@@ -53,7 +53,7 @@ def test_second_evaluation_makes_zero_calls(tmp_path) -> None:
 
 
 def test_failed_calls_are_not_cached(tmp_path) -> None:
-    inner = CountingJudge({"x": Verdict(None, "", error="HTTP 503 (gave up after 3 attempts)")})
+    inner = CountingJudge({"x": Verdict(None, "", error="HTTP 503 (gave up after 3 attempts)", failed=True)})
     cached = CachedJudge(inner, VerdictCache(tmp_path / "v.sqlite"))
     [v] = cached.judge([Hedged(Q, "x")])
     assert v.error is not None and len(cached.cache) == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
+
 from sycolab.judging import AnswerMatch, Hedged, MorePositive
 from sycolab.judging.hf import HFJudge
 from sycolab.serve.local_model import ChatCompletion
@@ -40,3 +42,19 @@ def test_hf_judge_batches_and_parses_strictly() -> None:
     assert chat.batches == [2, 1]
     assert chat.kwargs[0] == {"max_new_tokens": 8, "temperature": 0.0, "chat_template_kwargs": {"enable_thinking": False}}
     assert judge.judge_id == "hf:some/judge:p1:max_tokens=8"
+
+
+def test_cached_hf_judge_stores_each_batch_before_the_next(tmp_path) -> None:
+    from sycolab.judging import CachedJudge, VerdictCache
+
+    class InterruptedOnThirdBatch(ScriptedChatModel):
+        def chat(self, conversations, **kwargs):  # type: ignore[no-untyped-def]
+            if len(self.batches) == 2:
+                raise KeyboardInterrupt
+            return super().chat(conversations, **kwargs)
+
+    judge = HFJudge("some/judge", model=InterruptedOnThirdBatch(), batch_size=2)  # type: ignore[arg-type]
+    cache = VerdictCache(tmp_path / "verdicts.sqlite")
+    with pytest.raises(KeyboardInterrupt):
+        CachedJudge(judge, cache).judge([AnswerMatch(Q, "the answer is blue .", f"t{i}") for i in range(6)])
+    assert len(cache) == 4  # the two finished batches

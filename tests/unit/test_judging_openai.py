@@ -1,5 +1,6 @@
 """The `openai` judge against scripted OpenAI-compatible servers (stdlib HTTP): strict parsing, retries
-after a 500, the Bearer header, secrecy of the key, fatal 4xx, connection failures, concurrency."""
+after a 500, the Bearer header, secrecy of the key, fatal 401, connection failures, concurrency.
+Fault injection per request through the evaluation is in test_judging_faults.py."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def test_gives_up_after_retries_with_error_not_label(monkeypatch: pytest.MonkeyP
         cached = CachedJudge(judge, VerdictCache(tmp_path / "verdicts.sqlite"))
         [v] = cached.judge([AnswerMatch(Q, "the answer is blue .", "blue")])
     assert len(seen) == 3
-    assert v.label is None and v.raw == "" and "HTTP 503" in v.error and "3 attempts" in v.error
+    assert v.label is None and v.raw == "" and v.failed and "HTTP 503" in v.error and "3 attempts" in v.error
     assert SECRET not in v.error
     assert len(cached.cache) == 0  # transport failures are not cached: a later run asks again
     with scripted_server(lambda body, i: (200, completion("CORRECT"))) as (url2, seen2):
@@ -139,13 +140,23 @@ def test_unauthorized_raises_user_error_without_the_key(monkeypatch: pytest.Monk
     assert SECRET not in str(err.value)
 
 
-def test_connection_refused_is_an_error_verdict() -> None:
+def test_connection_refused_before_any_answer_is_an_unreachable_endpoint() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again before use: nothing listens there
     judge = OpenAIJudge(f"http://127.0.0.1:{port}/v1", "grader", max_retries=1, retry_backoff_s=0.0, timeout_s=2)
-    [v] = judge.judge([AnswerMatch(Q, "r", "blue")])
-    assert v.label is None and "ConnectError" in v.error and "2 attempts" in v.error
+    with pytest.raises(UserError, match=rf"judge endpoint http://127.0.0.1:{port}/v1/chat/completions is unreachable"):
+        judge.judge([AnswerMatch(Q, "r", "blue")])
+
+
+def test_connection_refused_after_the_endpoint_answered_is_a_failed_call() -> None:
+    with scripted_server(lambda body, i: (200, completion("CORRECT"))) as (url, seen):
+        judge = OpenAIJudge(url, "grader", max_retries=1, retry_backoff_s=0.0, timeout_s=2)
+        [first] = judge.judge([AnswerMatch(Q, "the answer is blue .", "blue")])
+    [v] = judge.judge([AnswerMatch(Q, "the answer is red .", "blue")])  # the server is gone now
+    assert first.label == "CORRECT" and len(seen) == 1
+    assert v.label is None and v.failed and v.raw == ""
+    assert v.error.startswith(f"calling {url}/chat/completions: ConnectError: ") and v.error.endswith("(gave up after 2 attempts)")
 
 
 def test_missing_key_variable_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:

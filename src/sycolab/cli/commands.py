@@ -43,6 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sycolab.study.summary import print_summary
 
     study = _study(args.config, args.run_dir, args.overrides)
+    study.rejudge_unscored = args.rejudge_unscored
     groups = None
     if args.stages:
         groups = {g.strip() for g in args.stages.split(",") if g.strip()}
@@ -150,8 +151,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sycolab.study.evaluate import evaluate_run
 
     study = _study_from_run_dir(args.run_dir)
+    study.rejudge_unscored = args.rejudge_unscored
     with quiet_output(_log_file(study.store.root), verbose=args.verbose):
-        for name, status in evaluate_run(study, models=args.model, data=args.data, force=args.force):
+        for name, status in evaluate_run(study, models=args.model, data=args.data,
+                                         force=args.force or args.rejudge_unscored):
             say(f"  [eval:{name}] {status}")
     return 0
 

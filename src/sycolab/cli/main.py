@@ -11,12 +11,16 @@ import os
 import sys
 from collections.abc import Sequence
 
-from sycolab.errors import UserError
+from sycolab.errors import IncompleteStageError, UserError
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
         raise UserError(f"{self.prog}: {message}")
+
+
+_REJUDGE_HELP = ("redo the eval stages, asking the judge again about replies it gave that could not be parsed "
+                 "(cached as unscored); everything else comes from the caches")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
     run.add_argument("--stages", default=None, help="comma-separated stage groups to run: world,base,induce,recover,eval,probe,report")
     run.add_argument("--force", action="store_true", help="redo stages even when their inputs are unchanged")
+    run.add_argument("--rejudge-unscored", action="store_true", help=_REJUDGE_HELP)
 
     st = sub.add_parser("status", help="which stages are done, running, stale or missing")
     st.add_argument("run_dir")
@@ -56,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", action="append", default=None, help="only this model (repeatable)")
     ev.add_argument("--data", action="append", default=None, help="SycophancyEval JSONL file(s) to evaluate on instead")
     ev.add_argument("--force", action="store_true")
+    ev.add_argument("--rejudge-unscored", action="store_true", help=_REJUDGE_HELP)
 
     pr = sub.add_parser("probe", parents=[loud], help="probes, transfer, geometry, ablation, patching, steering")
     pr.add_argument("run_dir")
@@ -83,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"sycolab: error: {e}", file=sys.stderr)
         return 2
+    except IncompleteStageError as e:  # e.g. judge calls that failed: what finished is kept, a rerun resumes
+        print(f"sycolab: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("sycolab: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

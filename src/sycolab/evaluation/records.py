@@ -133,6 +133,7 @@ class SampleRecord:
     correct: bool | None = None
     sycophantic: bool | None = None
     hedged: bool | None = None
+    judge_errors: dict[str, str] = field(default_factory=dict)  # unscored verdict name -> why (no grade)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,11 +4,12 @@ Kinds: `rule` (exact on the tiny world), `openai` (any OpenAI-compatible endpoin
 (a local transformers model). Requests are typed; an unparseable reply leaves the sample unscored.
 """
 
-from sycolab.judging.base import Judge
+from sycolab.judging.base import Judge, StreamingJudge
 from sycolab.judging.cache import CachedJudge, VerdictCache
 from sycolab.judging.config import JudgeConfig
 from sycolab.judging.factory import build_judge
 from sycolab.judging.prompts import PROMPT_VERSION, parse_label, render_prompt
+from sycolab.judging.redact import redact_credentials
 from sycolab.judging.requests import (
     LABELS,
     TIE,
@@ -37,11 +38,13 @@ __all__ = [
     "JudgeRequest",
     "MorePositive",
     "RuleJudge",
+    "StreamingJudge",
     "Verdict",
     "VerdictCache",
     "allowed_labels",
     "build_judge",
     "parse_label",
+    "redact_credentials",
     "render_prompt",
     "request_json",
     "request_key",

@@ -10,9 +10,10 @@ from sycolab.judging.config import JudgeConfig
 from sycolab.judging.rule import RuleJudge
 
 
-def build_judge(cfg: JudgeConfig, cache_path: str | Path | None) -> Judge:
+def build_judge(cfg: JudgeConfig, cache_path: str | Path | None, rejudge_unscored: bool = False) -> Judge:
     """The judge `cfg` describes; with `cache_path` (normally RUN_DIR/cache/verdicts.sqlite) it answers
-    repeated requests from the verdict cache and calls the grader only for new ones."""
+    repeated requests from the verdict cache and calls the grader only for new ones (and, with
+    `rejudge_unscored`, for those whose cached reply was unparseable)."""
     judge: Judge
     if cfg.kind == "rule":
         judge = RuleJudge()
@@ -45,4 +46,4 @@ def build_judge(cfg: JudgeConfig, cache_path: str | Path | None) -> Judge:
         raise ValueError(f"unknown judge kind {cfg.kind!r}")
     if cache_path is None:
         return judge
-    return CachedJudge(judge, VerdictCache(cache_path))
+    return CachedJudge(judge, VerdictCache(cache_path), rejudge_unscored=rejudge_unscored)

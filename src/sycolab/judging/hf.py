@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from sycolab.judging.prompts import PROMPT_VERSION, parse_reply, render_prompt
@@ -38,7 +38,11 @@ class HFJudge:
         self.judge_id = f"hf:{ident}:{PROMPT_VERSION}:max_tokens={self.max_tokens}"
 
     def judge(self, requests: Sequence[JudgeRequest]) -> list[Verdict]:
-        verdicts: list[Verdict] = []
+        return [verdict for _, verdict in self.iter_verdicts(requests)]
+
+    def iter_verdicts(self, requests: Sequence[JudgeRequest]) -> Generator[tuple[int, Verdict], None, None]:
+        """(index, verdict) in request order, a batch at a time (so the verdict cache stores each batch)."""
+        n_unscored = 0
         for start in range(0, len(requests), self.batch_size):
             batch = requests[start : start + self.batch_size]
             replies = self.chat_model.chat(
@@ -47,6 +51,8 @@ class HFJudge:
                 temperature=0.0,
                 chat_template_kwargs={"enable_thinking": False},
             )
-            verdicts.extend(Verdict(parse_reply(r, c.text), c.text) for r, c in zip(batch, replies))
-        logger.info("judged %d requests locally: %d unscored", len(verdicts), sum(v.label is None for v in verdicts))
-        return verdicts
+            for offset, (request, completion) in enumerate(zip(batch, replies)):
+                verdict = Verdict(parse_reply(request, completion.text), completion.text)
+                n_unscored += verdict.label is None
+                yield start + offset, verdict
+        logger.info("judged %d requests locally: %d unscored", len(requests), n_unscored)

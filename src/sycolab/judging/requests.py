@@ -2,8 +2,8 @@
 
 A request says exactly what is asked; its canonical JSON (`request_json`) is what the verdict cache is
 keyed on, so two requests with equal fields share one verdict. A `Verdict` whose `label` is None is
-*unscored* (the judge reply could not be parsed, or the call failed): it is counted and reported,
-never folded into a class (inspect_ai's habit).
+*unscored* (the reply could not be parsed, the server rejected the request, or the call failed): it is
+counted and reported, never folded into a class (inspect_ai's habit).
 """
 
 from __future__ import annotations
@@ -84,18 +84,29 @@ def request_key(request: JudgeRequest) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A judge's answer to one request.
+    """A judge's answer to one request. Three ways to be unscored (label None), none of them a grade:
+
+    - the reply could not be parsed: `error` is None, `raw` holds the reply. Cached like any reply;
+      `--rejudge-unscored` asks again.
+    - the server rejected the request (an HTTP 4xx such as vLLM's 400 for an over-long prompt): `error`
+      says so (status code and the server's short message). Not cached; the evaluation goes on.
+    - the call failed (transport error, retries exhausted): `failed` is True and `error` says why. Never
+      cached, and the evaluation that met it ends incomplete, so that a plain rerun asks again.
 
     label: one of the request's labels, or None when unscored.
-    raw:   the judge's reply as received (empty when the call failed).
-    error: set only when the call itself failed (transport error, retries exhausted); such verdicts
-           are unscored and never cached, so a later run asks again.
+    raw:   the judge's reply as received, credentials redacted (empty when there was no reply).
     """
 
     label: str | None
     raw: str
     error: str | None = None
+    failed: bool = False
 
     @property
     def scored(self) -> bool:
         return self.label is not None
+
+    @property
+    def rejected(self) -> bool:
+        """The server answered, but refused this request (no reply to parse)."""
+        return self.error is not None and not self.failed

@@ -54,7 +54,7 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
         backend_model = stored_model_source(study.store.model_dir(name))
     backend = build_backend(cfg.generation, backend_model, tokenizer, model_id=model_version(study, name),
                             cache_path=study.store.cache_dir / "generations.sqlite")
-    judge = build_judge(cfg.judge, study.store.cache_dir / "verdicts.sqlite")
+    judge = build_judge(cfg.judge, study.store.cache_dir / "verdicts.sqlite", rejudge_unscored=study.rejudge_unscored)
     metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or study.store.eval_dir(name), proxy=proxy)
     values = metrics.to_dict()["metrics"]
     return {k: values[k]["value"] for k in ("plain_accuracy", "answer_sycophancy_rate", "aggregate_sycophancy") if k in values}

@@ -42,6 +42,7 @@ class Study:
     cfg: StudyConfig
     store: RunStore
     keys: dict[str, str] = field(default_factory=dict)
+    rejudge_unscored: bool = False  # eval stages rerun and ask the judge again about cached unparseable replies
 
     # -- data ----------------------------------------------------------------------------------
     def data_path(self, name: str) -> Path:
@@ -95,7 +96,7 @@ class Study:
         eval_slice = cfg.evaluate.model_dump(mode="json")
         for name in self.evaluated_models():
             out.append(("eval", Stage(f"eval:{name}", eval_slice, [f"train:{name}" if name != "base" else "base"],
-                                      lambda n=name: self._run_eval(n))))
+                                      lambda n=name: self._run_eval(n), force=self.rejudge_unscored)))
         if cfg.probe.enabled:
             out.append(("probe", Stage("probe", cfg.probe.model_dump(mode="json"),
                                        [f"eval:{n}" for n in self.evaluated_models()], self._run_probe)))

@@ -30,6 +30,7 @@ class Stage:
     upstream: list[str]
     run: Callable[[], dict[str, Any] | None]
     description: str = ""
+    force: bool = False  # redo even when finished with the same key (eval stages under --rejudge-unscored)
     keys: dict[str, str] = field(default_factory=dict)  # filled by the runner: upstream name -> key
 
     def key(self, known_keys: dict[str, str]) -> str:
@@ -50,7 +51,7 @@ def run_stage(store: RunStore, stage: Stage, known_keys: dict[str, str], force: 
     key = stage.key(known_keys)
     known_keys[stage.name] = key
     prior = store.stage(stage.name)
-    if not force and prior and prior.get("status") == "done" and prior.get("key") == key:
+    if not (force or stage.force) and prior and prior.get("status") == "done" and prior.get("key") == key:
         return StageOutcome(stage.name, "skipped", 0.0, prior.get("info"))
     store.begin_stage(stage.name, key, stage.keys)
     start = time.perf_counter()
