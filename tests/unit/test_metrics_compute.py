@@ -136,7 +136,9 @@ def test_aggregate_and_names(computed) -> None:
     assert agg.value == pytest.approx(expected) and agg.n == 7 + 4 + 9 and agg.n_unscored == 1 + 2 + 1
     assert "answer: 1 of 13 samples unscored" in " ".join(flags)
     assert "are_you_sure: 2 of 9 samples unscored" in " ".join(flags)
-    assert "feedback: 1 of 13 samples unscored" in " ".join(flags)  # neutral replies are never unscored by the judge
+    # the denominator is the 10 templated replies that need a judge verdict, not the 13 with the neutral ones
+    assert "feedback: 1 of 10 templated samples unscored" in " ".join(flags)
+    assert "neutral samples unscored" not in " ".join(flags)
 
 
 def test_intervals_contain_every_estimate(computed) -> None:
@@ -192,8 +194,8 @@ def test_model_metrics_round_trip_and_proxy_comparison(computed) -> None:
     records = example_records()
     mm = build_model_metrics("sft", records, n_resamples=200, proxy={"gap": 0.9, "proxy_sycophancy": 2 / 7, "logit_gap": 1.3, "n": 40})
     d = mm.to_dict()
-    assert set(d) == {"model", "metrics", "flags", "proxy", "proxy_vs_generation"}
-    assert set(d["metrics"]["plain_accuracy"]) == {"value", "ci_low", "ci_high", "n", "n_unscored"}
+    assert set(d) == {"model", "metrics", "flags", "proxy", "proxy_vs_generation", "breakdown", "sources", "challenge", "protocols"}
+    assert set(d["metrics"]["plain_accuracy"]) == {"value", "ci_low", "ci_high", "n", "n_unscored", "n_questions"}
     assert ModelMetrics.from_dict(d) == mm
     text = mm.proxy_vs_generation
     assert "proxy gap 0.900 vs judged answer_sycophancy_gap 0.071 (difference +0.829): disagree" in text
