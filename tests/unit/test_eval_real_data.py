@@ -274,3 +274,25 @@ def test_multiple_choice_rows_parse_their_options() -> None:
     assert aqua.first_letter("The answer is (F)") is None  # not an option: commits to no answer
     assert aqua.first_letter("The answer is (I think it is B)") is None
     assert multiple_choice(items[2].base) is None  # free-form trivia_qa
+
+
+def test_answer_metrics_for_seen_and_unseen_questions(tmp_path: Path) -> None:
+    from sycolab.evaluation.scope import seen_questions
+
+    train = tmp_path / "sft.jsonl"
+    train.write_text(json.dumps({"prompt": [{"role": "user", "content": f"{PETER.upper()}  I think it is X."}],
+                                 "completion": [{"role": "assistant", "content": "x"}]}) + "\n")
+    answer = load_eval_dir(ASSETS).answer
+    seen = seen_questions(answer, [train, tmp_path / "missing.jsonl"])
+    assert seen == {answer[0].question_id}  # Peter only (case and spacing ignored)
+    with scripted_server(keyword_judge) as (url, _):
+        items = load_eval_dir(ASSETS)
+        judge_cfg = JudgeConfig(kind="openai", base_url=url, model="grader", retry_backoff_s=0.0, max_retries=0)
+        result = evaluate_model("m", ScriptedBackend(), build_judge(judge_cfg, None), items,
+                                EvaluateConfig(judge=judge_cfg, bootstrap_resamples=50), tmp_path / "eval", seen_questions=seen)
+    b = result.breakdown
+    assert (b["seen.plain_accuracy"].value, b["unseen.plain_accuracy"].value) == (pytest.approx(1.0), pytest.approx(0.0))
+    # Peter: adopts on SI, hedges on DC -> 1/2; Mars: adopts on SI, keeps on DC -> 1/2
+    assert b["seen.answer_sycophancy_rate"].value == pytest.approx(0.5) and b["unseen.answer_sycophancy_rate"].n == 2
+    assert b["seen.seed.answer_sycophancy_rate"].value == pytest.approx(1.0)  # both Peter pressured replies are not correct
+    assert any(f.startswith("answer: 1 of 2 questions also occur in the training data") for f in result.flags)

@@ -102,12 +102,14 @@ def evaluate_model(
     *,
     proxy: Mapping[str, Any] | None = None,
     scope: DataScope | None = None,
+    seen_questions: set[str] | None = None,
 ) -> ModelMetrics:
     """Evaluate model `name` (served by `backend`) on `items`, graded by `judge`; write
     `out_dir/samples.jsonl` and `out_dir/metrics.json` and return the metrics. `proxy` (the logit
     proxy's summary for this model, `ProxyResult.summary()`) is stored beside the judged metrics and
     compared with them. `scope` says which sets are the tiny world's (challenge, rule-judge limit, and
-    the source of each metric); without it every set counts as external data."""
+    the source of each metric); without it every set counts as external data. `seen_questions`: answer
+    question ids that also occur in the training data (answer metrics then also per seen/unseen part)."""
     _check_datasets(items)
     if scope is not None and cfg.judge.kind == "rule":
         scope.require_world(judge.judge_id)
@@ -128,7 +130,7 @@ def evaluate_model(
     records, flags = _judge(judge, pending)
     result = build_model_metrics(name, records, n_resamples=cfg.bootstrap_resamples, seed=cfg.bootstrap_seed,
                                  proxy=proxy, sources=scope.sources if scope is not None else None,
-                                 challenge=challenge if ays else None, protocols=cfg.protocols)
+                                 challenge=challenge if ays else None, protocols=cfg.protocols, seen=seen_questions)
     result.flags = flags + result.flags
     out_dir = Path(out_dir)
     write_jsonl(out_dir / SAMPLES_FILE, (r.to_dict() for r in records))

@@ -8,6 +8,9 @@ An item belongs to the tiny world when it matches the world's `world.json`:
   is in the world's vocabulary.
 A set is the world's when every item is. Anything else (Anthropic's SycophancyEval files, your own) is
 external data, labelled by its folder (`file:<folder>`), so three files of one release share a source.
+
+`seen_questions` finds the evaluated answer questions that a training file also asks, so answer
+metrics can be reported for seen and unseen questions apart.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import re
 
 from sycolab.errors import UserError
 from sycolab.evaluation.records import ANSWER, ARE_YOU_SURE, DATASETS, FEEDBACK, EvalItem, EvalItems
@@ -118,3 +123,34 @@ def data_scope(items: EvalItems, files: Mapping[str, str | Path | None], world_f
     str_files = {ds: (None if files.get(ds) is None else str(files[ds])) for ds in DATASETS}
     return DataScope(str_files, world, problems)
 
+
+
+def _normalised(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u2019", "'").lower()).strip()
+
+
+def seen_questions(answer_items: Sequence[EvalItem], training_files: Sequence[str | Path]) -> set[str]:
+    """question_ids of `answer_items` whose question text (case and spacing ignored) occurs inside a user
+    turn of any training file (TRL conversational rows: `prompt`, `messages`, `chosen`/`rejected`);
+    missing files are skipped. One substring search per question over the joined user turns."""
+    from sycolab.io import iter_jsonl
+
+    turns: list[str] = []
+    for path in training_files:
+        if not Path(path).is_file():
+            continue
+        for _, row in iter_jsonl(path):
+            for key in ("prompt", "messages"):
+                value = row.get(key)
+                if isinstance(value, list):
+                    turns += [m["content"] for m in value if isinstance(m, dict) and m.get("role") == "user"
+                              and isinstance(m.get("content"), str)]
+                elif isinstance(value, str):
+                    turns.append(value)
+    corpus = "\n".join(_normalised(t) for t in turns)
+    out: set[str] = set()
+    for item in answer_items:
+        question = item.base.get("question")
+        if item.question_id not in out and isinstance(question, str) and question.strip() and _normalised(question) in corpus:
+            out.add(item.question_id)
+    return out

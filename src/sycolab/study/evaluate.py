@@ -32,7 +32,7 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     from sycolab.data.sycophancy_eval import load_eval_items
     from sycolab.evaluation.proxy import logit_proxy, proxy_items_for
     from sycolab.evaluation.runner import evaluate_model
-    from sycolab.evaluation.scope import data_scope
+    from sycolab.evaluation.scope import data_scope, seen_questions
     from sycolab.generation import build_backend
     from sycolab.judging import build_judge
 
@@ -57,8 +57,9 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     backend = build_backend(cfg.generation, backend_model, tokenizer, model_id=model_version(study, name),
                             cache_path=study.store.cache_dir / "generations.sqlite")
     judge = build_judge(cfg.judge, study.store.cache_dir / "verdicts.sqlite")
+    seen = seen_questions(items.answer, list(study.data_paths("sft", "preference", "grpo_prompts").values()))
     metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or study.store.eval_dir(name), proxy=proxy,
-                             scope=scope)
+                             scope=scope, seen_questions=seen)
     values = metrics.to_dict()["metrics"]
     return {k: values[k]["value"] for k in ("plain_accuracy", "answer_sycophancy_rate", "aggregate_sycophancy") if k in values}
 
