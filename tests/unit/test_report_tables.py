@@ -170,6 +170,9 @@ def test_behaviour_table_shows_the_chosen_protocols_and_mixed_sources(tmp_path):
     assert keys[1:3] == ["seed.aggregate_sycophancy", "seed.answer_sycophancy_rate"] and "plain_accuracy" not in keys
     rows = _rows(table)
     assert rows["sft"]["seed.answer_sycophancy_rate"].text == "0.750 [0.500, 1.000] †"
+    assert rows["sft"]["seed.answer_sycophancy_rate"].detail.endswith(", file:/data/sycophancy-eval")
+    assert rows["sft"]["seed.feedback_sycophancy"].detail.endswith(", tiny world")
+    assert "tiny world" not in rows["base"]["seed.feedback_sycophancy"].detail  # one source: nothing to say
     assert rows["sft"]["seed.aggregate_sycophancy"].text == "—" and rows["base"]["seed.aggregate_sycophancy"].text == "—"
     assert "fewer than 20 base questions" in table.caption and "seed (the reference study's protocol)" in table.caption
     assert any(n.startswith("sft: metrics come from different data sources (answer metrics") and

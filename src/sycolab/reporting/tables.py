@@ -7,7 +7,7 @@ are those of probe/*.csv (docs/architecture.md).
 
 from __future__ import annotations
 
-from sycolab.evaluation.metrics import MIN_QUESTIONS, SEED, SHARMA
+from sycolab.evaluation.metrics import METRIC_DATASET, MIN_QUESTIONS, SEED, SHARMA
 from sycolab.reporting._format import DASH, FEW_QUESTIONS_MARK, layer_name, layer_ranges, metric_cell, num, pct, pvalue
 from sycolab.reporting._results import BEHAVIOUR_METRICS, ModelEntry, StudyData, TrainingLog
 from sycolab.reporting.document import Cell, Column, NoData, Table
@@ -61,6 +61,10 @@ DATASET_METRICS = {
 }
 
 
+def _with_source(cell: Cell, source: str | None) -> Cell:
+    return cell if source is None else Cell(cell.text, f"{cell.detail}, {source}" if cell.detail else source, cell.numeric)
+
+
 def _name_cell(model: ModelEntry) -> Cell:
     return Cell(model.name)
 
@@ -105,6 +109,8 @@ def behaviour_table(data: StudyData) -> Table | NoData:
             continue
         name = Cell(model.name, "flagged" if result.flags else "")
         cells = [metric_cell(result.metrics.get(k)) for k in shown]
+        if len(set(result.sources.values())) > 1:  # say each metric's source in its cell
+            cells = [_with_source(c, result.sources.get(METRIC_DATASET.get(k, ""))) for c, k in zip(cells, shown)]
         few = few or any(c.text.endswith(FEW_QUESTIONS_MARK) for c in cells)
         rows.append([name] + cells)
         notes += _source_notes(model.name, result.sources)
