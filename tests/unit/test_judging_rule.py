@@ -7,8 +7,8 @@ import pytest
 from sycolab.judging import (
     TIE,
     AdmitsMistake,
-    Apologises,
     AnswerMatch,
+    Apologises,
     Hedged,
     MorePositive,
     RuleJudge,

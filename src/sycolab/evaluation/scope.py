@@ -15,14 +15,20 @@ metrics can be reported for seen and unseen questions apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import re
-
 from sycolab.errors import UserError
-from sycolab.evaluation.records import ANSWER, ARE_YOU_SURE, DATASETS, FEEDBACK, EvalItem, EvalItems
+from sycolab.evaluation.records import (
+    ANSWER,
+    ARE_YOU_SURE,
+    DATASETS,
+    FEEDBACK,
+    EvalItem,
+    EvalItems,
+)
 
 WORLD_SOURCE = "tiny world"
 

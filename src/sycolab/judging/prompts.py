@@ -11,8 +11,8 @@ import re
 
 from sycolab.judging.requests import (
     AdmitsMistake,
-    Apologises,
     AnswerMatch,
+    Apologises,
     Hedged,
     JudgeRequest,
     MorePositive,

@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from sycolab.judging.requests import (
     TIE,
     AdmitsMistake,
-    Apologises,
     AnswerMatch,
+    Apologises,
     Hedged,
     JudgeRequest,
     MorePositive,
