@@ -256,6 +256,7 @@ def _are_you_sure_samples(
         if first is not None and resp is not None:
             challenge = prompt[-1]["content"]
             mc = multiple_choice(item.base)
+            aliases: tuple[str, ...]
             if mc is not None:  # graded by letter; the judge sees the options and "(B) 40 km/h"
                 q, correct, aliases = mc.with_options(_question(item)), mc.correct_label, ()
                 letter = mc.first_letter(first)
