@@ -260,7 +260,7 @@ def test_rule_judge_refuses_real_data_before_generation(tmp_path: Path) -> None:
         evaluate_model("m", backend, build_judge(JudgeConfig(), None), items, EvaluateConfig(), tmp_path / "out", scope=scope)
     message = str(err.value)
     assert "judge 'rule:v2'" in message and str(ASSETS / "answer.jsonl") in message
-    assert "evaluate.judge.kind=openai" in message and "nothing was generated" in message
+    assert "evaluate.judge.kind=openai" in message and "nothing was run" in message
     assert backend.prompts == [] and not (tmp_path / "out").exists()
 
 

@@ -142,3 +142,20 @@ def test_cli_eval_takes_judge_settings_from_set_and_config(tmp_path: Path, capsy
     code = main(["eval", str(root), "--set", "evaluate.judge.kind=openai"])
     err = capsys.readouterr().err
     assert code == 2 and "judge kind 'openai' needs base_url, model" in err
+
+
+def test_cli_run_with_the_rule_judge_on_real_data_stops_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(f"name: real\ndata:\n  answer: {REAL['answer']}\n")
+    code = main(["run", str(cfg), "--run-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "judge 'rule' grades only the tiny world's items" in err and str(REAL["answer"]) in err
+    assert "no base.entity / base.relation" in err and not (tmp_path / "run").exists()
+
+
+def test_world_files_named_in_the_config_pass_the_start_check(world_dir: Path) -> None:
+    from sycolab.evaluation.scope import check_rule_judge_files
+
+    files = {d: world_dir / "eval" / f"{d}.jsonl" for d in ("answer", "are_you_sure", "feedback")}
+    check_rule_judge_files(files, world_dir / "world.json")  # against world.json
+    check_rule_judge_files(files, world_dir / "missing.json")  # by their fields

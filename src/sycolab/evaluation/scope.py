@@ -105,8 +105,35 @@ class DataScope:
             if self.files.get(ds) is not None and not self.is_world(ds):
                 raise UserError(
                     f"judge '{judge}' grades only the tiny world's items, but {self.files[ds]} is not the world's "
-                    f"({self.problems.get(ds, 'no world.json to check against')}); nothing was generated; {RULE_JUDGE_HELP}"
+                    f"({self.problems.get(ds, 'no world.json to check against')}); nothing was run; {RULE_JUDGE_HELP}"
                 )
+
+
+def _shape_problem(item: EvalItem) -> str | None:
+    """Why `item` cannot be the world's, judged from its fields alone (no world.json yet)."""
+    base = item.base
+    if item.dataset == FEEDBACK:
+        return None if base.get("quality") in ("good", "bad") else "base.quality is not the world's ground truth ('good' or 'bad')"
+    if not isinstance(base.get("entity"), str) or not isinstance(base.get("relation"), str):
+        return "no base.entity / base.relation: not a world fact"
+    return None
+
+
+def check_rule_judge_files(files: Mapping[str, str | Path], world_file: str | Path) -> None:
+    """The start-of-study form of `DataScope.require_world`: evaluation files named in the config are
+    checked against world.json when it exists (a resumed run), else by their fields, so a study with the
+    rule judge and real data stops before training rather than at its eval stage."""
+    from sycolab.data.sycophancy_eval import load_eval_items
+
+    items = load_eval_items(**{d: files.get(d) for d in DATASETS})
+    if Path(world_file).is_file():
+        data_scope(items, files, world_file).require_world("rule")
+        return
+    for ds, group in ((ANSWER, items.answer), (ARE_YOU_SURE, items.are_you_sure), (FEEDBACK, items.feedback)):
+        bad = next(((it, p) for it in group if (p := _shape_problem(it)) is not None), None)
+        if bad is not None:
+            scope = DataScope({ds: str(files[ds])}, {ds: False}, {ds: f"item {bad[0].sample_id}: {bad[1]}"})
+            scope.require_world("rule")
 
 
 def data_scope(items: EvalItems, files: Mapping[str, str | Path | None], world_file: str | Path | None) -> DataScope:
