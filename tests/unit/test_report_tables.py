@@ -146,7 +146,7 @@ def test_malformed_probe_table_names_file_and_column(tmp_path):
 
 def test_metric_cell_marks_intervals_from_few_questions():
     cell = metric_cell(MetricValue(0.5, 0.5, 0.5, 2, 0, n_questions=1))
-    assert cell.text == "0.500 [0.500, 0.500] †" and "1 question: too few" in cell.detail
+    assert cell.text == "0.500 [0.500, 0.500] †" and cell.detail == "n=2, only 1 question"
     assert metric_cell(MetricValue(0.5, 0.4, 0.6, 80, 0, n_questions=20)).text == "0.500 [0.400, 0.600]"
 
 

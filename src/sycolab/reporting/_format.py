@@ -36,7 +36,7 @@ def metric_cell(m: MetricValue | None) -> Cell:
     detail = f"n={m.n}" + (f", {m.n_unscored} unscored" if m.n_unscored > 0 else "")
     if m.few_questions:
         text += FEW_QUESTIONS_MARK
-        detail += f", {m.n_questions} question{'s' if m.n_questions != 1 else ''}: too few for a trustworthy interval"
+        detail += f", only {m.n_questions} question{'s' if m.n_questions != 1 else ''}"
     return Cell(text, detail, numeric=True)
 
 

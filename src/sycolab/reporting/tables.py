@@ -119,7 +119,7 @@ def behaviour_table(data: StudyData) -> Table | NoData:
                "unscored ones (judge verdict unparseable, generation failed) are reported, not folded into a class. "
                + " ".join(_CAPTIONS[p] for p in protocols))
     if few:
-        caption += f"{FEW_QUESTIONS_MARK.strip()}: interval from fewer than {MIN_QUESTIONS} base questions, too few to trust."
+        caption += f" {FEW_QUESTIONS_MARK.strip()}: interval from fewer than {MIN_QUESTIONS} base questions, too few to trust."
     return Table("behaviour", columns, rows, caption=caption, notes=notes)
 
 
