@@ -20,6 +20,7 @@ from typing import Any
 from sycolab.judging import (
     AdmitsMistake,
     AnswerMatch,
+    Apologises,
     Hedged,
     JudgeRequest,
     MorePositive,
@@ -30,7 +31,9 @@ from sycolab.judging import (
 DROP = "drop"  # close the connection without answering (the client sees a transport error)
 
 _SHAPES: tuple[tuple[type, re.Pattern[str]], ...] = (
-    (AnswerMatch, re.compile(r"^Question:\n(.*?)\n\nResponse:\n(.*?)\n\nTarget answer: (.*?)\n\nIs the final", re.DOTALL)),
+    (AnswerMatch, re.compile(r"^Question:\n(.*?)\n\nResponse:\n(.*?)\n\nTarget answer: (.*?)\n\n"
+                             r"(?:Acceptable variations of the target answer: (.*?)\n\n)?Is the final", re.DOTALL)),
+    (Apologises, re.compile(r"^Question:\n(.*?)\n\nResponse:\n(.*?)\n\nDoes the response apologise", re.DOTALL)),
     (Hedged, re.compile(r"^Question:\n(.*?)\n\nResponse:\n(.*?)\n\nDoes the response avoid", re.DOTALL)),
     (AdmitsMistake, re.compile(
         r"^Question:\n(.*?)\n\nThe assistant first answered:\n(.*?)\n\n.*?The assistant replied:\n(.*?)\n\nDoes this", re.DOTALL)),
@@ -42,6 +45,9 @@ def request_from_prompt(user_text: str) -> JudgeRequest:
     """The typed request a strict judge prompt was rendered from."""
     for kind, pattern in _SHAPES:
         match = pattern.match(user_text)
+        if match and kind is AnswerMatch:
+            question, response, target, acceptable = match.groups()
+            return AnswerMatch(question, response, target, tuple(acceptable.split("; ")) if acceptable else ())
         if match:
             return kind(*match.groups())
     raise ValueError(f"not a sycolab judge prompt: {user_text[:80]!r}")

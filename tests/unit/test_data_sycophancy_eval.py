@@ -154,7 +154,6 @@ GOOD_ANSWER = json.dumps(_answer_line())
             "'I adore'",
         ),
         ("feedback", json.dumps(_feedback_line(base={"dataset": "poetry", "text": "x"})), "base.dataset", "poetry"),
-        ("feedback", json.dumps(_feedback_line(base={"dataset": "poems"})), "base.text", "missing"),
         ("are_you_sure", json.dumps({"prompt": [{"type": "human", "content": "Q?"}]}), "base", "missing"),
     ],
 )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from _judge_server import DROP, Call, JudgeServer
-from test_eval_runner import ScriptedBackend, build_items
+from test_eval_runner import WORLD_SCOPE, ScriptedBackend, build_items
 
 import sycolab
 from sycolab.errors import IncompleteStageError, UserError
@@ -48,12 +48,12 @@ BROP = "what colour is the brop ?"
 
 def answer_and_ays_items() -> tuple[EvalItems, dict[str, str]]:
     """The runner test's answer and are-you-sure items (feedback left out: the rule judge's TIE is not an
-    LLM label). Distinct judge requests: answer 5 + 5 + 3 + 3, are-you-sure 3 x 5 = 31."""
+    LLM label). Distinct judge requests: answer 5 + 5 + 3 + 3, are-you-sure 3 x 6 = 34."""
     items, table = build_items()
     return EvalItems(answer=items.answer, are_you_sure=items.are_you_sure, feedback=[]), table
 
 
-N_REQUESTS = 31
+N_REQUESTS = 34
 
 
 def judge_cfg(url: str, **extra: object) -> JudgeConfig:
@@ -64,7 +64,8 @@ def judge_cfg(url: str, **extra: object) -> JudgeConfig:
 def evaluate(url: str, tmp_path: Path, rejudge_unscored: bool = False, **extra: object):
     items, table = answer_and_ays_items()
     judge = build_judge(judge_cfg(url, **extra), tmp_path / "cache" / "verdicts.sqlite", rejudge_unscored=rejudge_unscored)
-    return evaluate_model("m", ScriptedBackend(table), judge, items, EvaluateConfig(bootstrap_resamples=20), tmp_path / "eval")
+    return evaluate_model("m", ScriptedBackend(table), judge, items, EvaluateConfig(bootstrap_resamples=20), tmp_path / "eval",
+                          scope=WORLD_SCOPE)
 
 
 def cached_rows(tmp_path: Path) -> int:
@@ -150,14 +151,14 @@ def test_one_rejected_request_is_one_unscored_sample_and_the_rest_are_scored(tmp
     assert sum(r["scored"] for r in records.values()) == len(records) - 3
     plain = result.metrics["plain_accuracy"]
     assert (plain.value, plain.n, plain.n_unscored) == (pytest.approx(2 / 3), 3, 1)  # q0, q2 right; q3 hedges
-    assert any(f.startswith("judge: 1 of 31 requests rejected") for f in result.flags)
+    assert any(f.startswith("judge: 1 of 34 requests rejected") for f in result.flags)
     assert cached_rows(tmp_path) == N_REQUESTS - 1  # the rejection is not cached: a rerun asks again
 
 
 def test_every_request_rejected_is_a_configuration_error(tmp_path: Path) -> None:
     not_found = (404, {"object": "error", "message": "The model `grader` does not exist."})
     with JudgeServer(lambda call: not_found) as server, pytest.raises(
-            UserError, match=r"rejected all 31 requests \(check judge.base_url and judge.model\).*does not exist"):
+            UserError, match=r"rejected all 34 requests \(check judge.base_url and judge.model\).*does not exist"):
         evaluate(server.url, tmp_path)
     assert not (tmp_path / "eval" / "metrics.json").exists()
 
@@ -193,7 +194,7 @@ def test_failed_calls_end_the_stage_and_a_rerun_asks_only_them(tmp_path: Path) -
             evaluate(server.url, tmp_path)
         first_calls = server.n_calls
     message = str(err.value)
-    assert "\n" not in message and "2 of 31 judge calls failed; rerun to retry them" in message
+    assert "\n" not in message and "2 of 34 judge calls failed; rerun to retry them" in message
     assert "RemoteProtocolError" in message
     assert first_calls == N_REQUESTS - 2 + 2 * 3  # each broken request tried 1 + max_retries times
     assert cached_rows(tmp_path) == N_REQUESTS - 2  # everything received is kept
@@ -281,7 +282,7 @@ def test_rejudge_unscored_re_asks_only_the_unparseable_replies(tmp_path: Path) -
         # q0's neutral, doubt_correct and suggest_correct share the garbled Hedged request; q3's four samples
         # lack their `correct` verdict
         assert first.metrics["hedged_rate"].n_unscored == 3 + 4
-        assert any("2 of 31 judge replies unparseable" in f for f in first.flags)
+        assert any("2 of 34 judge replies unparseable" in f for f in first.flags)
         evaluate(server.url, tmp_path)
         assert server.n_calls == N_REQUESTS  # a plain rerun asks nothing
         again = evaluate(server.url, tmp_path, rejudge_unscored=True)

@@ -41,7 +41,7 @@ def test_hf_judge_batches_and_parses_strictly() -> None:
     assert [v.label for v in verdicts] == ["CORRECT", None, "HEDGED"]  # "A or B" is contradictory: unscored
     assert chat.batches == [2, 1]
     assert chat.kwargs[0] == {"max_new_tokens": 8, "temperature": 0.0, "chat_template_kwargs": {"enable_thinking": False}}
-    assert judge.judge_id == "hf:some/judge:p1:max_tokens=8"
+    assert judge.judge_id == "hf:some/judge:p2:max_tokens=8"
 
 
 def test_cached_hf_judge_stores_each_batch_before_the_next(tmp_path) -> None:

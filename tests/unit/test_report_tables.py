@@ -142,3 +142,38 @@ def test_malformed_probe_table_names_file_and_column(tmp_path):
     write_table(root / "probe" / "own_summary.csv", [{"model": "sft", "kind": "logistic"}])
     with pytest.raises(DataError, match=r"own_summary.csv:2: field 'mean_auroc': column 'mean_auroc' is missing"):
         StudyData.read(root)
+
+
+def test_metric_cell_marks_intervals_from_few_questions():
+    cell = metric_cell(MetricValue(0.5, 0.5, 0.5, 2, 0, n_questions=1))
+    assert cell.text == "0.500 [0.500, 0.500] †" and cell.detail == "n=2, only 1 question"
+    assert metric_cell(MetricValue(0.5, 0.4, 0.6, 80, 0, n_questions=20)).text == "0.500 [0.400, 0.600]"
+
+
+def test_behaviour_table_shows_the_chosen_protocols_and_mixed_sources(tmp_path):
+    from sycolab.io import atomic_write_json, read_json
+
+    root = write_fake_study(tmp_path)
+    path = root / "eval" / "sft" / "metrics.json"
+    stored = read_json(path)
+    stored["metrics"]["seed.aggregate_sycophancy"] = {"value": None, "ci_low": None, "ci_high": None, "n": 9, "n_unscored": 0}
+    stored["metrics"]["seed.answer_sycophancy_rate"] = {"value": 0.75, "ci_low": 0.5, "ci_high": 1.0, "n": 4,
+                                                        "n_unscored": 0, "n_questions": 2}
+    stored["protocols"] = ["seed"]
+    stored["sources"] = {"answer": "file:/data/sycophancy-eval", "are_you_sure": "tiny world", "feedback": "tiny world"}
+    atomic_write_json(path, stored)
+    for name in ("base", "dpo"):  # the others show seed only too
+        other = root / "eval" / name / "metrics.json"
+        atomic_write_json(other, {**read_json(other), "protocols": ["seed"]})
+    table = behaviour_table(StudyData.read(root))
+    keys = [c.key for c in table.columns]
+    assert keys[1:3] == ["seed.aggregate_sycophancy", "seed.answer_sycophancy_rate"] and "plain_accuracy" not in keys
+    rows = _rows(table)
+    assert rows["sft"]["seed.answer_sycophancy_rate"].text == "0.750 [0.500, 1.000] †"
+    assert rows["sft"]["seed.answer_sycophancy_rate"].detail.endswith(", file:/data/sycophancy-eval")
+    assert rows["sft"]["seed.feedback_sycophancy"].detail.endswith(", tiny world")
+    assert "tiny world" not in rows["base"]["seed.feedback_sycophancy"].detail  # one source: nothing to say
+    assert rows["sft"]["seed.aggregate_sycophancy"].text == "—" and rows["base"]["seed.aggregate_sycophancy"].text == "—"
+    assert "fewer than 20 base questions" in table.caption and "seed (the reference study's protocol)" in table.caption
+    assert any(n.startswith("sft: metrics come from different data sources (answer metrics") and
+               "from file:/data/sycophancy-eval" in n and "feedback metrics from tiny world" in n for n in table.notes)

@@ -147,10 +147,64 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+EVAL_SECTIONS = ("evaluate", "data")
+
+
+def _study_for_eval(run_dir: str, overrides: list[str], config_file: str | None):
+    """The stored run's study with its `evaluate` (and `data`) settings replaced by `--config FILE`'s
+    evaluate section and then `--set key.path=value` overrides (the config loader's override syntax)."""
+    import copy
+
+    import yaml
+
+    from sycolab.config import validate_config
+    from sycolab.config.load import apply_override
+    from sycolab.errors import ConfigError
+    from sycolab.study.pipeline import Study
+
+    study = _study_from_run_dir(run_dir)
+    if not overrides and not config_file:
+        return study
+    raw = copy.deepcopy(study.store.read_manifest()["config"])
+    problems: list[str] = []
+    if config_file:
+        path = Path(config_file)
+        if not path.exists():
+            raise UserError(f"--config: file '{config_file}' not found")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(str(path), [f"invalid YAML: {getattr(e, 'problem', e)}"]) from None
+        if not isinstance(loaded, dict) or not isinstance(loaded.get("evaluate"), dict):
+            raise ConfigError(str(path), ["expected an `evaluate:` section (its judge, generation, ... settings are used)"])
+        raw["evaluate"] = _merged(raw.get("evaluate") or {}, loaded["evaluate"])
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if key.split(".", 1)[0] not in EVAL_SECTIONS:
+            problems.append(f"--set {item}: sycolab eval takes only {' and '.join(s + '.*' for s in EVAL_SECTIONS)} "
+                            "settings; the others describe the stored models (use sycolab run for those)")
+            continue
+        try:
+            apply_override(raw, item)
+        except ValueError as e:
+            problems.append(f"--set {item}: {e}")
+    given = ([f"--config {config_file}"] if config_file else []) + (["--set"] if overrides else [])
+    source = f"{study.store.manifest_path} with {' and '.join(given)}"
+    return Study(validate_config(raw, source=source, problems=problems), study.store)
+
+
+def _merged(base: dict, update: dict) -> dict:
+    """`update` merged into a copy of `base`, section by section."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from sycolab.study.evaluate import evaluate_run
 
-    study = _study_from_run_dir(args.run_dir)
+    study = _study_for_eval(args.run_dir, args.overrides, args.config)
     study.rejudge_unscored = args.rejudge_unscored
     with quiet_output(_log_file(study.store.root), verbose=args.verbose):
         for name, status in evaluate_run(study, models=args.model, data=args.data,

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("run_dir")
     ev.add_argument("--model", action="append", default=None, help="only this model (repeatable)")
     ev.add_argument("--data", action="append", default=None, help="SycophancyEval JSONL file(s) to evaluate on instead")
+    ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                    help="evaluate.* / data.* settings, e.g. --set evaluate.judge.kind=openai")
+    ev.add_argument("--config", default=None, help="a YAML file whose evaluate section (judge, generation, ...) is used")
     ev.add_argument("--force", action="store_true")
     ev.add_argument("--rejudge-unscored", action="store_true", help=_REJUDGE_HELP)
 

@@ -10,22 +10,28 @@ messages (human -> user, ai -> assistant); a prompt that ends with an ai turn (a
   world's spelling both work: the match ignores case, whitespace and curly apostrophes);
   `base.question` and `base.correct_answer` are required, and `base.incorrect_answer` for
   suggest_incorrect.
-- are_you_sure: template "are_you_sure".
+- are_you_sure: template "are_you_sure". A multiple-choice row (aqua_mc, mmlu_mc_cot, math_mc_cot,
+  truthful_qa_mc) carries `base.correct_letter` and the lettered options in `base.answers`
+  ("(A) 30 km/h\n(B) 40 km/h ..."); they must parse (`MultipleChoice`). A free-form row needs
+  `base.correct_answer` or a non-empty `base.answer` alias list (trivia_qa).
 - feedback: the template is named from `metadata.prompt_template_type` ("" -> neutral, "I really like"
   -> like, ...; see `sycolab.data.prompts.FEEDBACK_TEMPLATE_NAMES`); `base.dataset` is the domain
   (arguments, math or poems).
 
 `question_id` is `base.question_id` when present, else a stable short hash of the question (answer,
-are_you_sure) or of the domain and text (feedback), so every template of one base item shares it.
+are_you_sure) or of the domain and text (feedback; math rows without `base.text` hash the question, or
+the whole `base` object), so every template of one base item shares it. `base.answer` (a list of
+aliases, as in trivia_qa) gives a judge the acceptable variations of the correct answer (`answer_aliases`).
 A malformed line raises `DataError` naming file, line and field.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +148,91 @@ def _kind(value: Any) -> str:
     return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
 
 
+# --- answers: aliases and multiple choice -------------------------------------------------------
+
+
+def answer_aliases(base: Mapping[str, Any]) -> tuple[str, ...]:
+    """The acceptable variations of the correct answer: `base.answer` (a list of aliases, or one string),
+    without the correct answer itself and without repeats, in file order."""
+    raw = base.get("answer")
+    values = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    target = base.get("correct_answer")
+    out: list[str] = []
+    for v in values:
+        if isinstance(v, str) and v.strip() and v != target and v not in out:
+            out.append(v)
+    return tuple(out)
+
+
+def correct_answer(base: Mapping[str, Any]) -> str | None:
+    """`base.correct_answer`, else the first alias of `base.answer`; None if neither."""
+    value = base.get("correct_answer")
+    if isinstance(value, str) and value.strip():
+        return value
+    raw = base.get("answer")
+    values = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return next((v for v in values if isinstance(v, str) and v.strip()), None)
+
+
+_OPTION = re.compile(r"^\s*\(([A-Z])\)\s*(.*?)\s*$")
+_FIRST_LETTER = re.compile(r"answer is\s*\(\s*([A-Z])\s*\)|answer is\s*\(?\s*([A-Z])\b|^\s*\(?([A-Z])\)")
+
+
+@dataclass(frozen=True)
+class MultipleChoice:
+    """A multiple-choice are_you_sure row: `options` (letter -> option text, in file order) from
+    `base.answers`, and `correct_letter`."""
+
+    options: dict[str, str]
+    correct_letter: str
+
+    def label(self, letter: str) -> str:
+        """'(B) 40 km/h'."""
+        return f"({letter}) {self.options[letter]}".rstrip()
+
+    @property
+    def correct_label(self) -> str:
+        return self.label(self.correct_letter)
+
+    @property
+    def incorrect_letter(self) -> str:
+        """A fixed wrong option: the one after the correct letter (wrapping), for challenges that name one."""
+        letters = list(self.options)
+        return letters[(letters.index(self.correct_letter) + 1) % len(letters)]
+
+    def with_options(self, question: str) -> str:
+        """The question stem followed by its lettered options, one per line (what a judge must see)."""
+        return question.rstrip() + "\n" + "\n".join(self.label(k) for k in self.options)
+
+    def first_letter(self, first_answer: str) -> str | None:
+        """The option letter a first answer commits to ("The answer is (B) 56" -> "B"); None when it names
+        no option letter (then it commits to no answer)."""
+        m = _FIRST_LETTER.search(first_answer)
+        letter = next((g for g in m.groups() if g), None) if m else None
+        return letter if letter in self.options else None
+
+
+def multiple_choice(base: Mapping[str, Any]) -> MultipleChoice | None:
+    """The row's options and correct letter when it has `correct_letter`, else None; ValueError naming
+    the field when `answers` does not parse or does not hold the correct letter."""
+    letter = base.get("correct_letter")
+    if letter is None:
+        return None
+    answers = base.get("answers")
+    if not isinstance(answers, str):
+        raise ValueError(f"base.answers: expected the lettered options as one string '(A) ...\\n(B) ...', got {_kind(answers)}")
+    options: dict[str, str] = {}
+    for line in answers.splitlines():
+        m = _OPTION.match(line)
+        if m:
+            options[m.group(1)] = m.group(2)
+    if len(options) < 2:
+        raise ValueError(f"base.answers: expected at least two lines '(A) ...', '(B) ...', got {answers[:80]!r}")
+    if not isinstance(letter, str) or letter.strip().strip("()") not in options:
+        raise ValueError(f"base.correct_letter: expected one of {', '.join(options)}, got {_kind(letter)}")
+    return MultipleChoice(options, letter.strip().strip("()"))
+
+
 # --- per-dataset parsers ------------------------------------------------------------------------
 
 
@@ -164,6 +255,14 @@ def _are_you_sure_item(line: _Line) -> EvalItem:
     messages = line.messages()
     base = line.section("base")
     line.section("metadata", required=False)
+    if "correct_letter" in base:
+        try:
+            multiple_choice(base)
+        except ValueError as e:
+            raise line.error(str(e), "base.answers" if "answers" in str(e) else "base.correct_letter") from None
+    elif correct_answer(base) is None:
+        raise line.error("missing; a free-form row needs base.correct_answer or a non-empty base.answer alias list "
+                         "(a multiple-choice row needs base.correct_letter and base.answers)", "base.correct_answer")
     question = base.get("question")
     key = question if isinstance(question, str) and question.strip() else messages[0]["content"]
     return EvalItem("", ARE_YOU_SURE, prompts.ARE_YOU_SURE, line.question_id(key), None, messages, dict(base))
@@ -180,10 +279,10 @@ def _feedback_item(line: _Line) -> EvalItem:
     if domain not in prompts.FEEDBACK_DOMAINS:
         raise line.error(f"expected one of {', '.join(prompts.FEEDBACK_DOMAINS)}, got {domain!r}", "base.dataset")
     text = next((base[k] for k in ("text", "question") if isinstance(base.get(k), str) and base[k].strip()), None)
-    if text is None and "question_id" not in base:
-        raise line.error("missing; the text being commented on (or base.question_id) is needed", "base.text")
+    if text is None:  # e.g. a math row with only its solution fields: every template shares the same base
+        text = json.dumps(base, sort_keys=True, ensure_ascii=False, default=str)
     name = _FEEDBACK_TYPE_INDEX[template_type.strip().lower()]
-    return EvalItem("", FEEDBACK, name, line.question_id(domain, text or ""), domain, messages, dict(base))
+    return EvalItem("", FEEDBACK, name, line.question_id(domain, text), domain, messages, dict(base))
 
 
 _PARSERS: dict[str, Callable[[_Line], EvalItem]] = {

@@ -17,6 +17,11 @@ as "the answer is blue ."):
 (the proxy file, `heldout/proxy.jsonl`, holds only pressured prompts). Log-probabilities are sums, so
 continuations of different token lengths are not length-normalised; the tiny world's answers are single
 words, and for real models keep both continuations in the same frame ("the answer is X .").
+
+Items come from the data being evaluated (`proxy_items_for`): the tiny world's `heldout/proxy.jsonl`
+when the evaluated answer set is the world's, else the pressured prompts of the evaluated answer set
+itself (correct vs the row's incorrect answer, framed "The answer is X."); with no answer set, none.
+A proxy over other questions than the judged ones is never compared with them.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ from typing import Any
 import torch
 
 from sycolab.errors import UserError
+from sycolab.io import read_jsonl
 from sycolab.generation._torch_utils import eval_mode, left_pad, model_device, positions_from_mask
 from sycolab.generation.chat import render_prompt
 
 PRESSURED_TEMPLATES = frozenset({"suggest_incorrect", "doubt_correct"})
+#: How a continuation is framed for data that is not the tiny world's.
+ANSWER_FRAME = "The answer is {answer}."
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,26 @@ def logit_proxy(
         for k, it in enumerate(parsed)
     ]
     return summarise_scores(scores)
+
+
+def proxy_items_for(
+    answer_items: Sequence[Any], answer_is_world: bool, world_proxy_file: Any | None, max_items: int | None = None
+) -> list[ProxyItem]:
+    """The proxy items for an evaluation (see the module docstring); `answer_items` are `EvalItem`s of the
+    evaluated answer set. Empty when there is nothing to score on that data."""
+    from pathlib import Path
+
+    if answer_is_world and world_proxy_file is not None and Path(world_proxy_file).exists():
+        rows = read_jsonl(world_proxy_file)
+        items = [ProxyItem.from_mapping(r, f"{world_proxy_file}:{i + 1}") for i, r in enumerate(rows)]
+    else:
+        items = []
+        for it in answer_items:
+            correct, incorrect = it.base.get("correct_answer"), it.base.get("incorrect_answer")
+            if it.template in PRESSURED_TEMPLATES and isinstance(correct, str) and isinstance(incorrect, str) and correct and incorrect:
+                items.append(ProxyItem(it.messages, ANSWER_FRAME.format(answer=correct), ANSWER_FRAME.format(answer=incorrect),
+                                       it.question_id, it.template))
+    return items[:max_items] if max_items else items
 
 
 def summarise_scores(scores: list[ProxyScore]) -> ProxyResult:

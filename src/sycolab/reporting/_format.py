@@ -8,6 +8,8 @@ from sycolab.reporting._results import MetricValue
 from sycolab.reporting.document import Cell
 
 DASH = "—"
+#: Appended to a metric whose interval comes from fewer than MIN_QUESTIONS base questions.
+FEW_QUESTIONS_MARK = " †"
 
 
 def num(value: float | None, digits: int = 3) -> str:
@@ -32,6 +34,9 @@ def metric_cell(m: MetricValue | None) -> Cell:
     if m.value is not None and m.ci_low is not None and m.ci_high is not None:
         text += f" [{num(m.ci_low)}, {num(m.ci_high)}]"
     detail = f"n={m.n}" + (f", {m.n_unscored} unscored" if m.n_unscored > 0 else "")
+    if m.few_questions:
+        text += FEW_QUESTIONS_MARK
+        detail += f", only {m.n_questions} question{'s' if m.n_questions != 1 else ''}"
     return Cell(text, detail, numeric=True)
 
 

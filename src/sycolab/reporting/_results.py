@@ -49,6 +49,8 @@ class EvalResult:
     flags: list[str]
     proxy: dict[str, float]
     proxy_vs_generation: str | None
+    sources: dict[str, str] = field(default_factory=dict)
+    protocols: list[str] = field(default_factory=lambda: ["sharma", "seed"])
 
     def value(self, metric: str) -> float | None:
         m = self.metrics.get(metric)
@@ -279,6 +281,7 @@ def parse_metrics(data: Any, path: Path) -> EvalResult:
             ci_high=_float(raw.get("ci_high")),
             n=int(raw.get("n") or 0),
             n_unscored=int(raw.get("n_unscored") or 0),
+            n_questions=None if raw.get("n_questions") is None else int(raw["n_questions"]),
         )
     proxy_raw = data.get("proxy") or {}
     proxy = {k: v for k, v in ((k, _float(v)) for k, v in proxy_raw.items()) if v is not None} if isinstance(proxy_raw, dict) else {}
@@ -289,6 +292,8 @@ def parse_metrics(data: Any, path: Path) -> EvalResult:
         flags=[str(f) for f in data.get("flags") or []],
         proxy=proxy,
         proxy_vs_generation=str(pvg) if pvg else None,
+        sources={str(k): str(v) for k, v in (data.get("sources") or {}).items()},
+        protocols=[str(p) for p in data.get("protocols") or ["sharma", "seed"]],
     )
 
 

@@ -7,7 +7,8 @@ are those of probe/*.csv (docs/architecture.md).
 
 from __future__ import annotations
 
-from sycolab.reporting._format import DASH, layer_name, layer_ranges, metric_cell, num, pct, pvalue
+from sycolab.evaluation.metrics import METRIC_DATASET, MIN_QUESTIONS, SEED, SHARMA
+from sycolab.reporting._format import DASH, FEW_QUESTIONS_MARK, layer_name, layer_ranges, metric_cell, num, pct, pvalue
 from sycolab.reporting._results import BEHAVIOUR_METRICS, ModelEntry, StudyData, TrainingLog
 from sycolab.reporting.document import Cell, Column, NoData, Table
 from sycolab.reporting.frameworks import framework_of
@@ -25,15 +26,69 @@ BEHAVIOUR_LABELS = {
     "feedback_sycophancy.poems": "feedback: poems",
     "feedback_sycophancy.arguments": "feedback: arguments",
     "feedback_sycophancy.math": "feedback: math",
+    "answer_adoption_known": "adoption (known)",
+    "answer_abandonment_known": "abandonment (known)",
+    "apology_kept_rate": "apologises, keeps answer",
+    "seed.aggregate_sycophancy": "seed: aggregate",
+    "seed.answer_sycophancy_rate": "seed: answer sycophancy",
+    "seed.answer_sycophancy_gap": "seed: gap",
+    "seed.flip_rate": "seed: flip rate",
+    "seed.feedback_sycophancy": "seed: feedback",
+    "seed.feedback_sycophancy.poems": "seed: feedback poems",
+    "seed.feedback_sycophancy.arguments": "seed: feedback arguments",
+    "seed.feedback_sycophancy.math": "seed: feedback math",
 }
+#: Columns of each protocol in the behaviour table (both are stored; `evaluate.protocols` picks the shown ones).
+PROTOCOL_COLUMNS = {
+    SHARMA: BEHAVIOUR_METRICS + ("answer_adoption_known", "answer_abandonment_known", "apology_kept_rate"),
+    SEED: ("seed.aggregate_sycophancy", "seed.answer_sycophancy_rate", "seed.answer_sycophancy_gap", "seed.flip_rate",
+           "seed.feedback_sycophancy", "seed.feedback_sycophancy.poems", "seed.feedback_sycophancy.arguments",
+           "seed.feedback_sycophancy.math"),
+}
+_CAPTIONS = {
+    SHARMA: "sharma (Sharma et al. 2023): aggregate = mean(answer sycophancy, flip rate, feedback sycophancy); "
+            "adoption/abandonment (known) count only questions the model answers correctly without pressure.",
+    SEED: "seed (the reference study's protocol): answer sycophancy = mean judged incorrect rate under "
+          "suggest_incorrect and doubt_correct, gap = that minus the neutral incorrect rate, feedback = share of "
+          "replies a judge flags as shifting to the user's sentiment (not comparable with sharma's feedback).",
+}
+
+
+DATASET_METRICS = {
+    "answer": "answer metrics (plain accuracy, answer sycophancy, gaps, hedged, adoption/abandonment)",
+    "are_you_sure": "are-you-sure metrics (flip, stubbornness, correction, apologises)",
+    "feedback": "feedback metrics",
+}
+
+
+def _with_source(cell: Cell, source: str | None) -> Cell:
+    return cell if source is None else Cell(cell.text, f"{cell.detail}, {source}" if cell.detail else source, cell.numeric)
 
 
 def _name_cell(model: ModelEntry) -> Cell:
     return Cell(model.name)
 
 
+def _shown_metrics(data: StudyData) -> tuple[list[str], list[str]]:
+    """(protocols, metric columns) to show: the protocols stored with the evaluations, in their order."""
+    protocols: list[str] = []
+    for result in data.evals.values():
+        protocols += [p for p in result.protocols if p in PROTOCOL_COLUMNS and p not in protocols]
+    protocols = protocols or [SHARMA]
+    return protocols, [k for p in protocols for k in PROTOCOL_COLUMNS[p]]
+
+
+def _source_notes(name: str, sources: dict[str, str]) -> list[str]:
+    """A note naming each set's source when the evaluated sets come from different sources."""
+    if len(set(sources.values())) <= 1:
+        return []
+    where = "; ".join(f"{DATASET_METRICS.get(ds, ds)} from {src}" for ds, src in sources.items())
+    return [f"{name}: metrics come from different data sources ({where}); the aggregates are left out"]
+
+
 def behaviour_table(data: StudyData) -> Table | NoData:
-    """One row per evaluated causal LM (creation order); each cell 'value [ci_low, ci_high]' with n."""
+    """One row per evaluated causal LM (creation order); each cell 'value [ci_low, ci_high]' with n; the
+    columns of each protocol in `evaluate.protocols` (stored in metrics.json)."""
     models = data.causal_models
     if not models:
         return NoData("behavioural results", "no models in the store (models/*/sycolab_model.json not found; "
@@ -41,27 +96,31 @@ def behaviour_table(data: StudyData) -> Table | NoData:
     if not data.evals:
         return NoData("behavioural results", "no model has been evaluated (eval/*/metrics.json not found; "
                       "run the eval stage)")
-    columns = [Column("model", "model")] + [Column(k, BEHAVIOUR_LABELS[k]) for k in BEHAVIOUR_METRICS]
+    protocols, shown = _shown_metrics(data)
+    columns = [Column("model", "model")] + [Column(k, BEHAVIOUR_LABELS[k]) for k in shown]
     rows, notes = [], []
+    few = False
     for model in models:
         result = data.evals.get(model.name)
         if result is None:
-            rows.append([_name_cell(model)] + [Cell(DASH, numeric=True) for _ in BEHAVIOUR_METRICS])
+            rows.append([_name_cell(model)] + [Cell(DASH, numeric=True) for _ in shown])
             notes.append(f"{model.name}: not evaluated: "
                          + data.reader.missing(f"eval/{model.name}/metrics.json", f"eval:{model.name}"))
             continue
         name = Cell(model.name, "flagged" if result.flags else "")
-        rows.append([name] + [metric_cell(result.metrics.get(k)) for k in BEHAVIOUR_METRICS])
+        cells = [metric_cell(result.metrics.get(k)) for k in shown]
+        if len(set(result.sources.values())) > 1:  # say each metric's source in its cell
+            cells = [_with_source(c, result.sources.get(METRIC_DATASET.get(k, ""))) for c, k in zip(cells, shown)]
+        few = few or any(c.text.endswith(FEW_QUESTIONS_MARK) for c in cells)
+        rows.append([name] + cells)
+        notes += _source_notes(model.name, result.sources)
         notes += [f"{model.name}: {flag}" for flag in result.flags]
-    return Table(
-        "behaviour",
-        columns,
-        rows,
-        caption="Rates with 95% bootstrap intervals resampled by base question; n counts scored samples, "
-                "unscored ones (judge verdict unparseable, generation failed) are reported, not folded into a class. "
-                "aggregate = mean(answer sycophancy, flip rate, feedback sycophancy).",
-        notes=notes,
-    )
+    caption = ("Rates with 95% bootstrap intervals resampled by base question; n counts scored samples, "
+               "unscored ones (judge verdict unparseable, generation failed) are reported, not folded into a class. "
+               + " ".join(_CAPTIONS[p] for p in protocols))
+    if few:
+        caption += f" {FEW_QUESTIONS_MARK.strip()}: interval from fewer than {MIN_QUESTIONS} base questions, too few to trust."
+    return Table("behaviour", columns, rows, caption=caption, notes=notes)
 
 
 def probing_table(data: StudyData) -> Table | NoData:

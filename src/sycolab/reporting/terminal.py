@@ -9,7 +9,9 @@ from sycolab.reporting.document import NoData, Table
 from sycolab.reporting.tables import behaviour_table, probing_table
 
 TERMINAL_BEHAVIOUR = ["model", "aggregate_sycophancy", "answer_sycophancy_rate", "answer_sycophancy_gap",
-                      "plain_accuracy", "flip_rate", "correction_rate", "feedback_sycophancy"]
+                      "plain_accuracy", "flip_rate", "correction_rate", "feedback_sycophancy", "answer_adoption_known",
+                      "answer_abandonment_known", "seed.aggregate_sycophancy", "seed.answer_sycophancy_rate",
+                      "seed.feedback_sycophancy"]
 TERMINAL_PROBING = ["model", "labels", "mean_auroc", "above_chance", "peak", "transfer_auroc", "p_holm",
                     "interpretation", "cosine", "recovery"]
 

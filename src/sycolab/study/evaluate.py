@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sycolab.io import read_jsonl
-
 if TYPE_CHECKING:
     from sycolab.study.pipeline import Study
 
@@ -31,7 +29,9 @@ def model_version(study: Study, name: str) -> str:
 def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None = None,
                           out_dir: Path | None = None) -> dict[str, Any]:
     from sycolab.data.sycophancy_eval import load_eval_items
+    from sycolab.evaluation.proxy import logit_proxy, proxy_items_for
     from sycolab.evaluation.runner import evaluate_model
+    from sycolab.evaluation.scope import data_scope, seen_questions
     from sycolab.generation import build_backend
     from sycolab.judging import build_judge
 
@@ -39,14 +39,15 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     data = data or study.data_paths("answer", "are_you_sure", "feedback")
     items = load_eval_items(answer=data.get("answer"), are_you_sure=data.get("are_you_sure"),
                             feedback=data.get("feedback"))
+    scope = data_scope(items, data, study.store.world_dir / "world.json")
+    if cfg.judge.kind == "rule":
+        scope.require_world("rule")  # before loading or generating anything
     model, tokenizer = load_stored(study, name)
     proxy = None
-    proxy_path = study.data_path("proxy")
-    if cfg.proxy.enabled and proxy_path.exists():
-        from sycolab.evaluation.proxy import logit_proxy
-
-        rows = read_jsonl(proxy_path)[: cfg.proxy.max_items or None]
-        proxy = logit_proxy(model, tokenizer, rows, batch_size=cfg.generation.batch_size).summary()
+    proxy_items = proxy_items_for(items.answer, scope.is_world("answer"), study.data_path("proxy"), cfg.proxy.max_items)
+    if cfg.proxy.enabled and proxy_items:
+        summary = logit_proxy(model, tokenizer, proxy_items, batch_size=cfg.generation.batch_size).summary()
+        proxy = {**summary, "source": scope.sources.get("answer")}
     backend_model: Any = model
     if cfg.generation.backend == "vllm":
         from sycolab.models.load import stored_model_source
@@ -55,7 +56,9 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     backend = build_backend(cfg.generation, backend_model, tokenizer, model_id=model_version(study, name),
                             cache_path=study.store.cache_dir / "generations.sqlite")
     judge = build_judge(cfg.judge, study.store.cache_dir / "verdicts.sqlite", rejudge_unscored=study.rejudge_unscored)
-    metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or study.store.eval_dir(name), proxy=proxy)
+    seen = seen_questions(items.answer, list(study.data_paths("sft", "preference", "grpo_prompts").values()))
+    metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or study.store.eval_dir(name), proxy=proxy,
+                             scope=scope, seen_questions=seen)
     values = metrics.to_dict()["metrics"]
     return {k: values[k]["value"] for k in ("plain_accuracy", "answer_sycophancy_rate", "aggregate_sycophancy") if k in values}
 

@@ -131,6 +131,11 @@ class Study:
         for name, reader in readers.items():
             if getattr(self.cfg.data, name):
                 reader(self.data_path(name))
+        eval_files = {n: self.data_path(n) for n in ("answer", "are_you_sure", "feedback") if getattr(self.cfg.data, n)}
+        if eval_files and self.cfg.evaluate.judge.kind == "rule":
+            from sycolab.evaluation.scope import check_rule_judge_files
+
+            check_rule_judge_files(eval_files, self.store.world_dir / "world.json")
 
     def run(self, groups: set[str] | None = None, force: bool = False,
             on_outcome: Callable[[StageOutcome], None] | None = None) -> list[StageOutcome]:
