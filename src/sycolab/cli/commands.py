@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,8 +17,24 @@ def _study(config: str, run_dir: str | None, overrides: list[str]):
     from sycolab.study.store import RunStore
 
     cfg = load_config(config, overrides)
-    root = Path(run_dir) if run_dir else Path("runs") / cfg.name
+    root = output_dir(run_dir, "--run-dir") if run_dir else output_dir(str(Path("runs") / cfg.name), "run dir")
     return Study(cfg, RunStore(root))
+
+
+def output_dir(path: str, what: str) -> Path:
+    """`path` as a folder sycolab may create and write into; UserError when it is a file, lies under a
+    file, or its nearest existing folder is not writable."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{what} {path}: is a file, not a folder; give a folder path (it is created if missing)")
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{what} {path}: {existing} is a file, so the folder cannot be created there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path}: no permission to write in {existing}")
+    return folder
 
 
 def _study_from_run_dir(run_dir: str):
@@ -84,7 +101,7 @@ def cmd_world(args: argparse.Namespace) -> int:
         world_cfg = load_config(args.config).world.model_copy(update={"seed": args.seed})
     else:
         world_cfg = WorldConfig(seed=args.seed)
-    summary = generate_world(world_cfg, Path(args.out))
+    summary = generate_world(world_cfg, output_dir(args.out, "--out"))
     print(f"sycolab: tiny world (seed {args.seed}) written to {args.out}")
     if summary is not None:
         print(summary)
@@ -113,6 +130,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sycolab.study.evaluate import evaluate_run
 
     study = _study_from_run_dir(args.run_dir)
+    if args.data:  # parse the given files before any model loads: a bad line fails at once
+        from sycolab.data.sycophancy_eval import load_eval_file
+
+        for path in args.data:
+            load_eval_file(path)
+    study.validate_inputs({"eval"})
     for name, status in evaluate_run(study, models=args.model, data=args.data, force=args.force):
         print(f"  [eval:{name}] {status}")
     return 0
@@ -140,9 +163,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from sycolab.serve import serve
+    from sycolab.serve import ServeLimits, serve
 
-    serve(args.model_dir, host=args.host, port=args.port)
+    serve(args.model_dir, host=args.host, port=args.port, limits=ServeLimits(
+        max_prompt_tokens=args.max_prompt_tokens, max_completion_tokens=args.max_completion_tokens,
+        workers=args.workers, request_timeout_s=args.request_timeout,
+    ))
     return 0
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from sycolab.config.names import name_problem
 from sycolab.config.sections import BaseModelConfig, DataConfig, ExecutionConfig, ReportConfig, TrackingConfig
 from sycolab.evaluation.config import EvaluateConfig
 from sycolab.probing.config import ProbeConfig
@@ -21,7 +22,7 @@ class StudyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = "study"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32, description="Study seed (numpy and torch take 0 <= seed < 2**32).")
     world: WorldConfig = Field(default_factory=WorldConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     base: BaseModelConfig = Field(default_factory=BaseModelConfig)
@@ -32,6 +33,15 @@ class StudyConfig(BaseModel):
     report: ReportConfig = Field(default_factory=ReportConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    _origin: Any = PrivateAttr(default=None)  # sycolab.config.load.ConfigOrigin: file and YAML lines
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def uses_tiny_world(self) -> bool:
