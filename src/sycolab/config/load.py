@@ -85,7 +85,7 @@ def validate_config(
     section_problems = method_problems(raw)
     for problem in section_problems:
         key_path = problem.split(":", 1)[0].strip()
-        problems.append(_located(source, yaml_root, _key_path(key_path), problem))
+        problems.append(_located(source, yaml_root, _key_path(key_path, yaml_root), problem))
     origin = ConfigOrigin(source, yaml_root)
     if cfg is not None:
         produced = None if section_problems else produced_models(cfg)
@@ -97,22 +97,34 @@ def validate_config(
     return cfg
 
 
-def _key_path(text: str) -> tuple[str, ...]:
-    """'recover.ipo[beta=0.5].beta' -> ('recover', 'ipo[beta=0.5]', 'beta'): dots inside brackets stay."""
-    parts, depth, current = [], 0, ""
-    for char in text:
+def _key_path(text: str, root: yaml.Node | None) -> tuple[str, ...]:
+    """Split 'recover.ipo[beta=0.5].beta' into keys, following the YAML tree so that a key holding dots
+    (`recover: {../../x: ...}`) stays whole; past the tree, dots inside brackets do not split."""
+    parts: list[str] = []
+    node, rest = root, text
+    while rest and isinstance(node, yaml.MappingNode):
+        keys = sorted(node.value, key=lambda kv: -len(str(kv[0].value)))
+        match = next(((k, v) for k, v in keys if rest == str(k.value) or rest.startswith(f"{k.value}.")), None)
+        if match is None:
+            break
+        parts.append(str(match[0].value))
+        rest, node = rest[len(str(match[0].value)) + 1:], match[1]
+    depth, current = 0, ""
+    for char in rest:
         depth += (char == "[") - (char == "]")
         if char == "." and depth == 0:
             parts.append(current)
             current = ""
         else:
             current += char
-    return (*parts, current)
+    return (*parts, current) if rest else tuple(parts)
 
 
 def _message(err: dict[str, Any]) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown key (check the spelling; see configs/tiny.yaml for every key)"
+    if err["type"] == "value_error":  # a validator's own message already says what it got
+        return str((err.get("ctx") or {}).get("error", err["msg"]))
     got = err.get("input")
     shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
     return f"{err['msg']} (got {shown})"
@@ -129,7 +141,7 @@ def method_problems(raw: dict[str, Any]) -> list[str]:
     for prefix, method, body in _method_sections(base.get("train") or {}, raw.get("induce") or {}, recover):
         entry = prefix.split(".", 1)[1] if prefix.startswith("recover.") else None
         if entry is not None and name_problem(entry):
-            problems.append(f"recover: entry {name_problem(entry)}")
+            problems.append(f"recover.{entry}: entry {name_problem(entry)}")
             continue
         if not isinstance(body, dict):
             continue

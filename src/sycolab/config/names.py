@@ -12,7 +12,7 @@ _NAME = re.compile(r"[A-Za-z0-9_.\-\[\]=,]+")
 def name_problem(name: object) -> str | None:
     """Why `name` is not a valid name, or None when it is (non-empty, only NAME_CHARS, not `.` or `..`)."""
     if not isinstance(name, str) or not name:
-        return f"a name must be a non-empty string of {NAME_CHARS}, got {name!r}"
+        return f"a name must be non-empty text ({NAME_CHARS}), got {name!r}"
     if name in (".", ".."):
         return f"{name!r} is not a name (it is a folder reference)"
     if not _NAME.fullmatch(name):

@@ -332,12 +332,8 @@ def serve(
     source = stored_model_source(folder)  # UserError when the folder holds no weights, adapter or record
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("serving on %s without authentication: anyone who can reach it can use the model", host)
-    try:
-        chat_model = LocalChatModel(source, name=model_name or folder.name, dtype=dtype, device=device,
-                                    trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:  # transformers' errors for a folder it cannot load
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{model_dir}: cannot load the model: {reason}") from None
+    chat_model = LocalChatModel(source, name=model_name or folder.name, dtype=dtype, device=device,
+                                trust_remote_code=trust_remote_code)  # a folder it cannot load: UserError
     try:
         server = make_server(chat_model, host, port, limits)
     except (OSError, OverflowError) as e:
