@@ -84,7 +84,7 @@ def parse_chat_request(body: Any, limits: ServeLimits = ServeLimits()) -> ChatRe
     stop = () if stop is None else (stop,) if isinstance(stop, str) else stop
     if not isinstance(stop, list | tuple) or not all(isinstance(s, str) for s in stop):
         raise RequestError("stop: expected a string or a list of strings")
-    kwargs = body.get("chat_template_kwargs") or {}
+    kwargs = {} if body.get("chat_template_kwargs") is None else body["chat_template_kwargs"]
     if not isinstance(kwargs, dict):
         raise RequestError("chat_template_kwargs: expected an object")
     return ChatRequest(messages, max_tokens, temperature, top_p, n, seed, tuple(s for s in stop if s), dict(kwargs))
