@@ -118,6 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         study.cfg.execution.num_processes = args.num_processes
     if args.accelerate_config:
         study.cfg.execution.accelerate_config = args.accelerate_config
+    study.validate_inputs({"train"})  # data files parse before any training starts
     for outcome in train_one(study, args.method, cell=args.cell):
         if outcome.status == "skipped":
             print(f"  [{outcome.name}] already done with the same inputs (not retrained)")

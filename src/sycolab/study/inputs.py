@@ -62,8 +62,28 @@ def environment_problems(study: Study, groups: set[str] | None = None) -> list[P
     if judged and judge.kind == "openai" and judge.api_key_env and not os.environ.get(judge.api_key_env):
         problems.append((("evaluate", "judge", "api_key_env"), f"environment variable {judge.api_key_env} is not set "
                          "or empty (export the judge's API key in it, or remove api_key_env for a server without auth)"))
+    if not cfg.uses_tiny_world and model_missing(cfg.base.model):
+        problems.append((("base", "model"), f"'{cfg.base.model}' not found: give a checkpoint folder, a Hugging "
+                         "Face model id (org/name), or tiny"))
+    if judged and judge.kind == "hf" and judge.model_path and model_missing(judge.model_path):
+        problems.append((("evaluate", "judge", "model_path"), f"'{judge.model_path}' not found: give a checkpoint "
+                         "folder or a Hugging Face model id (org/name)"))
+    if cfg.execution.launcher == "accelerate" and cfg.execution.accelerate_config:
+        from sycolab.study.accelerate_launch import resolve_accelerate_config
+
+        try:
+            resolve_accelerate_config(cfg.execution.accelerate_config)
+        except UserError as e:
+            problems.append((("execution", "accelerate_config"), str(e).split(": ", 1)[1]))
     if cfg.probe.enabled and not cfg.uses_tiny_world and (groups is None or "probe" in groups):
         n_layers = local_layer_count(cfg.base.model)
         if n_layers is not None:
             problems += probe_layer_problems(cfg.probe, n_layers, f"num_hidden_layers of {cfg.base.model}")
     return problems
+
+
+def model_missing(model: str) -> bool:
+    """True when `model` is neither an existing path nor shaped like a hub id (org/name)."""
+    from sycolab.models.load import _looks_like_hub_id
+
+    return not Path(model).expanduser().exists() and not _looks_like_hub_id(model)
