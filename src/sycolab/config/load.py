@@ -150,9 +150,8 @@ def method_problems(raw: dict[str, Any]) -> list[str]:
         if entry is None and len(cells) > 1:
             problems.append(f"{prefix}: a sweep is not allowed here ({len(cells)} cells); give one value per key")
         for name, _ in cells if entry is not None else ():
-            cell_name = entry + name[len(method):] if entry != method else name
-            if name_problem(cell_name):
-                problems.append(f"{prefix}: sweep cell {name_problem(cell_name)}")
+            if name_problem(_entry_cell(entry, method, name)):
+                problems.append(f"{prefix}: sweep cell {name_problem(_entry_cell(entry, method, name))}")
     return problems
 
 
@@ -186,10 +185,14 @@ def recover_cells(cfg: StudyConfig) -> list[MethodCell]:
         if errs:
             raise ConfigError("<config>", errs)
         for name, method_cfg in expanded:
-            if entry != method:  # a renamed entry keeps its own name: `ipo_big[beta=1.0]`
-                name = entry + name[len(method):]
-            cells.append(MethodCell(name=name, method=method, config=method_cfg, entry=entry))
+            cells.append(MethodCell(name=_entry_cell(entry, method, name), method=method, config=method_cfg, entry=entry))
     return cells
+
+
+def _entry_cell(entry: str, method: str, cell: str) -> str:
+    """The model name of sweep cell `cell` of a recover entry: a renamed entry keeps its own name
+    (entry `ipo_big`, method `ipo`, cell `ipo[beta=1.0]` -> `ipo_big[beta=1.0]`)."""
+    return cell if entry == method else entry + cell[len(method):]
 
 
 def produced_models(cfg: StudyConfig) -> list[str]:

@@ -1,7 +1,8 @@
 """Checks of a study's inputs outside the config file, run before the first stage: every data file the
-config names parses (a malformed line fails the study at once, not after hours of training), the judge's
-API key variable is set when a judge will run, and probe layers fit a hub model whose config.json is
-already local. All problems are reported together, each with the config's file, line and key."""
+config names parses (a malformed line fails the study at once, not after hours of training); the base
+model, an hf judge's model and the accelerate config exist; the judge's API key variable is set when a
+judge will run; probe layers fit a hub model whose config.json is already local. All problems are
+reported together, each with the config's file, line and key."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ def data_problems(study: Study) -> list[Problem]:
 
 
 def environment_problems(study: Study, groups: set[str] | None = None) -> list[Problem]:
+    """Models, files and environment variables the stages in `groups` (None = all) will need."""
     cfg = study.cfg
     problems: list[Problem] = []
     judge = cfg.evaluate.judge
