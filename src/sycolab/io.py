@@ -66,12 +66,40 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, to_json(obj))
 
 
-def read_json(path: str | os.PathLike) -> Any:
+def require_file(path: str | os.PathLike) -> Path:
+    """`path` as a Path when it is an existing regular file (or a link to one); DataError otherwise."""
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), "file not found")
+    if path.is_dir():
+        raise DataError(str(path), "is a directory, expected a file")
+    if not path.is_file():
+        raise DataError(str(path), "is not a regular file")
+    return path
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The whole file as UTF-8 text; DataError (naming file and line) when it is missing, a directory,
+    unreadable or not UTF-8."""
+    path = require_file(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(str(path), f"cannot read: {e.strerror or e}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(str(path), _not_utf8(e), line=data.count(b"\n", 0, e.start) + 1) from None
+
+
+def _not_utf8(e: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text (byte 0x{e.object[e.start]:02x}); save the file as UTF-8"
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise DataError(str(path), f"invalid JSON: {e.msg}", line=e.lineno) from None
 
@@ -87,11 +115,17 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> Path:
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """Yield (line_number, object) for each non-blank line; a bad line raises DataError naming file and line."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(str(path), "file not found")
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    path = require_file(path)
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise DataError(str(path), f"cannot read: {e.strerror or e}") from None
+    with f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(str(path), _not_utf8(e), line=lineno) from None
             if not line.strip():
                 continue
             try:
@@ -133,11 +167,8 @@ def _cell(value: Any) -> Any:
 
 def read_table(path: str | os.PathLike) -> list[dict]:
     """Read a CSV table written by `write_table`; numbers come back as float/int, empty cells as None."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(str(path), "file not found")
-    with path.open(encoding="utf-8", newline="") as f:
-        return [{k: _parse_cell(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    text = read_text(path)
+    return [{k: _parse_cell(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text, newline=""))]
 
 
 def _parse_cell(text: str | None) -> Any:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import socket
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -12,7 +15,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
 from sycolab.judging import AdmitsMistake, AnswerMatch, Hedged, JudgeConfig, MorePositive, build_judge
-from sycolab.serve import RunningServer, parse_chat_request, start_server
+from sycolab.serve import RunningServer, ServeLimits, parse_chat_request, start_server
 from sycolab.serve.server import RequestError
 
 CHAT_TEMPLATE = (
@@ -146,3 +149,164 @@ def test_hf_judge_on_the_same_model(model_dir: Path) -> None:
     verdicts = judge.judge([Hedged("the cat ?", "the answer is blue ."), MorePositive("a mat", "the cat", "the mat"), Hedged("a", "b")])
     assert [v.label for v in verdicts] == [None] * 3 and all(isinstance(v.raw, str) for v in verdicts)
     assert judge.judge_id.startswith("hf:") and judge.judge_id.endswith(":max_tokens=4")
+
+
+# --- under load and against bad clients --------------------------------------------------------------
+
+LIMITS = ServeLimits(max_prompt_tokens=40, max_completion_tokens=8, workers=8, request_timeout_s=1.0)
+
+
+@pytest.fixture(scope="module")
+def bounded_server(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+    """The tiny model of tests/unit/_tiny_model.py, saved and served with small limits."""
+    from _tiny_model import build_tiny_model, build_tiny_tokenizer
+
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("tiny-served")
+    tokenizer = build_tiny_tokenizer()
+    build_tiny_model(tokenizer).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    running = start_server(folder, limits=LIMITS, device="cpu")
+    yield running
+    running.stop()
+
+
+def _host_port(server: RunningServer) -> tuple[str, int]:
+    host, port = server.url.removeprefix("http://").removesuffix("/v1").rsplit(":", 1)
+    return host, int(port)
+
+
+def _raw_post(server: RunningServer, headers: str, body: bytes, wait_s: float = 10.0) -> tuple[int, float]:
+    """Send a hand-written POST; return (HTTP status, seconds until the reply)."""
+    start = time.perf_counter()
+    with socket.create_connection(_host_port(server), timeout=wait_s) as sock:
+        sock.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode() + body)
+        reply = sock.recv(4096)
+    return int(reply.split(b" ", 2)[1]), time.perf_counter() - start
+
+
+def test_fifty_concurrent_clients_are_all_answered(bounded_server: RunningServer) -> None:
+    """50 clients x 4 requests at once: with the stdlib's listen backlog of 5, 17 of 200 were reset."""
+    body = {"messages": [{"role": "user", "content": "what is the colour of zorb ?"}], "max_tokens": 2, "temperature": 0}
+    statuses: list[int] = []
+    start = threading.Barrier(50)
+
+    def client() -> None:
+        with httpx.Client(timeout=60) as http:
+            start.wait()
+            for _ in range(4):
+                try:
+                    statuses.append(http.post(f"{bounded_server.url}/chat/completions", json=body).status_code)
+                except httpx.HTTPError as e:
+                    statuses.append(-1)
+                    print(type(e).__name__, e)
+
+    threads = [threading.Thread(target=client) for _ in range(50)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "clients still waiting after 120 s"
+    assert statuses == [200] * 200, f"{sum(s != 200 for s in statuses)} of 200 failed"
+    print(f"200 requests from 50 clients in {time.perf_counter() - began:.1f} s")
+
+
+def test_bad_content_length_returns_promptly_and_server_still_answers(bounded_server: RunningServer) -> None:
+    body = b'{"messages": [{"role": "user", "content": "zorb ?"}], "max_tokens": 1}'
+    assert _raw_post(bounded_server, "Content-Length: abc\r\n", body)[0] == 400
+    assert _raw_post(bounded_server, "Content-Length: -5\r\n", body)[0] == 400
+    assert _raw_post(bounded_server, "", body)[0] == 411
+    assert _raw_post(bounded_server, f"Content-Length: {10**12}\r\n", body)[0] == 413
+    # A lying Content-Length (more than is sent): the worker gives up after request_timeout_s (1 s),
+    # while the other workers keep answering.
+    liar: list[tuple[int, float]] = []
+    thread = threading.Thread(target=lambda: liar.append(_raw_post(bounded_server, "Content-Length: 5000\r\n", body)))
+    thread.start()
+    ok = httpx.post(f"{bounded_server.url}/chat/completions", content=body, headers={"Content-Type": "application/json"}, timeout=30)
+    thread.join(timeout=30)
+    assert ok.status_code == 200
+    status, seconds = liar[0]
+    assert status == 408 and LIMITS.request_timeout_s <= seconds < LIMITS.request_timeout_s + 5
+    assert httpx.get(f"{bounded_server.url}/models").status_code == 200
+
+
+def test_invalid_parameters_get_400_over_http(bounded_server: RunningServer) -> None:
+    url = f"{bounded_server.url}/chat/completions"
+    nan = b'{"messages": [{"role": "user", "content": "zorb ?"}], "temperature": NaN}'
+    r = httpx.post(url, content=nan, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "temperature" in r.json()["error"]["message"]
+    r = httpx.post(url, json={"messages": [{"role": "user", "content": "zorb"}], "max_tokens": LIMITS.max_completion_tokens + 1})
+    assert r.status_code == 400 and "max_tokens" in r.json()["error"]["message"]
+    long_prompt = " ".join(["zorb"] * 60)  # 60 words + 5 template tokens > max_prompt_tokens 40
+    r = httpx.post(url, json={"messages": [{"role": "user", "content": long_prompt}], "max_tokens": 1})
+    assert r.status_code == 400 and "65 tokens" in r.json()["error"]["message"]
+    r = httpx.post(url, json={"messages": [{"role": "user", "content": "zorb"}], "max_tokens": 1})
+    assert r.status_code == 200
+
+
+OK_MESSAGES = [{"role": "user", "content": "x"}]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("temperature", float("nan")), ("temperature", float("inf")), ("temperature", -0.5), ("temperature", "0.7"),
+    ("top_p", 0), ("top_p", 1.5), ("top_p", float("nan")), ("max_tokens", 2.5), ("max_tokens", "5"),
+    ("max_tokens", True), ("max_tokens", 0), ("max_tokens", 10**9), ("max_completion_tokens", -1), ("n", 0),
+    ("n", 1.5), ("seed", "s"), ("stop", [1]), ("chat_template_kwargs", []),
+    ("messages", []), ("messages", [{"role": "user"}]), ("messages", ["hi"]),
+    ("messages", [{"role": "user", "content": [{"type": "text", "text": 3}]}]),
+])
+def test_parse_chat_request_refuses(field: str, value: object) -> None:
+    with pytest.raises(RequestError, match=field.replace("max_completion_tokens", "max_")):
+        parse_chat_request({"messages": OK_MESSAGES, field: value}, LIMITS)
+
+
+def test_parse_chat_request_defaults_and_caps() -> None:
+    req = parse_chat_request({"messages": OK_MESSAGES, "max_tokens": 8.0, "temperature": 0}, LIMITS)
+    assert req.max_tokens == 8 and req.temperature == 0.0 and req.top_p == 1.0
+    assert parse_chat_request({"messages": OK_MESSAGES}, LIMITS).max_tokens == 8  # default 128, capped at 8
+    assert parse_chat_request({"messages": OK_MESSAGES}).max_tokens == ServeLimits().default_max_tokens
+
+
+def test_server_listens_with_a_real_backlog() -> None:
+    from sycolab.serve.server import make_server
+
+    class _Model:
+        name = "m"
+
+    server = make_server(_Model(), "127.0.0.1", 0)  # type: ignore[arg-type]
+    try:
+        assert server.request_queue_size == 128 and ServeLimits().workers == 16
+    finally:
+        server.server_close()
+
+
+def test_serve_command_prints_one_ready_line_and_answers(
+    model_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sycolab serve DIR --port 0` through the command line, in a thread; stopped with shutdown()."""
+    from sycolab.cli.main import main
+    from sycolab.serve.server import BoundedHTTPServer
+
+    servers: list[BoundedHTTPServer] = []
+    original = BoundedHTTPServer.serve_forever
+    monkeypatch.setattr(BoundedHTTPServer, "serve_forever", lambda self: (servers.append(self), original(self, 0.05)))
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(main(["serve", str(model_dir), "--port", "0"])))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not servers and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert servers, capsys.readouterr().err
+    try:
+        line = capsys.readouterr().out.strip()
+        match = re.fullmatch(r"sycolab serve: ready on (http://127\.0\.0\.1:(\d+)) \(model (\S+)\)", line)
+        assert match, line
+        assert int(match.group(2)) == servers[0].server_address[1] and match.group(3) == model_dir.name
+        reply = httpx.post(f"{match.group(1)}/v1/chat/completions", timeout=30,
+                           json={"messages": [{"role": "user", "content": "the cat ?"}], "max_tokens": 2})
+        assert reply.status_code == 200 and reply.json()["model"] == model_dir.name
+    finally:
+        servers[0].shutdown()
+        thread.join(timeout=30)
+    assert codes == [0]

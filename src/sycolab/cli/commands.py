@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,8 +23,24 @@ def _study(config: str, run_dir: str | None, overrides: list[str]):
     from sycolab.study.store import RunStore
 
     cfg = load_config(config, overrides)
-    root = Path(run_dir) if run_dir else Path("runs") / cfg.name
+    root = output_dir(run_dir, "--run-dir") if run_dir else output_dir(str(Path("runs") / cfg.name), "run dir")
     return Study(cfg, RunStore(root))
+
+
+def output_dir(path: str, what: str) -> Path:
+    """`path` as a folder sycolab may create and write into; UserError when it is a file, lies under a
+    file, or its nearest existing folder is not writable."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{what} {path}: is a file, not a folder; give a folder path (it is created if missing)")
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{what} {path}: {existing} is a file, so the folder cannot be created there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path}: no permission to write in {existing}")
+    return folder
 
 
 def _study_from_run_dir(run_dir: str):
@@ -50,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         bad = groups - set(STAGE_GROUPS)
         if bad:
             raise UserError(f"--stages: unknown stage group(s) {sorted(bad)}; choose from {', '.join(STAGE_GROUPS)}")
+    study.validate_inputs(groups)  # before anything is written: a bad input leaves no half-made run dir
     if study.cfg.seeds:
         return _run_seeds(args, study)
     print(f"sycolab: study '{study.cfg.name}' in {study.store.root} (library output: {_log_file(study.store.root)})",
@@ -121,7 +139,7 @@ def cmd_world(args: argparse.Namespace) -> int:
         world_cfg = load_config(args.config).world.model_copy(update={"seed": args.seed})
     else:
         world_cfg = WorldConfig(seed=args.seed)
-    summary = generate_world(world_cfg, Path(args.out))
+    summary = generate_world(world_cfg, output_dir(args.out, "--out"))
     print(f"sycolab: tiny world (seed {args.seed}) written to {args.out}")
     if summary is not None:
         print(summary)
@@ -138,6 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         study.cfg.execution.num_processes = args.num_processes
     if args.accelerate_config:
         study.cfg.execution.accelerate_config = args.accelerate_config
+    study.validate_inputs({"train"})  # data files parse before any training starts
     with quiet_output(_log_file(study.store.root), verbose=args.verbose):
         for outcome in train_one(study, args.method, cell=args.cell):
             if outcome.status == "skipped":
@@ -206,6 +225,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     study = _study_for_eval(args.run_dir, args.overrides, args.config)
     study.rejudge_unscored = args.rejudge_unscored
+    if args.data:  # parse the given files before any model loads: a bad line fails at once
+        from sycolab.data.sycophancy_eval import load_eval_file
+
+        for path in args.data:
+            load_eval_file(path)
+    study.validate_inputs({"eval"})
     with quiet_output(_log_file(study.store.root), verbose=args.verbose):
         for name, status in evaluate_run(study, models=args.model, data=args.data,
                                          force=args.force or args.rejudge_unscored):
@@ -236,9 +261,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from sycolab.serve import serve
+    from sycolab.serve import ServeLimits, serve
 
-    serve(args.model_dir, host=args.host, port=args.port)
+    serve(args.model_dir, host=args.host, port=args.port, limits=ServeLimits(
+        max_prompt_tokens=args.max_prompt_tokens, max_completion_tokens=args.max_completion_tokens,
+        workers=args.workers, request_timeout_s=args.request_timeout,
+    ))
     return 0
 
 

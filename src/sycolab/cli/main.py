@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from sycolab.errors import IncompleteStageError, UserError
+from sycolab.serve.limits import ServeLimits
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,6 +22,34 @@ class _Parser(argparse.ArgumentParser):
 
 _REJUDGE_HELP = ("redo the eval stages, asking the judge again about replies it gave that could not be parsed "
                  "(cached as unscored); everything else comes from the caches")
+
+
+def _int_in(low: int, high: int, what: str):
+    """An argparse type: an integer in low..high, else argparse's one-line error naming the flag."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} (an integer {low}..{high}), got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} in {low}..{high}, got {value}")
+        return value
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+SEED = _int_in(0, 2**32 - 1, "a seed")
+PORT = _int_in(0, 65535, "a TCP port (0 picks a free one)")
+COUNT = _int_in(1, 1 << 30, "a count")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("run_dir")
 
     w = sub.add_parser("world", help="write the tiny world's data sets")
-    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--seed", type=SEED, default=0)
     w.add_argument("--out", required=True)
     w.add_argument("--config", default=None, help="a study config whose `world` section to use")
 
@@ -52,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--run-dir", required=True)
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
     tr.add_argument("--launcher", choices=["none", "accelerate"], default=None)
-    tr.add_argument("--num-processes", type=int, default=None)
+    tr.add_argument("--num-processes", type=COUNT, default=None)
     tr.add_argument("--accelerate-config", default=None)
     tr.add_argument("--cell", default=None, help=argparse.SUPPRESS)  # internal: one sweep cell (launcher re-entry)
 
@@ -75,7 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="OpenAI-compatible chat endpoint over a local model")
     sv.add_argument("model_dir")
     sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, required=True)
+    sv.add_argument("--port", type=PORT, required=True)
+    sv.add_argument("--max-prompt-tokens", type=COUNT, default=ServeLimits.max_prompt_tokens,
+                    help="longest rendered prompt accepted, in tokens (longer: HTTP 400)")
+    sv.add_argument("--max-completion-tokens", type=COUNT, default=ServeLimits.max_completion_tokens,
+                    help="largest max_tokens a request may ask for (larger: HTTP 400)")
+    sv.add_argument("--workers", type=COUNT, default=ServeLimits.workers, help="requests handled at once")
+    sv.add_argument("--request-timeout", type=_positive_float, default=ServeLimits.request_timeout_s,
+                    help="seconds a client may take to send its request")
 
     b = sub.add_parser("bench", help="the benchmark suite (ratios measured side by side)")
     b.add_argument("--quick", action="store_true")
@@ -98,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sycolab: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sycolab status RUN | head`: the reader left; no traceback (Python docs' recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

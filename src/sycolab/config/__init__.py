@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MethodCell", "apply_override", "dump_config", "load_config", "method_config", "recover_cells", "validate_config"]
+__all__ = [
+    "ConfigOrigin", "MethodCell", "apply_override", "config_error", "dump_config", "load_config", "method_config",
+    "produced_models", "recover_cells", "validate_config",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,8 +13,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sycolab.config.checks import Problem, study_problems
+from sycolab.config.names import name_problem
 from sycolab.config.schema import StudyConfig
 from sycolab.errors import ConfigError
+from sycolab.io import read_text
 
 
 @dataclass(frozen=True)
@@ -27,11 +30,28 @@ class MethodCell:
     entry: str  # the recover entry it came from
 
 
+@dataclass(frozen=True)
+class ConfigOrigin:
+    """Where a validated config came from: its file (or manifest) and YAML tree, to name lines later."""
+
+    source: str
+    yaml_root: yaml.Node | None = None
+
+    def locate(self, problems: list[Problem]) -> list[str]:
+        return [_located(self.source, self.yaml_root, loc, f"{'.'.join(loc)}: {message}") for loc, message in problems]
+
+
+def config_error(cfg: StudyConfig, problems: list[Problem]) -> ConfigError:
+    """One ConfigError listing `problems` of `cfg` with its file and YAML lines (checks run after loading)."""
+    origin = cfg._origin or ConfigOrigin("<config>")
+    return ConfigError(origin.source, origin.locate(problems))
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> StudyConfig:
     path = Path(path)
     if not path.exists():
         raise ConfigError(str(path), ["file not found (give the path to a study YAML, e.g. configs/tiny.yaml)"])
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)  # a folder or non-UTF-8 bytes: DataError naming the file (and line)
     try:
         raw = yaml.safe_load(text) or {}
         root = yaml.compose(text)
@@ -62,18 +82,49 @@ def validate_config(
         for err in e.errors():
             loc = ".".join(str(p) for p in err["loc"])
             problems.append(_located(source, yaml_root, err["loc"], f"{loc}: {_message(err)}"))
-    for problem in method_problems(raw):
+    section_problems = method_problems(raw)
+    for problem in section_problems:
         key_path = problem.split(":", 1)[0].strip()
-        problems.append(_located(source, yaml_root, tuple(key_path.split(".")), problem))
+        problems.append(_located(source, yaml_root, _key_path(key_path, yaml_root), problem))
+    origin = ConfigOrigin(source, yaml_root)
+    if cfg is not None:
+        produced = None if section_problems else produced_models(cfg)
+        problems.extend(origin.locate(study_problems(cfg, produced)))
     if problems:
         raise ConfigError(source, problems)
     assert cfg is not None
+    cfg._origin = origin
     return cfg
+
+
+def _key_path(text: str, root: yaml.Node | None) -> tuple[str, ...]:
+    """Split 'recover.ipo[beta=0.5].beta' into keys, following the YAML tree so that a key holding dots
+    (`recover: {../../x: ...}`) stays whole; past the tree, dots inside brackets do not split."""
+    parts: list[str] = []
+    node, rest = root, text
+    while rest and isinstance(node, yaml.MappingNode):
+        keys = sorted(node.value, key=lambda kv: -len(str(kv[0].value)))
+        match = next(((k, v) for k, v in keys if rest == str(k.value) or rest.startswith(f"{k.value}.")), None)
+        if match is None:
+            break
+        parts.append(str(match[0].value))
+        rest, node = rest[len(str(match[0].value)) + 1:], match[1]
+    depth, current = 0, ""
+    for char in rest:
+        depth += (char == "[") - (char == "]")
+        if char == "." and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return (*parts, current) if rest else tuple(parts)
 
 
 def _message(err: dict[str, Any]) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown key (check the spelling; see configs/tiny.yaml for every key)"
+    if err["type"] == "value_error":  # a validator's own message already says what it got
+        return str((err.get("ctx") or {}).get("error", err["msg"]))
     got = err.get("input")
     shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
     return f"{err['msg']} (got {shown})"
@@ -81,14 +132,26 @@ def _message(err: dict[str, Any]) -> str:
 
 def method_problems(raw: dict[str, Any]) -> list[str]:
     """Validate the method sections (base.train, induce, each recover entry) of a raw config against their
-    method configs; every problem as 'key.path: message'. Sections that are not mappings are left to the
-    schema's own error."""
+    method configs; every problem as 'key.path: message'. base.train and induce make one model each (no
+    sweep); recover entries and their sweep cells are names (folders of the run store). Sections that are
+    not mappings are left to the schema's own error."""
     problems: list[str] = []
     base = raw.get("base") if isinstance(raw.get("base"), dict) else {}
     recover = raw.get("recover") if isinstance(raw.get("recover"), dict) else {}
     for prefix, method, body in _method_sections(base.get("train") or {}, raw.get("induce") or {}, recover):
-        if isinstance(body, dict):
-            problems.extend(_expand(method, body, prefix)[1])
+        entry = prefix.split(".", 1)[1] if prefix.startswith("recover.") else None
+        if entry is not None and name_problem(entry):
+            problems.append(f"recover.{entry}: entry {name_problem(entry)}")
+            continue
+        if not isinstance(body, dict):
+            continue
+        cells, errors = _expand(method, body, prefix)
+        problems.extend(errors)
+        if entry is None and len(cells) > 1:
+            problems.append(f"{prefix}: a sweep is not allowed here ({len(cells)} cells); give one value per key")
+        for name, _ in cells if entry is not None else ():
+            if name_problem(_entry_cell(entry, method, name)):
+                problems.append(f"{prefix}: sweep cell {name_problem(_entry_cell(entry, method, name))}")
     return problems
 
 
@@ -122,10 +185,22 @@ def recover_cells(cfg: StudyConfig) -> list[MethodCell]:
         if errs:
             raise ConfigError("<config>", errs)
         for name, method_cfg in expanded:
-            if entry != method:  # a renamed entry keeps its own name: `ipo_big[beta=1.0]`
-                name = entry + name[len(method):]
-            cells.append(MethodCell(name=name, method=method, config=method_cfg, entry=entry))
+            cells.append(MethodCell(name=_entry_cell(entry, method, name), method=method, config=method_cfg, entry=entry))
     return cells
+
+
+def _entry_cell(entry: str, method: str, cell: str) -> str:
+    """The model name of sweep cell `cell` of a recover entry: a renamed entry keeps its own name
+    (entry `ipo_big`, method `ipo`, cell `ipo[beta=1.0]` -> `ipo_big[beta=1.0]`)."""
+    return cell if entry == method else entry + cell[len(method):]
+
+
+def produced_models(cfg: StudyConfig) -> list[str]:
+    """The causal LMs a study makes, in order: base, sft, then each recover cell that is a causal LM
+    (a reward model is not): the models evaluated and probed."""
+    from sycolab.methods.registry import get_method
+
+    return ["base", "sft", *(c.name for c in recover_cells(cfg) if get_method(c.method).produces_causal_lm)]
 
 
 def method_config(method: str, raw: dict[str, Any], prefix: str) -> BaseModel:

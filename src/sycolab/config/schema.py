@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from sycolab.config.names import name_problem
 from sycolab.config.sections import BaseModelConfig, DataConfig, ExecutionConfig, ReportConfig, TrackingConfig
 from sycolab.evaluation.config import EvaluateConfig
 from sycolab.probing.config import ProbeConfig
@@ -21,7 +22,7 @@ class StudyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = "study"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32, description="Study seed (numpy and torch take 0 <= seed < 2**32).")
     seeds: list[int] = Field(
         default_factory=list,
         description="One complete study per seed (seed and world.seed both set to it), in RUN_DIR/seed-<N>/, "
@@ -37,6 +38,15 @@ class StudyConfig(BaseModel):
     report: ReportConfig = Field(default_factory=ReportConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    _origin: Any = PrivateAttr(default=None)  # sycolab.config.load.ConfigOrigin: file and YAML lines
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("seeds")
     @classmethod

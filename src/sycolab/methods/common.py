@@ -127,6 +127,13 @@ class TrainingConfig(BaseModel):
     gradient_checkpointing: bool = Field(False, description="Recompute activations in backward to save memory.")
     bf16: bool = Field(False, description="bfloat16 mixed precision (GPU only; always off on CPU).")
 
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_or_epochs(cls, value: int) -> int:
+        if value == 0:  # TRL would still take one step
+            raise ValueError("max_steps must be >= 1, or -1 to run num_train_epochs (got 0)")
+        return value
+
 
 # --- validation messages ----------------------------------------------------------------------------
 

@@ -64,7 +64,13 @@ def load_model(
 def load_model_and_tokenizer(
     path: str | Path, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    return load_model(path, dtype, trust_remote_code, device), load_tokenizer(path, trust_remote_code)
+    """Model and tokenizer; a checkpoint transformers or PEFT cannot load (missing or unreadable files, an
+    adapter whose base is gone) is a one-line UserError naming `path`."""
+    try:
+        return load_model(path, dtype, trust_remote_code, device), load_tokenizer(path, trust_remote_code)
+    except (OSError, ValueError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"model '{path}': cannot load: {reason}") from None
 
 
 def _looks_like_hub_id(name: str) -> bool:

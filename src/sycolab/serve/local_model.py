@@ -16,6 +16,10 @@ from typing import Any
 import torch
 
 
+class PromptTooLong(ValueError):
+    """A rendered prompt longer than the caller's `max_prompt_tokens` (nothing was generated)."""
+
+
 @dataclass(frozen=True)
 class ChatCompletion:
     """One generated reply: text (special tokens removed, cut at the first stop string), token counts,
@@ -75,12 +79,18 @@ class LocalChatModel:
         seed: int | None = None,
         stop: Sequence[str] = (),
         chat_template_kwargs: Mapping[str, Any] | None = None,
+        max_prompt_tokens: int | None = None,
     ) -> list[ChatCompletion]:
-        """Generate one reply per conversation, batched with left padding."""
+        """Generate one reply per conversation, batched with left padding. A prompt longer than
+        `max_prompt_tokens` raises PromptTooLong before any generation."""
         if not conversations:
             return []
         texts = [self.render(c, chat_template_kwargs) for c in conversations]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        if max_prompt_tokens is not None:
+            longest = int(enc["attention_mask"].sum(dim=1).max())
+            if longest > max_prompt_tokens:
+                raise PromptTooLong(f"the prompt is {longest} tokens, over the limit of {max_prompt_tokens}")
         kwargs: dict[str, Any] = {"max_new_tokens": int(max_new_tokens), "pad_token_id": self.tokenizer.pad_token_id}
         if self._eos_ids:
             kwargs["eos_token_id"] = sorted(self._eos_ids)

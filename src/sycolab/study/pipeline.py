@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sycolab.config import MethodCell, dump_config, method_config, recover_cells
+from sycolab.config import MethodCell, dump_config, method_config, produced_models, recover_cells
 from sycolab.config.schema import StudyConfig
 from sycolab.errors import UserError
 from sycolab.io import atomic_dir, atomic_write_text, iter_jsonl
@@ -43,6 +43,7 @@ class Study:
     store: RunStore
     keys: dict[str, str] = field(default_factory=dict)
     rejudge_unscored: bool = False  # eval stages rerun and ask the judge again about cached unparseable replies
+    inputs_checked: bool = False  # validate_inputs already passed (the CLI checks before it creates the run dir)
 
     # -- data ----------------------------------------------------------------------------------
     def data_path(self, name: str) -> Path:
@@ -105,41 +106,25 @@ class Study:
         return out
 
     def evaluated_models(self) -> list[str]:
-        names = ["base", "sft"]
-        for cell in recover_cells(self.cfg):
-            if get_method(cell.method).produces_causal_lm:
-                names.append(cell.name)
-        return names
+        return produced_models(self.cfg)
 
-    def validate_inputs(self) -> None:
-        """Parse every data file the config names, before any stage runs, so a malformed line fails the
-        study at once (DataError naming file, line and field) instead of after hours of training."""
-        from sycolab.data.sycophancy_eval import load_eval_file
-        from sycolab.data.trl_formats import read_preference_rows, read_prompt_rows, read_sft_rows
-        from sycolab.evaluation.proxy import ProxyItem
+    def validate_inputs(self, groups: set[str] | None = None) -> None:
+        """Check every input outside the config file before any stage runs (data files parse, the judge's
+        key variable is set, probe layers fit the model): one ConfigError with file, line and key for all."""
+        from sycolab.study.inputs import check_inputs
 
-        readers: dict[str, Callable[[Path], Any]] = {
-            "answer": lambda p: load_eval_file(p, "answer"),
-            "are_you_sure": lambda p: load_eval_file(p, "are_you_sure"),
-            "feedback": lambda p: load_eval_file(p, "feedback"),
-            "sft": read_sft_rows,
-            "preference": read_preference_rows,
-            "preference_heldout": read_preference_rows,
-            "grpo_prompts": read_prompt_rows,
-            "proxy": lambda p: [ProxyItem.from_mapping(row, f"{p}:{line}") for line, row in iter_jsonl(p)],
-        }
-        for name, reader in readers.items():
-            if getattr(self.cfg.data, name):
-                reader(self.data_path(name))
+        check_inputs(self, groups)
         eval_files = {n: self.data_path(n) for n in ("answer", "are_you_sure", "feedback") if getattr(self.cfg.data, n)}
-        if eval_files and self.cfg.evaluate.judge.kind == "rule":
+        if eval_files and self.cfg.evaluate.judge.kind == "rule" and (groups is None or "eval" in groups):
             from sycolab.evaluation.scope import check_rule_judge_files
 
             check_rule_judge_files(eval_files, self.store.world_dir / "world.json")
+        self.inputs_checked = True
 
     def run(self, groups: set[str] | None = None, force: bool = False,
             on_outcome: Callable[[StageOutcome], None] | None = None) -> list[StageOutcome]:
-        self.validate_inputs()
+        if not self.inputs_checked:
+            self.validate_inputs(groups)
         self.store.init(self.cfg.model_dump(mode="json"), self.cfg.seed)
         atomic_write_text(self.store.root / "config.yaml", dump_config(self.cfg))
         from sycolab.study.executors import make_executor

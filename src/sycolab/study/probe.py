@@ -17,6 +17,7 @@ def probe_study(study: Study) -> dict[str, Any]:
     from sycolab.study.evaluate import load_stored
 
     names = [n for n in study.evaluated_models() if (study.store.eval_dir(n) / "samples.jsonl").exists()]
+    check_probe_layers(study)
     run_probing(
         study.store.root, study.cfg.probe, names, lambda name: load_stored(study, name),
         measure_sycophancy=lambda model: measure_answer_behaviour(study, model),
@@ -24,6 +25,21 @@ def probe_study(study: Study) -> dict[str, Any]:
     )
     summary = study.store.probe_dir / "summary.json"
     return {"models": names, "seconds": read_json(summary).get("seconds", {}).get("total") if summary.exists() else None}
+
+
+def check_probe_layers(study: Study) -> None:
+    """probe.layers against the stored base model's layer count, before any probing work (the config
+    check could not see a hub model's config.json before the base stage fetched it)."""
+    from sycolab.config import config_error
+    from sycolab.config.checks import local_layer_count, probe_layer_problems
+    from sycolab.models.load import stored_model_source
+
+    folder = study.store.model_dir("base")
+    n_layers = local_layer_count(stored_model_source(folder)) if folder.exists() else None
+    if n_layers is not None:
+        problems = probe_layer_problems(study.cfg.probe, n_layers, "num_hidden_layers of the base model")
+        if problems:
+            raise config_error(study.cfg, problems)
 
 
 def measure_answer_behaviour(study: Study, model: Any) -> dict[str, float]:

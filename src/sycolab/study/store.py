@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sycolab.errors import UserError
 from sycolab.io import atomic_write_json, read_json
 
 MODEL_RECORD = "sycolab_model.json"
@@ -87,13 +88,13 @@ class RunStore:
         return self.root / "report"
 
     def model_dir(self, name: str) -> Path:
-        return self.root / "models" / name
+        return inside(self.root, "models", name)
 
     def training_dir(self, name: str) -> Path:
-        return self.root / "training" / name
+        return inside(self.root, "training", name)
 
     def eval_dir(self, name: str) -> Path:
-        return self.root / "eval" / name
+        return inside(self.root, "eval", name)
 
     # -- models --------------------------------------------------------------------------------
     def list_models(self, causal_lm_only: bool = True) -> list[ModelRecord]:
@@ -163,6 +164,19 @@ class RunStore:
             entry.update(status=status, ended=now(), error=error)
             if info:
                 entry["info"] = info
+
+
+def inside(root: Path, section: str, name: str) -> Path:
+    """`root/section/name`, refusing (UserError, exit 2) a `name` that is not one plain folder name: a
+    model name such as `../../x` or `/abs` would otherwise make the store write, or replace, a folder
+    outside the run dir. Names are checked when the config is validated; this is the last guard."""
+    path = root / section / name
+    below = os.path.normpath(os.path.abspath(root / section))
+    if (not name or name in (".", "..") or "/" in name or os.sep in name or "\0" in name
+            or os.path.dirname(os.path.normpath(os.path.abspath(path))) != below):
+        raise UserError(f"{section} name {name!r}: not a plain name (letters, digits, -_.[]=,); "
+                        f"it would leave the run dir {root}")
+    return path
 
 
 def package_versions() -> dict[str, str]:
