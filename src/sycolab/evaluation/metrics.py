@@ -92,15 +92,19 @@ class ModelMetrics:
     flags: list[str] = field(default_factory=list)
     proxy: dict[str, Any] | None = None
     proxy_vs_generation: str | None = None
+    provenance: dict[str, Any] | None = None  # `sycolab.study.provenance.Provenance.to_dict()`
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "model": self.model,
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
             "flags": list(self.flags),
             "proxy": self.proxy,
             "proxy_vs_generation": self.proxy_vs_generation,
         }
+        if self.provenance is not None:
+            out["provenance"] = self.provenance
+        return out
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> ModelMetrics:
@@ -110,6 +114,7 @@ class ModelMetrics:
             flags=list(obj.get("flags", [])),
             proxy=obj.get("proxy"),
             proxy_vs_generation=obj.get("proxy_vs_generation"),
+            provenance=obj.get("provenance"),
         )
 
 

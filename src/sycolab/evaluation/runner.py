@@ -81,11 +81,13 @@ def evaluate_model(
     out_dir: Path,
     *,
     proxy: Mapping[str, Any] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> ModelMetrics:
     """Evaluate model `name` (served by `backend`) on `items`, graded by `judge`; write
     `out_dir/samples.jsonl` and `out_dir/metrics.json` and return the metrics. `proxy` (the logit
     proxy's summary for this model, `ProxyResult.summary()`) is stored beside the judged metrics and
-    compared with them."""
+    compared with them. `provenance` (judge, generation settings, data files and hashes, weights) is
+    stored as metrics.json "provenance"."""
     _check_datasets(items)
     limit = cfg.max_items_per_dataset
     answer = limit_questions(items.answer, limit)
@@ -101,6 +103,7 @@ def evaluate_model(
     records, flags = _judge(judge, pending)
     result = build_model_metrics(name, records, n_resamples=cfg.bootstrap_resamples, seed=cfg.bootstrap_seed, proxy=proxy)
     result.flags = flags + result.flags
+    result.provenance = dict(provenance) if provenance is not None else None
     out_dir = Path(out_dir)
     write_jsonl(out_dir / SAMPLES_FILE, (r.to_dict() for r in records))
     atomic_write_json(out_dir / METRICS_FILE, result.to_dict())
