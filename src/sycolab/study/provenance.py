@@ -69,6 +69,7 @@ class Provenance:
     data: list[DataFile] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     evaluation_key: str | None = None  # the key this result is reused under (eval stage key, or eval --data key)
+    models: dict[str, str] = field(default_factory=dict)  # study-wide results (probing): weights digest by model
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,7 +79,7 @@ class Provenance:
         return cls(model=obj.get("model"), stage_key=obj.get("stage_key"), weights_sha256=obj.get("weights_sha256"),
                    judge=dict(obj.get("judge") or {}), generation=dict(obj.get("generation") or {}),
                    data=[DataFile(**d) for d in obj.get("data") or []], versions=dict(obj.get("versions") or {}),
-                   evaluation_key=obj.get("evaluation_key"))
+                   evaluation_key=obj.get("evaluation_key"), models=dict(obj.get("models") or {}))
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -95,11 +96,12 @@ def data_files(paths: Mapping[str, Path], root: Path) -> list[DataFile]:
 
 def build_provenance(model: str | None, stage_key: str | None, weights: str | None, judge: JudgeConfig,
                      generation: GenerationConfig, data: Mapping[str, Path], root: Path,
-                     evaluation_key: str | None = None) -> Provenance:
-    """The record for a result of `model` (None for a study-wide result such as probing)."""
+                     evaluation_key: str | None = None, models: dict[str, str] | None = None) -> Provenance:
+    """The record for a result of `model` (None for a study-wide result such as probing, which lists the
+    weights digest of each model it read in `models`)."""
     from sycolab.study.store import package_versions
 
     return Provenance(model=model, stage_key=stage_key, weights_sha256=weights, judge=judge_settings(judge),
                       generation=generation_settings(generation), data=data_files(data, root),
-                      versions=package_versions(), evaluation_key=evaluation_key)
+                      versions=package_versions(), evaluation_key=evaluation_key, models=dict(models or {}))
 
