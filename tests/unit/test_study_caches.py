@@ -132,3 +132,17 @@ def test_sweep_leaves_a_live_writer_alone(tmp_path):
         m["stages"]["base"]["pid"] = os.getppid()  # another live process is running a stage
     (store.root / ".x.1.tmp").write_text("")
     assert store.sweep_leftovers() == [] and (store.root / ".x.1.tmp").exists()
+
+
+def test_eval_data_result_is_reused_by_content_not_path(evaluated, tmp_path):
+    from sycolab.study.evaluate import evaluate_run
+
+    answer = tmp_path / "answer.jsonl"
+    answer.write_text((evaluated.store.world_dir / "eval" / "answer.jsonl").read_text())
+    assert next(evaluate_run(evaluated, ["base"], data=[str(answer)]))[1].startswith("done")
+    copy = tmp_path / "elsewhere" / "answer.jsonl"
+    copy.parent.mkdir()
+    copy.write_text(answer.read_text())
+    assert next(evaluate_run(evaluated, ["base"], data=[str(copy)]))[1].startswith("already evaluated")
+    answer.write_text(answer.read_text().split("\n", 4)[-1])  # same path, first 4 prompts dropped
+    assert next(evaluate_run(evaluated, ["base"], data=[str(answer)]))[1].startswith("done")

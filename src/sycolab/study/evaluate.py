@@ -69,13 +69,6 @@ class StoredModel:
         return f"{self.name}@{self.weights[:16]}"
 
 
-def model_version(study: Study, name: str) -> str:
-    """Identifies the weights of `name` for the generation cache: its name and weights digest."""
-    from sycolab.models.digest import model_weights_key
-
-    return f"{name}@{model_weights_key(study.store.model_dir(name))[:16]}"
-
-
 def cached_proxy(study: Study, stored: StoredModel) -> dict[str, Any] | None:
     """The logit proxy's summary for `stored` (None when disabled or without proxy data), from the proxy
     cache when the same weights were scored on the same proxy file with the same settings, else computed
