@@ -66,3 +66,16 @@ def test_missing_base_is_a_user_error_naming_the_model(run_dir, monkeypatch, tmp
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError, match="base model .* was not found"):
         adapter_base(run_dir / "models" / "sft")
+
+
+def test_record_names_bases_inside_the_run_dir_relatively_and_outside_absolutely(tmp_path):
+    from sycolab.models.load import relative_base_model
+
+    run = tmp_path / "run"
+    (run / "training" / "dpo" / "merged_sft").mkdir(parents=True)
+    outside = tmp_path / "checkpoints" / "qwen"
+    outside.mkdir(parents=True)
+    model = run / "models" / "dpo"
+    assert relative_base_model(run / "training" / "dpo" / "merged_sft", model) == "../../training/dpo/merged_sft"
+    assert relative_base_model(outside, model) == str(outside.resolve())
+    assert relative_base_model("Qwen/Qwen3-8B", model) == "Qwen/Qwen3-8B"

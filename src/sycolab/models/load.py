@@ -99,12 +99,17 @@ def stored_model_source(folder: str | Path) -> str:
 
 
 def relative_base_model(base: str | Path, model_folder: str | Path) -> str:
-    """How a model record names its base: a local folder as a path relative to `model_folder` (so the run
-    dir can move), a hub id unchanged."""
+    """How a model record names its base: a folder inside the run dir (the model folder's grandparent) as a
+    path relative to `model_folder`, so the run dir can move; a folder outside it as an absolute path; a
+    hub id unchanged."""
     base_path = Path(base)
     if not base_path.exists():
         return str(base)
-    return os.path.relpath(base_path.resolve(), Path(model_folder).resolve())
+    folder = Path(model_folder).resolve()
+    resolved = base_path.resolve()
+    if not resolved.is_relative_to(folder.parent.parent):
+        return str(resolved)
+    return os.path.relpath(resolved, folder)
 
 
 def resolve_base_model(folder: str | Path, base: str) -> str:

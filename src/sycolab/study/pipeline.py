@@ -68,9 +68,9 @@ class Study:
         return Path(given) if given else self.store.world_dir / WORLD_FILES[name]
 
     def inputs(self, data: tuple[str, ...] = (), seed: bool = False, judge: bool = False,
-               generation: bool = False, extra_data: dict[str, Path] | None = None) -> Callable[[], StageInputs]:
-        """A stage's `inputs` callback: the named data files (content-hashed when the key is computed) and
-        the settings that decide its result."""
+               generation: bool = False, tokenizer_corpus: bool = False) -> Callable[[], StageInputs]:
+        """A stage's `inputs` callback: the named data files (content-hashed when the key is computed; with
+        `tokenizer_corpus`, every world file the tiny tokenizer reads) and the settings that decide its result."""
         def build() -> StageInputs:
             settings: dict[str, Any] = {}
             if seed:
@@ -84,7 +84,8 @@ class Study:
 
                 settings["generation"] = generation_settings(self.cfg.evaluate.generation)
             files = {n: self.data_location(n) for n in data}
-            files.update(extra_data or {})
+            if tokenizer_corpus:
+                files.update(self.tokenizer_corpus())
             return StageInputs(data=files, settings=settings, root=self.store.root)
         return build
 
@@ -122,9 +123,7 @@ class Study:
             out.append(("world", Stage("world", cfg.world.model_dump(mode="json"), [], self._run_world)))
         base_slice = cfg.base.model_dump(mode="json")
         tiny = cfg.uses_tiny_world
-        base_inputs = self.inputs(("base_corpus", "proxy") if tiny else (), seed=tiny)
-        if tiny:
-            base_inputs = self._with_tokenizer_corpus(base_inputs)
+        base_inputs = self.inputs(("base_corpus", "proxy") if tiny else (), seed=tiny, tokenizer_corpus=tiny)
         out.append(("base", Stage("base", base_slice, ["world"] if self.needs_world else [], self._run_base,
                                   inputs=base_inputs)))
         induce_data = self.induce_data
@@ -153,12 +152,6 @@ class Study:
         out.append(("report", Stage("report", cfg.report.model_dump(mode="json"),
                                     [s.name for _, s in out], self._run_report)))
         return out
-
-    def _with_tokenizer_corpus(self, inputs: Callable[[], StageInputs]) -> Callable[[], StageInputs]:
-        def build() -> StageInputs:
-            given = inputs()
-            return StageInputs({**given.data, **self.tokenizer_corpus()}, given.settings, given.root)
-        return build
 
     def eval_stage(self, name: str) -> Stage:
         """The stage evaluating stored model `name`: keyed by the evaluate section (judge and generation
@@ -230,10 +223,15 @@ class Study:
     def _run_base(self) -> dict[str, Any]:
         cfg = self.cfg
         if not cfg.uses_tiny_world:
+            from sycolab.models.digest import weights_sha256
+            from sycolab.models.load import relative_base_model
+
+            local = Path(cfg.base.model).is_dir()  # a checkpoint folder is identified by content, a hub id by name
             with atomic_dir(self.store.model_dir("base")) as out:
                 write_model_record(out, "base", "pretrained", None, {"model": cfg.base.model},
-                                   base_model=cfg.base.model, stage_key=(self.store.stage("base") or {}).get("key"),
-                                   weights_sha256=f"hub:{cfg.base.model}")
+                                   base_model=relative_base_model(cfg.base.model, self.store.model_dir("base")),
+                                   stage_key=(self.store.stage("base") or {}).get("key"),
+                                   weights_sha256=weights_sha256(cfg.base.model) if local else f"hub:{cfg.base.model}")
             return {"model": cfg.base.model}
         from sycolab.models.tiny import build_tiny_model
         from sycolab.models.tokenizer import train_word_tokenizer
