@@ -137,3 +137,16 @@ def test_eval_data_results_are_keyed_by_content_judge_and_generation(finished, t
     assert data_evaluation_key(_again(study, evaluate=judge), "base", {"answer": answer}) != key
     write_model_record(study.store.model_dir("base"), "base", "sft", None, {}, weights_sha256="w2")
     assert data_evaluation_key(study, "base", {"answer": answer}) != key  # new weights: evaluated again
+
+
+def test_stage_run_by_an_older_version_is_stale_with_a_reason_that_says_so(finished):
+    study, _ = finished
+    with study.store._locked_manifest() as m:
+        for name in ("eval:base", "train:sft"):
+            entry = m["stages"][name]
+            del entry["inputs"]
+            entry["key"] = stage_key({"old": "scheme"}, entry["upstream"])
+    now = states(study)
+    assert now["eval:base"] == ("stale", "run by an older sycolab whose keys did not cover data files and "
+                                         "settings; rerun to redo it")
+    assert now["train:dpo"] == ("stale", "upstream 'train:sft' changed since this stage ran")

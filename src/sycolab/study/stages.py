@@ -157,7 +157,9 @@ def _stale_reason(entry: dict[str, Any], stages: dict[str, Any], states: dict[st
         if up_entry is None or up_entry.get("key") != up_key:
             return f"upstream '{up}' changed since this stage ran"
     if stage is not None and stage.key(upstream) != entry.get("key"):
-        return _changed_input(entry.get("inputs") or {}, stage.recorded_inputs()) or "its inputs changed since it ran"
+        if "inputs" not in entry:
+            return "run by an older sycolab whose keys did not cover data files and settings; rerun to redo it"
+        return _changed_input(entry["inputs"], stage.recorded_inputs()) or "its inputs changed since it ran"
     for up in upstream:
         if states.get(up) == "stale":
             return f"upstream '{up}' is stale"
