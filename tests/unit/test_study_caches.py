@@ -12,7 +12,8 @@ import torch
 from _adapter_store import save_adapter, save_base
 from _micro_study import micro_study, save_untrained_base
 
-from sycolab.methods.common import MERGED_FROM, TrainingConfig, plain_model_path
+from sycolab.methods.common import TrainingConfig, plain_model_path
+from sycolab.models.digest import MERGED_FROM, model_weights_key
 from sycolab.methods.registry import MethodContext
 from sycolab.models import load
 from sycolab.study.evaluate import evaluate_stored_model
@@ -44,9 +45,11 @@ def test_merge_cache_is_rebuilt_when_the_sft_adapter_changed(tmp_path, count_loa
     first = json.loads((merged / MERGED_FROM).read_text())
     assert first["stage_key"] == "k1" and len(count_loads) == 1
     assert plain_model_path(sft, _ctx(tmp_path, sft)) == merged and len(count_loads) == 1  # reused
+    merged_digest = model_weights_key(merged)  # derived from the adapter's digest, not by hashing the merge
 
     save_adapter(sft, base, seed=2, stage_key="k2")  # SFT re-run: other weights, other key
     again = plain_model_path(sft, _ctx(tmp_path, sft))
+    assert model_weights_key(again) != merged_digest
     assert len(count_loads) == 2 and json.loads((again / MERGED_FROM).read_text())["stage_key"] == "k2"
     from transformers import AutoModelForCausalLM
 

@@ -324,10 +324,6 @@ def is_adapter_dir(path: str | Path) -> bool:
     return (Path(path) / "adapter_config.json").exists()
 
 
-MERGED_FROM = "merged_from.json"
-"""Written into a merged copy: the identity (stage key, weights digest) of the adapter it was merged from."""
-
-
 def adapter_identity(path: Path) -> dict[str, str | None]:
     """What decides a merge of the adapter in `path`: the key of the stage that trained it (from its
     sycolab_model.json) and its weights digest (adapter weights, adapter config and base)."""
@@ -349,6 +345,7 @@ def plain_model_path(path: Path, ctx: MethodContext) -> Path:
     """
     if not is_adapter_dir(path):
         return path
+    from sycolab.models.digest import MERGED_FROM
     from sycolab.models.load import load_model, load_tokenizer
 
     merged = ctx.work_dir / f"merged_{Path(path).name}"

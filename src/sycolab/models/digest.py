@@ -16,6 +16,9 @@ from pathlib import Path
 from sycolab.io import read_json
 
 MODEL_RECORD = "sycolab_model.json"
+MERGED_FROM = "merged_from.json"
+"""Written into a merged copy of an adapter (`sycolab.methods.common.plain_model_path`): the identity
+(stage key, weights digest) of the adapter it was merged from."""
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 """Files whose bytes are a model's weights (hashed for `weights_sha256`)."""
@@ -60,15 +63,20 @@ def weights_sha256(folder: str | os.PathLike, base_digest: str | None = None) ->
 
 
 def model_weights_key(folder: str | os.PathLike) -> str:
-    """The weights digest of a model folder: the one its `sycolab_model.json` recorded at save time (cheap),
-    else computed now (an older run dir, or a merged copy under training/); "hub:<id>" for a base model
-    used as-is from the hub."""
+    """The weights digest of a model folder: the one its `sycolab_model.json` recorded at save time (cheap);
+    for a merged copy of an adapter, derived from the adapter's digest in `merged_from.json`; else computed
+    now (an older run dir); "hub:<id>" for a base model used as-is from the hub."""
     folder = Path(folder)
     record = folder / MODEL_RECORD
     if record.exists():
         recorded = read_json(record).get("weights_sha256")
         if recorded:
             return str(recorded)
+    merged_from = folder / MERGED_FROM
+    if merged_from.exists():  # a merge is a function of its adapter: no need to hash the merged weights
+        source = read_json(merged_from).get("weights_sha256")
+        if source:
+            return hashlib.sha256(f"merged:{source}".encode()).hexdigest()
     if (folder / "adapter_config.json").exists():
         from sycolab.models.load import adapter_base
 
