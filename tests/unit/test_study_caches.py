@@ -149,3 +149,13 @@ def test_eval_data_result_is_reused_by_content_not_path(evaluated, tmp_path):
     assert next(evaluate_run(evaluated, ["base"], data=[str(copy)]))[1].startswith("already evaluated")
     answer.write_text(answer.read_text().split("\n", 4)[-1])  # same path, first 4 prompts dropped
     assert next(evaluate_run(evaluated, ["base"], data=[str(answer)]))[1].startswith("done")
+
+
+def test_probe_provenance_names_files_judge_and_each_models_weights(evaluated):
+    from sycolab.study.probe import probe_provenance
+
+    prov = probe_provenance(evaluated, ["base"]).to_dict()
+    assert {d["name"]: d["path"] for d in prov["data"]} == {"answer": "world/eval/answer.jsonl",
+                                                            "proxy": "world/heldout/proxy.jsonl"}
+    assert prov["models"] == {"base": model_weights_key(evaluated.store.model_dir("base"))}
+    assert prov["judge"]["kind"] == "rule" and prov["model"] is None
