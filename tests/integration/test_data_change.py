@@ -19,7 +19,7 @@ NO_PROBE = ("--set", "probe.enabled=false")
 def _run(args: list[str], cwd) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-m", "sycolab.cli.main", *args], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
 

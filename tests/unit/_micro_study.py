@@ -43,10 +43,10 @@ def micro_study(tmp_path: Path, generate: bool = True, **changes: Any) -> Study:
 
 def save_untrained_base(study: Study, seed: int = 0) -> Path:
     """models/base: an untrained micro model over a word tokenizer of the world (as the base stage builds it)."""
+    from sycolab.models.digest import weights_sha256
     from sycolab.models.tiny import build_tiny_model
     from sycolab.models.tokenizer import train_word_tokenizer
     from sycolab.study.store import write_model_record
-    from sycolab.models.digest import weights_sha256
 
     tokenizer = train_word_tokenizer(corpus_texts(sorted(study.store.world_dir.rglob("*.jsonl"))))
     model = build_tiny_model(study.cfg.base.tiny, tokenizer, seed=seed)

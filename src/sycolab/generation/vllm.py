@@ -72,7 +72,8 @@ def resolve_model_source(model: str | os.PathLike, adapter: str | os.PathLike | 
         raise UserError(
             f"{adapter_config}: no 'base_model_name_or_path'; vLLM needs the base model to apply the adapter"
         )
-    from sycolab.models.load import adapter_base  # resolves the base from any working directory
+    # the base is resolved so that loading does not depend on the working directory
+    from sycolab.models.load import adapter_base
 
     return ModelSource(base=adapter_base(path), adapter=str(path))
 

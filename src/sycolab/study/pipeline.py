@@ -281,8 +281,8 @@ class Study:
                       input_model: Path) -> None:
         """The model card: base named relative to the model folder (relocatable run dir), the key of the
         stage that made it and its weights digest (the generation cache's model identity)."""
-        from sycolab.models.load import adapter_base, relative_base_model
         from sycolab.models.digest import model_weights_key, weights_sha256
+        from sycolab.models.load import adapter_base, relative_base_model
 
         final = self.store.model_dir(name)
         adapter = (out / "adapter_config.json").exists()

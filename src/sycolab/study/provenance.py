@@ -20,6 +20,7 @@ from sycolab.generation.config import GenerationConfig
 from sycolab.judging.config import JudgeConfig
 from sycolab.models.digest import file_sha256
 
+
 def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -162,7 +162,7 @@ class RunStore:
             name = path.name
             if path.is_file() and name.endswith(".tmp"):
                 path.unlink(missing_ok=True)
-            elif path.is_dir() and (name.endswith(".partial") or name.endswith(".old")):
+            elif path.is_dir() and name.endswith((".partial", ".old")):
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 continue
