@@ -126,7 +126,7 @@ def adapter_whose_base_is_gone(tmp: Path):
     (sft / "sycolab_model.json").write_text(json.dumps({
         "name": "sft", "method": "sft", "parent": "base", "adapter": True, "params": {}, "created": "x",
     }))
-    return ["eval", str(root), "--model", "sft"], ["models/sft", "cannot load"]
+    return ["eval", str(root), "--model", "sft"], ["models/sft", "its base model", "was not found"]
 
 
 TRACEBACK_CASES: list[Case] = [

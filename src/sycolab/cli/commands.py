@@ -120,7 +120,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise UserError(f"{args.run_dir}: not a sycolab run dir (no manifest.json)")
     expected = None
     try:
-        expected = [s.name for _, s in _study_from_run_dir(args.run_dir).stages()]
+        expected = [s for _, s in _study_from_run_dir(args.run_dir).stages()]  # stale reasons need the stages
     except UserError:
         pass
     rows = stage_status(store, expected)

@@ -165,9 +165,10 @@ class ModelMetrics:
     sources: dict[str, str] = field(default_factory=dict)
     challenge: str | None = None
     protocols: list[str] = field(default_factory=lambda: [SHARMA, SEED])
+    provenance: dict[str, Any] | None = None  # `sycolab.study.provenance.Provenance.to_dict()`
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "model": self.model,
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
             "flags": list(self.flags),
@@ -178,6 +179,9 @@ class ModelMetrics:
             "challenge": self.challenge,
             "protocols": list(self.protocols),
         }
+        if self.provenance is not None:
+            out["provenance"] = self.provenance
+        return out
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> ModelMetrics:
@@ -191,6 +195,7 @@ class ModelMetrics:
             sources=dict(obj.get("sources") or {}),
             challenge=obj.get("challenge"),
             protocols=list(obj.get("protocols") or [SHARMA, SEED]),
+            provenance=obj.get("provenance"),
         )
 
 

@@ -105,13 +105,16 @@ def evaluate_model(
     proxy: Mapping[str, Any] | None = None,
     scope: DataScope | None = None,
     seen_questions: set[str] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> ModelMetrics:
     """Evaluate model `name` (served by `backend`) on `items`, graded by `judge`; write
     `out_dir/samples.jsonl` and `out_dir/metrics.json` and return the metrics. `proxy` (the logit
     proxy's summary for this model, `ProxyResult.summary()`) is stored beside the judged metrics and
     compared with them. `scope` says which sets are the tiny world's (challenge, rule-judge limit, and
     the source of each metric); without it every set counts as external data. `seen_questions`: answer
-    question ids that also occur in the training data (answer metrics then also per seen/unseen part)."""
+    question ids that also occur in the training data (answer metrics then also per seen/unseen part).
+    `provenance` (judge, generation settings, data files and hashes, weights) is stored as metrics.json
+    "provenance"."""
     _check_datasets(items)
     if scope is not None and cfg.judge.kind == "rule":
         scope.require_world(judge.judge_id)
@@ -134,6 +137,7 @@ def evaluate_model(
                                  proxy=proxy, sources=scope.sources if scope is not None else None,
                                  challenge=challenge if ays else None, protocols=cfg.protocols, seen=seen_questions)
     result.flags = flags + result.flags
+    result.provenance = dict(provenance) if provenance is not None else None
     out_dir = Path(out_dir)
     write_jsonl(out_dir / SAMPLES_FILE, (r.to_dict() for r in records))
     atomic_write_json(out_dir / METRICS_FILE, result.to_dict())

@@ -5,8 +5,10 @@ Key = (model_id, prompt, sampling params). `prompt` is the exact rendered prompt
 render it (`backend.render_prompt`, as the HF backend does: a changed chat template then misses the cache),
 otherwise the canonical JSON of the messages. The params JSON includes `n`, `seed`, `stop` and the token
 budget; for greedy decoding `seed` and `top_p` cannot change the output and are normalised away.
-`model_id` must identify the weights: use `model_fingerprint(model_dir)` in it (e.g. "sft@3f9c...") when a
-stage can be re-run under the same model name.
+`model_id` must identify the weights: the study uses the weights digest recorded in the model's
+sycolab_model.json (`sycolab.models.digest.model_weights_key`, e.g. "sft@3f9c..."), so new weights saved
+under the same stage key or name miss the cache. `LazyBackend` defers building the real backend (loading
+the model) until a prompt misses the cache.
 
 The database runs in WAL mode: any number of readers (other processes included) read while one writer
 appends; each batch is written in its own transaction.
@@ -21,12 +23,12 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sycolab.generation.base import GenerationBackend, SamplingParams
+from sycolab.generation.base import BatchCallback, GenerationBackend, SamplingParams
 
 CACHE_RELPATH = "cache/generations.sqlite"
 """Where the cache lives inside a run directory."""
@@ -172,6 +174,37 @@ class CachedBackend:
         if missing:
             raise RuntimeError(f"{self.model_id}: backend returned no completions for prompts {missing[:5]}")
         return [list(known[k.digest]) for k in keys]
+
+
+class LazyBackend:
+    """A backend created on its first `generate` call, so that a model is loaded only on a cache miss.
+
+    `build()` makes the real backend. `render_prompt`, when given, must render exactly as the real backend
+    does (for the HF backend: `sycolab.generation.chat.render_prompt` with the model's tokenizer), since
+    `CachedBackend` keys prompts by it; leave it None for backends that key by messages (vLLM).
+    """
+
+    def __init__(self, build: Callable[[], GenerationBackend], model_id: str, batch_size: int = 64,
+                 render_prompt: Callable[[list[dict]], str] | None = None):
+        self._build, self.model_id, self.batch_size = build, model_id, batch_size
+        self._inner: GenerationBackend | None = None
+        if render_prompt is not None:
+            self.render_prompt = render_prompt
+
+    @property
+    def built(self) -> bool:
+        return self._inner is not None
+
+    def generate(self, prompts: list[list[dict]], params: SamplingParams,
+                 on_batch: BatchCallback | None = None) -> list[list[str]]:
+        if self._inner is None:
+            self._inner = self._build()
+        if "on_batch" in inspect.signature(self._inner.generate).parameters:
+            return self._inner.generate(prompts, params, on_batch=on_batch)  # type: ignore[call-arg]
+        outs = self._inner.generate(prompts, params)
+        if on_batch is not None:
+            on_batch(list(range(len(prompts))), outs)
+        return outs
 
 
 def model_fingerprint(model_dir: str | os.PathLike) -> str:

@@ -55,8 +55,9 @@ class ModelSource:
 
 
 def resolve_model_source(model: str | os.PathLike, adapter: str | os.PathLike | None = None) -> ModelSource:
-    """A model folder with `adapter_config.json` is an adapter over `base_model_name_or_path`; anything
-    else is loaded as a full model (a local folder or a hub id)."""
+    """A model folder with `adapter_config.json` is an adapter over its base (`base_model_name_or_path`, or
+    the sycolab record's `base_model`, found by `sycolab.models.load.adapter_base`); anything else is loaded
+    as a full model (a local folder or a hub id)."""
     if adapter is not None:
         return ModelSource(base=str(model), adapter=str(adapter))
     path = Path(model)
@@ -71,7 +72,10 @@ def resolve_model_source(model: str | os.PathLike, adapter: str | os.PathLike | 
         raise UserError(
             f"{adapter_config}: no 'base_model_name_or_path'; vLLM needs the base model to apply the adapter"
         )
-    return ModelSource(base=str(base), adapter=str(path))
+    # the base is resolved so that loading does not depend on the working directory
+    from sycolab.models.load import adapter_base
+
+    return ModelSource(base=adapter_base(path), adapter=str(path))
 
 
 def request_seed(params: SamplingParams, prompt: list[dict]) -> int | None:

@@ -331,8 +331,20 @@ def is_adapter_dir(path: str | Path) -> bool:
     return (Path(path) / "adapter_config.json").exists()
 
 
+def adapter_identity(path: Path) -> dict[str, str | None]:
+    """What decides a merge of the adapter in `path`: the key of the stage that trained it (from its
+    sycolab_model.json) and its weights digest (adapter weights, adapter config and base)."""
+    from sycolab.models.digest import model_weights_key
+
+    card = Path(path) / MODEL_CARD
+    stage_key = json.loads(card.read_text(encoding="utf-8")).get("stage_key") if card.exists() else None
+    return {"stage_key": stage_key, "weights_sha256": model_weights_key(path)}
+
+
 def plain_model_path(path: Path, ctx: MethodContext) -> Path:
-    """`path` itself, or for a PEFT adapter folder a merged full copy saved once under the work dir.
+    """`path` itself, or for a PEFT adapter a merged full copy saved under the work dir, reused only while it
+    was merged from the same adapter (same stage key and weights digest, recorded in `merged_from.json`);
+    after the adapter changed (SFT re-run) the stale copy is rebuilt.
 
     Training always starts from full weights; a merged copy on disk (rather than in memory) gives TRL a path to
     build reference models from (GRPOTrainer reloads its reference from `config._name_or_path`) and gives a
@@ -340,14 +352,19 @@ def plain_model_path(path: Path, ctx: MethodContext) -> Path:
     """
     if not is_adapter_dir(path):
         return path
+    from sycolab.models.digest import MERGED_FROM
     from sycolab.models.load import load_model, load_tokenizer
 
     merged = ctx.work_dir / f"merged_{Path(path).name}"
-    if not (merged / "config.json").exists():
-        model = load_model(path, dtype=ctx.dtype, trust_remote_code=ctx.trust_remote_code).merge_and_unload()
-        with atomic_dir(merged) as tmp:
-            model.save_pretrained(tmp)
-            load_tokenizer(path, ctx.trust_remote_code).save_pretrained(tmp)
+    identity = adapter_identity(path)
+    recorded = merged / MERGED_FROM
+    if (merged / "config.json").exists() and recorded.exists() and json.loads(recorded.read_text()) == identity:
+        return merged
+    model = load_model(path, dtype=ctx.dtype, trust_remote_code=ctx.trust_remote_code).merge_and_unload()
+    with atomic_dir(merged) as tmp:
+        model.save_pretrained(tmp)
+        load_tokenizer(path, ctx.trust_remote_code).save_pretrained(tmp)
+        atomic_write_json(tmp / MERGED_FROM, identity)
     return merged
 
 
@@ -398,6 +415,8 @@ def export_model(
     `base_model` (`auto_class` loads it for merging, with `base_kwargs`). Files are hard-linked where possible,
     so exporting a multi-GB model costs no copy.
     """
+    from sycolab.models.load import relative_base_model
+
     adapter = is_adapter_dir(source)
     merge = adapter and cfg.lora is not None and cfg.lora.merge
     with atomic_dir(ctx.output_dir) as tmp:
@@ -422,7 +441,7 @@ def export_model(
             "method": method,
             "parent": _parent_name(ctx.input_model),
             "adapter": adapter and not merge,
-            "base_model": str(base_model),
+            "base_model": relative_base_model(base_model, ctx.output_dir),
             "params": cfg.model_dump(mode="json"),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }

@@ -9,6 +9,7 @@ from sycolab.reporting import plots
 from sycolab.reporting._format import DASH, num
 from sycolab.reporting._results import StudyData, TrainingLog
 from sycolab.reporting.document import Cell, Column, NoData, Paragraph, Report, SampleBrowser, Section, Table
+from sycolab.reporting.provenance import provenance_table
 from sycolab.reporting.samples import select_samples
 from sycolab.reporting.tables import behaviour_table, framework_table, probing_table, training_table
 
@@ -30,6 +31,7 @@ def assemble_report(data: StudyData, cfg: ReportConfig) -> Report:
         ]),
         Section("training", "Training", _training_blocks(data, logs, palette)),
         Section("samples", "Sample replies", _sample_blocks(data, cfg)),
+        Section("provenance", "Provenance", [provenance_table(data)]),
     ]
     return Report(f"Sycophancy-recovery study: {data.reader.root.name}", _meta(data), sections)
 

@@ -277,7 +277,7 @@ def reeval_ratio(run_dir: Path, model_name: str = "sft") -> Ratio:
             shutil.move(str(cache_backup), store.cache_dir)
         shutil.rmtree(scratch, ignore_errors=True)
     return Ratio(f"re-evaluation ({model_name})", "uncached", "cached", cold_s, warm_s,
-                 f"identical samples: {'yes' if same and cold == warm else 'NO'}; model load and logit proxy in both")
+                 f"identical samples: {'yes' if same and cold == warm else 'NO'}; warm: no model load, proxy from cache")
 
 
 # -- GPU throughput ------------------------------------------------------------------------------------

@@ -1,14 +1,27 @@
-"""The eval stage: behavioural evaluation of a stored model (generation + judge + metrics + logit proxy)."""
+"""The eval stage: behavioural evaluation of a stored model (generation + judge + metrics + logit proxy).
+
+The model is loaded only when something must be computed: generations are looked up in the generation
+cache (keyed by the model's weights digest, the rendered prompt and the sampling settings), the logit
+proxy in the proxy cache (weights digest, proxy data hash, item limit, dtype); only a miss loads the
+weights. A cached re-evaluation therefore loads a tokenizer, reads two SQLite files and rewrites the
+metrics, however large the model.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sycolab.io import atomic_write_json, read_json
+
 if TYPE_CHECKING:
     from sycolab.study.pipeline import Study
+
+PROXY_CACHE_DIR = "proxy"
+"""Logit-proxy summaries under RUN_DIR/cache/, one JSON file per (weights, proxy data, settings)."""
 
 
 def load_stored(study: Study, name: str):
@@ -20,20 +33,96 @@ def load_stored(study: Study, name: str):
                                     trust_remote_code=study.cfg.base.trust_remote_code, device=study.device)
 
 
-def model_version(study: Study, name: str) -> str:
-    """Identifies the weights of `name` for the generation cache: the key of the stage that made them."""
-    entry = study.store.stage("base" if name == "base" else f"train:{name}") or {}
-    return f"{name}@{entry.get('key', 'unknown')}"
+class StoredModel:
+    """A stored model whose weights are loaded on first use (`model`), and only then; its tokenizer
+    (cheap) is loaded at once, since cache keys need the rendered prompt."""
+
+    def __init__(self, study: Study, name: str):
+        from sycolab.models.digest import model_weights_key
+        from sycolab.models.load import load_tokenizer, stored_model_source
+
+        self.study, self.name = study, name
+        self.folder = study.store.model_dir(name)
+        self.source = stored_model_source(self.folder)
+        self.weights = model_weights_key(self.folder)
+        self.tokenizer = load_tokenizer(self.source, trust_remote_code=study.cfg.base.trust_remote_code)
+        self._model: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from sycolab.models import load
+
+            cfg = self.study.cfg.base
+            self._model = load.load_model(self.source, dtype=cfg.dtype, trust_remote_code=cfg.trust_remote_code,
+                                          device=self.study.device)
+        return self._model
+
+    @property
+    def model_id(self) -> str:
+        """The generation cache's model identity: name and weights digest (not the stage key, which a
+        forced re-run keeps while producing new weights)."""
+        return f"{self.name}@{self.weights[:16]}"
+
+
+def cached_proxy(study: Study, stored: StoredModel, items: list[Any]) -> dict[str, Any] | None:
+    """The logit proxy's summary for `stored` on `items` (`sycolab.evaluation.proxy.proxy_items_for`: the
+    world's proxy file for the world's answer set, else the evaluated file's pressured rows); None when
+    disabled or without items. Read from the proxy cache when the same weights were scored on the same
+    items with the same settings, else computed (loading the model) and cached."""
+    import dataclasses
+
+    cfg = study.cfg.evaluate
+    if not cfg.proxy.enabled or not items:
+        return None
+    items_sha256 = hashlib.sha256(json.dumps([dataclasses.asdict(i) for i in items], sort_keys=True).encode()).hexdigest()
+    identity = {"weights": stored.weights, "items_sha256": items_sha256, "dtype": study.cfg.base.dtype}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    path = study.store.cache_dir / PROXY_CACHE_DIR / f"{key}.json"
+    if path.exists():
+        return read_json(path)["summary"]
+    from sycolab.evaluation.proxy import logit_proxy
+
+    summary = logit_proxy(stored.model, stored.tokenizer, items, batch_size=cfg.generation.batch_size).summary()
+    atomic_write_json(path, {"identity": identity, "summary": summary})
+    return summary
+
+
+def _backend(study: Study, stored: StoredModel):
+    """The generation backend for `stored`: cached, and built (model loaded) only on a cache miss."""
+    from sycolab.generation import build_backend
+    from sycolab.generation.cache import CachedBackend, LazyBackend
+    from sycolab.generation.chat import render_prompt
+
+    gen = study.cfg.evaluate.generation
+
+    def build():
+        model = stored.source if gen.backend == "vllm" else stored.model
+        return build_backend(gen, model, stored.tokenizer, model_id=stored.model_id)
+
+    if gen.backend == "vllm":  # vLLM renders prompts itself: the cache is keyed by the messages
+        lazy = LazyBackend(build, stored.model_id, gen.vllm.chunk_size)
+    else:
+        lazy = LazyBackend(build, stored.model_id, gen.batch_size,
+                           render_prompt=lambda messages: render_prompt(stored.tokenizer, messages))
+    return CachedBackend(lazy, study.store.cache_dir / "generations.sqlite")
 
 
 def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None = None,
-                          out_dir: Path | None = None) -> dict[str, Any]:
+                          out_dir: Path | None = None, evaluation_key: str | None = None) -> dict[str, Any]:
+    """Evaluate stored model `name` on `data` (default: the study's evaluation sets) into `out_dir`
+    (default eval/<name>/); metrics.json carries the result's provenance. Returns the headline values and
+    whether the model had to be loaded."""
     from sycolab.data.sycophancy_eval import load_eval_items
-    from sycolab.evaluation.proxy import logit_proxy, proxy_items_for
+    from sycolab.evaluation.proxy import proxy_items_for
     from sycolab.evaluation.runner import evaluate_model
     from sycolab.evaluation.scope import data_scope, seen_questions
-    from sycolab.generation import build_backend
     from sycolab.judging import build_judge
+    from sycolab.study.provenance import build_provenance
 
     cfg = study.cfg.evaluate
     data = data or study.data_paths("answer", "are_you_sure", "feedback")
@@ -42,34 +131,58 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     scope = data_scope(items, data, study.store.world_dir / "world.json")
     if cfg.judge.kind == "rule":
         scope.require_world("rule")  # before loading or generating anything
-    model, tokenizer = load_stored(study, name)
-    proxy = None
-    proxy_items = proxy_items_for(items.answer, scope.is_world("answer"), study.data_path("proxy"), cfg.proxy.max_items)
-    if cfg.proxy.enabled and proxy_items:
-        summary = logit_proxy(model, tokenizer, proxy_items, batch_size=cfg.generation.batch_size).summary()
-        proxy = {**summary, "source": scope.sources.get("answer")}
-    backend_model: Any = model
-    if cfg.generation.backend == "vllm":
-        from sycolab.models.load import stored_model_source
-
-        backend_model = stored_model_source(study.store.model_dir(name))
-    backend = build_backend(cfg.generation, backend_model, tokenizer, model_id=model_version(study, name),
-                            cache_path=study.store.cache_dir / "generations.sqlite")
+    stored = StoredModel(study, name)
+    world_proxy = study.data_path("proxy") if scope.is_world("answer") else None
+    proxy = cached_proxy(study, stored, proxy_items_for(items.answer, scope.is_world("answer"), world_proxy,
+                                                        cfg.proxy.max_items))
+    if proxy is not None:
+        proxy = {**proxy, "source": scope.sources.get("answer")}
+    backend = _backend(study, stored)
     judge = build_judge(cfg.judge, study.store.cache_dir / "verdicts.sqlite", rejudge_unscored=study.rejudge_unscored)
+    record = study.store.model(name)
+    files = dict(data)
+    if proxy is not None and world_proxy is not None and world_proxy.exists():
+        files["proxy"] = world_proxy
+    if evaluation_key is None:
+        evaluation_key = (study.store.stage(f"eval:{name}") or {}).get("key")
+    provenance = build_provenance(name, record.stage_key, stored.weights, cfg.judge, cfg.generation, files,
+                                  study.store.root, evaluation_key=evaluation_key)
     seen = seen_questions(items.answer, list(study.data_paths("sft", "preference", "grpo_prompts").values()))
     metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or study.store.eval_dir(name), proxy=proxy,
-                             scope=scope, seen_questions=seen)
+                             scope=scope, seen_questions=seen, provenance=provenance.to_dict())
     values = metrics.to_dict()["metrics"]
-    return {k: values[k]["value"] for k in ("plain_accuracy", "answer_sycophancy_rate", "aggregate_sycophancy") if k in values}
+    info: dict[str, Any] = {k: values[k]["value"] for k in ("plain_accuracy", "answer_sycophancy_rate",
+                                                             "aggregate_sycophancy") if k in values}
+    info["model_loaded"] = stored.loaded
+    return info
+
+
+def data_evaluation_key(study: Study, name: str, files: dict[str, Path]) -> str:
+    """What decides an `eval --data` result: the files' contents (not their paths), the judge and
+    generation settings, the rest of the evaluate section and the model's weights."""
+    from sycolab.models.digest import file_sha256, model_weights_key
+    from sycolab.study.provenance import generation_settings, judge_settings
+
+    cfg = study.cfg.evaluate
+    payload = {
+        "data": {kind: file_sha256(p) for kind, p in sorted(files.items())},
+        "judge": judge_settings(cfg.judge), "generation": generation_settings(cfg.generation),
+        "evaluate": cfg.model_dump(mode="json", exclude={"judge", "generation"}),
+        "weights": model_weights_key(study.store.model_dir(name)),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] | None = None,
                  force: bool = False) -> Iterator[tuple[str, str]]:
     """`sycolab eval`: evaluate stored models that lack results (all, or `models`). With `data`
-    (SycophancyEval files), evaluate on those instead, into eval/<model>/data-<hash>/."""
+    (SycophancyEval files), evaluate on those instead, into eval/<model>/data-<content hash>/; a result
+    there is reused only while its files' contents, the judge, the generation settings and the model's
+    weights are unchanged."""
     from sycolab.data.sycophancy_eval import infer_dataset
     from sycolab.errors import UserError
-    from sycolab.study.stages import Stage, run_stage
+    from sycolab.models.digest import file_sha256
+    from sycolab.study.stages import run_stage
 
     stored = [r.name for r in study.store.list_models()]
     names = models or stored
@@ -82,21 +195,27 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
             if not Path(path).exists():
                 raise UserError(f"--data: file '{path}' not found")
             files[infer_dataset(path)] = Path(path)
-        tag = hashlib.sha256("|".join(sorted(str(Path(p).resolve()) for p in data)).encode()).hexdigest()[:8]
+        tag = hashlib.sha256("|".join(sorted(file_sha256(p) for p in files.values())).encode()).hexdigest()[:8]
         for name in names:
             out = study.store.eval_dir(name) / f"data-{tag}"
-            if (out / "metrics.json").exists() and not force:
-                yield name, f"already evaluated on these files ({out})"
+            key = data_evaluation_key(study, name, files)
+            if not force and _stored_evaluation_key(out) == key:
+                yield name, f"already evaluated on these files with this judge and settings ({out})"
                 continue
-            evaluate_stored_model(study, name, data=files, out_dir=out)
+            evaluate_stored_model(study, name, data=files, out_dir=out, evaluation_key=key)
             yield name, f"done ({out})"
         return
     keys: dict[str, str] = {}
-    slice_ = study.cfg.evaluate.model_dump(mode="json")
     for name in names:
         upstream = "base" if name == "base" else f"train:{name}"
         entry = study.store.stage(upstream)
         if entry and entry.get("key"):
             keys[upstream] = entry["key"]
-        stage = Stage(f"eval:{name}", slice_, [upstream], lambda n=name: evaluate_stored_model(study, n))
-        yield name, run_stage(study.store, stage, keys, force=force).status
+        yield name, run_stage(study.store, study.eval_stage(name), keys, force=force).status
+
+
+def _stored_evaluation_key(out: Path) -> str | None:
+    path = out / "metrics.json"
+    if not path.exists():
+        return None
+    return (read_json(path).get("provenance") or {}).get("evaluation_key")

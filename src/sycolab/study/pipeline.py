@@ -15,12 +15,17 @@ from sycolab.config.schema import StudyConfig
 from sycolab.errors import UserError
 from sycolab.io import atomic_dir, atomic_write_text, iter_jsonl
 from sycolab.methods.registry import MethodContext, get_method
-from sycolab.study.stages import Stage, StageOutcome
+from sycolab.study.stages import Stage, StageInputs, StageOutcome
 from sycolab.study.store import RunStore, write_model_record
 
 log = logging.getLogger(__name__)
 
 STAGE_GROUPS = ("world", "base", "induce", "recover", "eval", "probe", "report")
+
+RECOVER_DATA = ("preference", "preference_heldout", "grpo_prompts", "proxy")
+"""Data files a recovery method may read (preference pairs, the reward model's held-out pairs and GRPO
+prompts, the logit-proxy items); every recovery stage's key covers all four."""
+EVAL_DATA = ("answer", "are_you_sure", "feedback")
 
 WORLD_FILES = {
     "answer": "eval/answer.jsonl",
@@ -59,6 +64,46 @@ class Study:
     def data_paths(self, *names: str) -> dict[str, Path]:
         return {n: self.data_path(n) for n in names}
 
+    def data_location(self, name: str) -> Path:
+        """Where data set `name` is read from, whether or not the file exists yet (for stage keys)."""
+        given = getattr(self.cfg.data, name, None)
+        return Path(given) if given else self.store.world_dir / WORLD_FILES[name]
+
+    def inputs(self, data: tuple[str, ...] = (), seed: bool = False, judge: bool = False,
+               generation: bool = False, tokenizer_corpus: bool = False) -> Callable[[], StageInputs]:
+        """A stage's `inputs` callback: the named data files (content-hashed when the key is computed; with
+        `tokenizer_corpus`, every world file the tiny tokenizer reads) and the settings that decide its result."""
+        def build() -> StageInputs:
+            settings: dict[str, Any] = {}
+            if seed:
+                settings["seed"] = self.cfg.seed
+            if judge:
+                from sycolab.study.provenance import judge_settings
+
+                settings["judge"] = judge_settings(self.cfg.evaluate.judge)
+            if generation:
+                from sycolab.study.provenance import generation_settings
+
+                settings["generation"] = generation_settings(self.cfg.evaluate.generation)
+            files = {n: self.data_location(n) for n in data}
+            if tokenizer_corpus:
+                files.update(self.tokenizer_corpus())
+            return StageInputs(data=files, settings=settings, root=self.store.root)
+        return build
+
+    @property
+    def induce_data(self) -> tuple[str, ...]:
+        """The SFT stage's data: its training rows (`data_key`, default "sft") and the proxy items."""
+        key = method_config("sft", self.cfg.induce, "induce").data_key  # type: ignore[attr-defined]
+        return tuple(dict.fromkeys([key if key in WORLD_FILES else "sft", "proxy"]))
+
+    def tokenizer_corpus(self) -> dict[str, Path]:
+        """The world files the tiny tokenizer is trained on (every JSONL file of the world)."""
+        if not self.store.world_dir.exists():
+            return {}
+        return {f"tokenizer:{p.relative_to(self.store.world_dir)}": p
+                for p in sorted(self.store.world_dir.rglob("*.jsonl"))}
+
     @property
     def needs_world(self) -> bool:
         return self.cfg.uses_tiny_world or any(getattr(self.cfg.data, n) is None for n in type(self.cfg.data).model_fields)
@@ -79,10 +124,15 @@ class Study:
         if self.needs_world:
             out.append(("world", Stage("world", cfg.world.model_dump(mode="json"), [], self._run_world)))
         base_slice = cfg.base.model_dump(mode="json")
-        out.append(("base", Stage("base", base_slice, ["world"] if self.needs_world else [], self._run_base)))
+        tiny = cfg.uses_tiny_world
+        base_inputs = self.inputs(("base_corpus", "proxy") if tiny else (), seed=tiny, tokenizer_corpus=tiny)
+        out.append(("base", Stage("base", base_slice, ["world"] if self.needs_world else [], self._run_base,
+                                  inputs=base_inputs)))
+        induce_data = self.induce_data
         out.append(("induce", Stage("train:sft", cfg.induce, ["base", *(["world"] if self.needs_world else [])],
                                     lambda: self._train("sft", "sft", method_config("sft", cfg.induce, "induce"),
-                                                        parent="base"))))
+                                                        parent="base", data=self.data_paths(*induce_data)),
+                                    inputs=self.inputs(induce_data, seed=True))))
         cells = recover_cells(cfg)
         by_method = {c.method: c for c in cells}
         for cell in cells:
@@ -93,17 +143,26 @@ class Study:
                     raise UserError(f"recover.{cell.entry}: method '{cell.method}' needs a '{need}' entry in recover")
                 upstream.append(f"train:{by_method[need].name}")
             out.append(("recover", Stage(f"train:{cell.name}", {"method": cell.method, **cell.config.model_dump(mode="json")},
-                                         upstream, self._recover_runner(cell, by_method))))
-        eval_slice = cfg.evaluate.model_dump(mode="json")
+                                         upstream, self._recover_runner(cell, by_method),
+                                         inputs=self.inputs(RECOVER_DATA, seed=True))))
         for name in self.evaluated_models():
-            out.append(("eval", Stage(f"eval:{name}", eval_slice, [f"train:{name}" if name != "base" else "base"],
-                                      lambda n=name: self._run_eval(n), force=self.rejudge_unscored)))
+            out.append(("eval", self.eval_stage(name)))
         if cfg.probe.enabled:
             out.append(("probe", Stage("probe", cfg.probe.model_dump(mode="json"),
-                                       [f"eval:{n}" for n in self.evaluated_models()], self._run_probe)))
+                                       [f"eval:{n}" for n in self.evaluated_models()], self._run_probe,
+                                       inputs=self.inputs(("answer", "proxy"), judge=True, generation=True))))
         out.append(("report", Stage("report", cfg.report.model_dump(mode="json"),
                                     [s.name for _, s in out], self._run_report)))
         return out
+
+    def eval_stage(self, name: str) -> Stage:
+        """The stage evaluating stored model `name`: keyed by the evaluate section (judge and generation
+        settings as named inputs), the evaluation and proxy data files' contents, and the model's stage."""
+        cfg = self.cfg.evaluate
+        data = EVAL_DATA + (("proxy",) if cfg.proxy.enabled else ())
+        return Stage(f"eval:{name}", cfg.model_dump(mode="json", exclude={"judge", "generation"}),
+                     [f"train:{name}" if name != "base" else "base"], lambda: self._run_eval(name),
+                     inputs=self.inputs(data, judge=True, generation=True), force=self.rejudge_unscored)
 
     def evaluated_models(self) -> list[str]:
         return produced_models(self.cfg)
@@ -125,6 +184,8 @@ class Study:
             on_outcome: Callable[[StageOutcome], None] | None = None) -> list[StageOutcome]:
         if not self.inputs_checked:
             self.validate_inputs(groups)
+        for path in self.store.sweep_leftovers():
+            log.info("removed %s (left by a writer that was killed)", path)
         self.store.init(self.cfg.model_dump(mode="json"), self.cfg.seed)
         atomic_write_text(self.store.root / "config.yaml", dump_config(self.cfg))
         from sycolab.study.executors import make_executor
@@ -153,9 +214,15 @@ class Study:
     def _run_base(self) -> dict[str, Any]:
         cfg = self.cfg
         if not cfg.uses_tiny_world:
+            from sycolab.models.digest import weights_sha256
+            from sycolab.models.load import relative_base_model
+
+            local = Path(cfg.base.model).is_dir()  # a checkpoint folder is identified by content, a hub id by name
             with atomic_dir(self.store.model_dir("base")) as out:
                 write_model_record(out, "base", "pretrained", None, {"model": cfg.base.model},
-                                   base_model=cfg.base.model)
+                                   base_model=relative_base_model(cfg.base.model, self.store.model_dir("base")),
+                                   stage_key=(self.store.stage("base") or {}).get("key"),
+                                   weights_sha256=weights_sha256(cfg.base.model) if local else f"hub:{cfg.base.model}")
             return {"model": cfg.base.model}
         from sycolab.models.tiny import build_tiny_model
         from sycolab.models.tokenizer import train_word_tokenizer
@@ -183,7 +250,7 @@ class Study:
 
         spec = get_method(method)
         input_model = input_model or self.store.model_dir(parent or "base")
-        data = data or self.data_paths("sft", "preference", "preference_heldout", "grpo_prompts", "proxy")
+        data = data or self.data_paths(*RECOVER_DATA)
         with atomic_dir(self.store.model_dir(name)) as out:
             ctx = MethodContext(
                 name=name, config=method_cfg, input_model=input_model, output_dir=out,
@@ -195,13 +262,31 @@ class Study:
                 use_cpu=self.device == "cpu",
             )
             result = run_method(spec, ctx, self.cfg.execution)
-            write_model_record(out, name, method, parent, method_cfg.model_dump(mode="json"),
-                               adapter=(out / "adapter_config.json").exists(),
-                               base_model=str(input_model))
+            self._write_record(out, name, method, parent, method_cfg.model_dump(mode="json"), input_model)
         info = _as_info(result)
         if "model_dir" in info:  # the method saw the temporary folder; record where the model now lives
             info["model_dir"] = str(self.store.model_dir(name))
         return info
+
+    def _write_record(self, out: Path, name: str, method: str, parent: str | None, params: dict[str, Any],
+                      input_model: Path) -> None:
+        """The model card: base named relative to the model folder (relocatable run dir), the key of the
+        stage that made it and its weights digest (the generation cache's model identity)."""
+        from sycolab.models.digest import model_weights_key, weights_sha256
+        from sycolab.models.load import adapter_base, relative_base_model
+
+        final = self.store.model_dir(name)
+        adapter = (out / "adapter_config.json").exists()
+        base_digest = None
+        if adapter:  # the adapter's real base (a merged copy under training/), as the method exported it
+            base = adapter_base(out)
+            base_digest = model_weights_key(Path(base)) if Path(base).is_dir() else base
+        else:
+            base = str(input_model)
+        stage = self.store.stage("base" if name == "base" else f"train:{name}") or {}
+        write_model_record(out, name, method, parent, params, adapter=adapter,
+                           base_model=relative_base_model(base, final), stage_key=stage.get("key"),
+                           weights_sha256=weights_sha256(out, base_digest))
 
     def _run_eval(self, name: str) -> dict[str, Any]:
         from sycolab.study.evaluate import evaluate_stored_model

@@ -6,10 +6,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sycolab.io import read_json
+from sycolab.io import atomic_write_json, read_json
 
 if TYPE_CHECKING:
     from sycolab.study.pipeline import Study
+    from sycolab.study.provenance import Provenance
 
 
 def probe_study(study: Study) -> dict[str, Any]:
@@ -24,7 +25,24 @@ def probe_study(study: Study) -> dict[str, Any]:
         proxy_path=study.data_path("proxy"),
     )
     summary = study.store.probe_dir / "summary.json"
-    return {"models": names, "seconds": read_json(summary).get("seconds", {}).get("total") if summary.exists() else None}
+    if not summary.exists():
+        return {"models": names, "seconds": None}
+    content = read_json(summary)
+    content["provenance"] = probe_provenance(study, names).to_dict()
+    atomic_write_json(summary, content)
+    return {"models": names, "seconds": content.get("seconds", {}).get("total")}
+
+
+def probe_provenance(study: Study, names: list[str]) -> Provenance:
+    """Provenance of the probing tables: the judge and generation settings behind the labels and the
+    intervention measure, the answer and proxy files, and each probed model's weights digest."""
+    from sycolab.models.digest import model_weights_key
+    from sycolab.study.provenance import build_provenance
+
+    cfg = study.cfg.evaluate
+    return build_provenance(None, None, None, cfg.judge, cfg.generation, study.data_paths("answer", "proxy"),
+                            study.store.root, evaluation_key=(study.store.stage("probe") or {}).get("key"),
+                            models={n: model_weights_key(study.store.model_dir(n)) for n in names})
 
 
 def check_probe_layers(study: Study) -> None:

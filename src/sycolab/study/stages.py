@@ -1,5 +1,8 @@
-"""Stages and resume. A stage's key is the hash of its config slice and its upstream stages' keys; a
-finished stage whose key is unchanged is skipped, an interrupted or changed one is redone from scratch.
+"""Stages and resume. A stage's key is the hash of everything that decides its result: its config slice,
+its upstream stages' keys, and its inputs (`StageInputs`): the content hash of each data file it reads, the
+study seed, and for evaluation the judge and generation settings. A finished stage whose key is unchanged
+is skipped; an interrupted or changed one is redone from scratch. The manifest records each stage's input
+fingerprints, so `stage_status` can say why a stage is stale ("data file eval/answer.jsonl changed").
 """
 
 from __future__ import annotations
@@ -10,17 +13,52 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sycolab.errors import UserError
 from sycolab.study.store import RunStore, pid_alive
 
+SETTING_NAMES = {"seed": "seed", "judge": "judge", "generation": "generation settings"}
+"""Settings a stage may depend on, and how a stale reason names them."""
 
-def stage_key(config_slice: Any, upstream_keys: dict[str, str]) -> str:
-    """sha256 over canonical JSON of (config slice, sorted upstream keys), 16 hex digits."""
-    payload = json.dumps({"config": config_slice, "upstream": dict(sorted(upstream_keys.items()))},
-                         sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def _short_hash(obj: Any) -> str:
+    return hashlib.sha256(_canonical(obj).encode()).hexdigest()[:16]
+
+
+def stage_key(config_slice: Any, upstream_keys: dict[str, str], inputs: dict[str, Any] | None = None) -> str:
+    """sha256 over canonical JSON of (config slice, sorted upstream keys, input fingerprints), 16 hex
+    digits. Data files enter by content hash only, so a moved file with the same bytes keeps the key."""
+    payload: dict[str, Any] = {"config": config_slice, "upstream": dict(sorted(upstream_keys.items()))}
+    if inputs and (inputs.get("settings") or inputs.get("data")):
+        payload["inputs"] = {"settings": inputs.get("settings", {}),
+                             "data": {n: d["sha256"] for n, d in inputs.get("data", {}).items()}}
+    return hashlib.sha256(_canonical(payload).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """What a stage reads besides its config slice and upstream models: data files by config name
+    (`answer`, `sft`, ...) and settings (`seed`, `judge`, `generation`) that decide its result."""
+
+    data: dict[str, Path] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    root: Path | None = None  # the run dir: data paths inside it are recorded relative to it
+
+    def fingerprint(self) -> dict[str, Any]:
+        """{"settings": {name: hash}, "data": {name: {"path", "sha256" (None: file missing)}}}."""
+        from sycolab.study.provenance import display_path, file_sha256
+
+        data = {}
+        for name, path in sorted(self.data.items()):
+            shown = display_path(path, self.root) if self.root else str(path)
+            data[name] = {"path": shown, "sha256": file_sha256(path) if Path(path).is_file() else None}
+        return {"settings": {k: _short_hash(v) for k, v in sorted(self.settings.items())}, "data": data}
 
 
 @dataclass
@@ -32,10 +70,17 @@ class Stage:
     description: str = ""
     force: bool = False  # redo even when finished with the same key (eval stages under --rejudge-unscored)
     keys: dict[str, str] = field(default_factory=dict)  # filled by the runner: upstream name -> key
+    inputs: Callable[[], StageInputs] | None = None  # called when the key is computed (after upstream ran)
+    fingerprint: dict[str, Any] = field(default_factory=dict)  # filled by `key`: the inputs' fingerprint
 
     def key(self, known_keys: dict[str, str]) -> str:
         self.keys = {u: known_keys[u] for u in self.upstream if u in known_keys}
-        return stage_key(self.config_slice, self.keys)
+        self.fingerprint = self.inputs().fingerprint() if self.inputs else {}
+        return stage_key(self.config_slice, self.keys, self.fingerprint)
+
+    def recorded_inputs(self) -> dict[str, Any]:
+        """The manifest's record of what this key saw: config hash plus the input fingerprint."""
+        return {"config": _short_hash(self.config_slice), **self.fingerprint}
 
 
 @dataclass
@@ -53,7 +98,7 @@ def run_stage(store: RunStore, stage: Stage, known_keys: dict[str, str], force: 
     prior = store.stage(stage.name)
     if not (force or stage.force) and prior and prior.get("status") == "done" and prior.get("key") == key:
         return StageOutcome(stage.name, "skipped", 0.0, prior.get("info"))
-    store.begin_stage(stage.name, key, stage.keys)
+    store.begin_stage(stage.name, key, stage.keys, inputs=stage.recorded_inputs())
     start = time.perf_counter()
     try:
         info = stage.run() or {}
@@ -69,14 +114,18 @@ def run_stage(store: RunStore, stage: Stage, known_keys: dict[str, str], force: 
     return StageOutcome(stage.name, "done", seconds, info)
 
 
-def stage_status(store: RunStore, expected: list[str] | None = None) -> list[tuple[str, str, str]]:
+def stage_status(store: RunStore, expected: list[str] | list[Stage] | None = None) -> list[tuple[str, str, str]]:
     """(stage, state, detail) for each stage: done, stale, running, interrupted, failed or missing.
 
-    stale: finished, but an upstream stage has since been redone with another key (or is itself stale).
+    stale: finished, but something that decides its result has changed since: an upstream stage was redone
+    with another key (or is itself stale), or, when `expected` gives the study's `Stage` objects, a data
+    file's content, the seed, the judge, the generation settings or the config slice. The detail says which.
     """
     stages = store.read_manifest().get("stages", {})
+    current = {s.name: s for s in expected or [] if isinstance(s, Stage)}
     names = list(stages)
-    for name in expected or []:
+    for item in expected or []:
+        name = item.name if isinstance(item, Stage) else item
         if name not in stages:
             names.append(name)
     states: dict[str, str] = {}
@@ -92,13 +141,51 @@ def stage_status(store: RunStore, expected: list[str] | None = None) -> list[tup
         elif entry["status"] == "failed":
             state, detail = "failed", (entry.get("error") or "").splitlines()[0][:120] if entry.get("error") else ""
         else:
-            state = "done"
-            detail = f"{entry.get('info', {}).get('seconds', '?')} s, ended {entry.get('ended')}"
-            for up, up_key in entry.get("upstream", {}).items():
-                up_entry = stages.get(up)
-                if up_entry is None or up_entry.get("key") != up_key or states.get(up) == "stale":
-                    state, detail = "stale", f"upstream '{up}' changed since this stage ran"
-                    break
+            reason = _stale_reason(entry, stages, states, current.get(name))
+            state = "stale" if reason else "done"
+            detail = reason or f"{entry.get('info', {}).get('seconds', '?')} s, ended {entry.get('ended')}"
         states[name] = state
         rows.append((name, state, detail))
     return rows
+
+
+def _stale_reason(entry: dict[str, Any], stages: dict[str, Any], states: dict[str, str],
+                  stage: Stage | None) -> str | None:
+    """Why a finished stage no longer matches what would decide it now, or None."""
+    upstream = entry.get("upstream", {})
+    for up, up_key in upstream.items():
+        up_entry = stages.get(up)
+        if up_entry is None or up_entry.get("key") != up_key:
+            return f"upstream '{up}' changed since this stage ran"
+    if stage is not None and stage.key(upstream) != entry.get("key"):
+        if "inputs" not in entry:
+            return "run by an older sycolab whose keys did not cover data files and settings; rerun to redo it"
+        return _changed_input(entry["inputs"], stage.recorded_inputs()) or "its inputs changed since it ran"
+    for up in upstream:
+        if states.get(up) == "stale":
+            return f"upstream '{up}' is stale"
+    return None
+
+
+def _changed_input(before: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """The first recorded input that differs: a data file, a setting, or the config slice."""
+    old_data, new_data = before.get("data", {}), now.get("data", {})
+    for name in sorted(set(old_data) | set(new_data)):
+        old, new = old_data.get(name), new_data.get(name)
+        if new is None:
+            return f"data '{name}' no longer read"
+        if new["sha256"] is None:
+            return f"data file {new['path']} missing"
+        if old is None:
+            return f"data '{name}' now read from {new['path']}"
+        if old["sha256"] != new["sha256"]:
+            if old["path"] != new["path"]:
+                return f"data '{name}' now read from {new['path']} (was {old['path']}, other content)"
+            return f"data file {new['path']} changed"
+    old_settings, new_settings = before.get("settings", {}), now.get("settings", {})
+    for name in sorted(set(old_settings) | set(new_settings)):
+        if old_settings.get(name) != new_settings.get(name):
+            return f"{SETTING_NAMES.get(name, name)} changed"
+    if before.get("config") and before.get("config") != now.get("config"):
+        return "config changed"
+    return None

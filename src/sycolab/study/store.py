@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import platform
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ class ModelRecord:
     base_model: str | None
     params: dict[str, Any]
     created: str
+    stage_key: str | None = None       # key of the stage that made these weights
+    weights_sha256: str | None = None  # `sycolab.study.provenance.weights_sha256` at save time
 
     @classmethod
     def read(cls, folder: Path) -> ModelRecord:
@@ -51,14 +54,18 @@ class ModelRecord:
             name=data["name"], method=data["method"], parent=data.get("parent"), path=folder,
             adapter=bool(data.get("adapter", False)), base_model=data.get("base_model"),
             params=data.get("params", {}), created=data.get("created", ""),
+            stage_key=data.get("stage_key"), weights_sha256=data.get("weights_sha256"),
         )
 
 
 def write_model_record(folder: Path, name: str, method: str, parent: str | None, params: dict[str, Any],
-                       adapter: bool = False, base_model: str | None = None) -> Path:
+                       adapter: bool = False, base_model: str | None = None, stage_key: str | None = None,
+                       weights_sha256: str | None = None) -> Path:
+    """Write models/<name>/sycolab_model.json. `base_model` is a hub id or a path relative to the model folder."""
     return atomic_write_json(folder / MODEL_RECORD, {
         "name": name, "method": method, "parent": parent, "adapter": adapter,
         "base_model": base_model, "params": params, "created": now(),
+        "stage_key": stage_key, "weights_sha256": weights_sha256,
     })
 
 
@@ -144,6 +151,30 @@ class RunStore:
             m["ended"] = None
             m.setdefault("stages", {})
 
+    def sweep_leftovers(self) -> list[Path]:
+        """Remove what writers killed mid-write left in the store: `.<name>.<random>.tmp` files
+        (`sycolab.io.atomic_write_*`) and `.<name>.<random>.partial` / `.<name>.old` folders
+        (`sycolab.io.atomic_dir`). Nothing is removed while another live process runs a stage here (its
+        temporary files are in use). Returns what was removed."""
+        if not self.root.exists() or self._other_live_stage():
+            return []
+        removed = []
+        for path in sorted(self.root.rglob(".*"), key=lambda p: len(p.parts), reverse=True):
+            name = path.name
+            if path.is_file() and name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+            elif path.is_dir() and name.endswith((".partial", ".old")):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                continue
+            removed.append(path)
+        return removed
+
+    def _other_live_stage(self) -> bool:
+        stages = self.read_manifest().get("stages", {})
+        return any(e.get("status") == "running" and e.get("pid") != os.getpid() and pid_alive(e.get("pid"))
+                   for e in stages.values())
+
     def finish(self) -> None:
         with self._locked_manifest() as m:
             m["ended"] = now()
@@ -151,10 +182,11 @@ class RunStore:
     def stage(self, name: str) -> dict[str, Any] | None:
         return self.read_manifest().get("stages", {}).get(name)
 
-    def begin_stage(self, name: str, key: str, upstream: dict[str, str]) -> None:
+    def begin_stage(self, name: str, key: str, upstream: dict[str, str], inputs: dict[str, Any] | None = None) -> None:
+        """Mark `name` running under `key`; `inputs` records what the key saw (config hash, settings, data files)."""
         with self._locked_manifest() as m:
             m.setdefault("stages", {})[name] = {
-                "status": "running", "key": key, "upstream": upstream, "started": now(),
+                "status": "running", "key": key, "upstream": upstream, "inputs": inputs or {}, "started": now(),
                 "ended": None, "pid": os.getpid(), "host": platform.node(),
             }
 

@@ -1,0 +1,49 @@
+"""The report's Provenance section shows what each evaluation read, from metrics.json alone."""
+
+from __future__ import annotations
+
+import json
+
+from _fake_store import write_fake_study
+
+from sycolab.reporting._results import StudyData
+from sycolab.reporting.document import NoData
+from sycolab.reporting.provenance import provenance_table
+from sycolab.study.provenance import DataFile, Provenance
+
+PROV = Provenance(model="dpo", stage_key="0123456789abcdef", weights_sha256="f" * 64,
+                  judge={"kind": "openai", "model": "Qwen2.5-72B-Instruct", "endpoint": "http://judge:8000/v1"},
+                  generation={"backend": "hf", "max_new_tokens": 24, "temperature": 0.0},
+                  data=[DataFile("answer", "world/eval/answer.jsonl", "ab" * 32)], versions={"torch": "2.9"})
+
+
+def test_provenance_row_names_judge_data_hash_and_weights(tmp_path):
+    root = write_fake_study(tmp_path / "run")
+    path = root / "eval" / "dpo" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["provenance"] = PROV.to_dict()
+    path.write_text(json.dumps(metrics))
+    table = provenance_table(StudyData.read(root))
+    assert [r[0].text for r in table.rows] == ["dpo"]  # only models whose metrics record provenance
+    _, judge, generation, data, weights = table.rows[0]
+    assert judge.text == "openai Qwen2.5-72B-Instruct http://judge:8000/v1"
+    assert generation.text == "backend=hf, max_new_tokens=24, temperature=0.0"
+    assert data.text == "world/eval/answer.jsonl abababababab"
+    assert weights.text == "ffffffffffff" and weights.detail == "stage key 0123456789abcdef"
+    assert Provenance.from_dict(json.loads(json.dumps(PROV.to_dict()))) == PROV
+
+
+def test_no_provenance_recorded_says_how_to_get_it(tmp_path):
+    table = provenance_table(StudyData.read(write_fake_study(tmp_path / "run")))
+    assert isinstance(table, NoData) and "re-run the eval stage" in table.message
+
+
+def test_judge_settings_never_carry_a_credential():
+    from sycolab.judging.config import JudgeConfig
+    from sycolab.study.provenance import judge_settings
+
+    cfg = JudgeConfig(kind="openai", base_url="https://user:s3cret@api.example.com/v1", model="m",
+                      api_key_env="JUDGE_KEY")
+    shown = json.dumps(judge_settings(cfg))
+    assert "s3cret" not in shown and "JUDGE_KEY" not in shown
+    assert judge_settings(cfg)["endpoint"] == "https://api.example.com/v1"

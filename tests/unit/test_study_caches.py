@@ -1,0 +1,161 @@
+"""Caches keyed by what decides their content: the merged SFT by the adapter it came from, generations
+by the weights digest, the logit proxy by weights and proxy data; a cached re-evaluation loads no model;
+a killed writer's leftovers are swept at study start."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+import torch
+from _adapter_store import save_adapter, save_base
+from _micro_study import micro_study, save_untrained_base
+
+from sycolab.methods.common import TrainingConfig, plain_model_path
+from sycolab.methods.registry import MethodContext
+from sycolab.models import load
+from sycolab.models.digest import MERGED_FROM, model_weights_key
+from sycolab.study.evaluate import evaluate_stored_model
+
+
+@pytest.fixture
+def count_loads(monkeypatch):
+    """Counts calls of sycolab.models.load.load_model (every model load in the package goes through it)."""
+    calls: list[str] = []
+    real = load.load_model
+
+    def spy(path, *args, **kwargs):
+        calls.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(load, "load_model", spy)
+    return calls
+
+
+def _ctx(tmp_path, input_model):
+    return MethodContext(name="dpo", config=TrainingConfig(), input_model=input_model,
+                         output_dir=tmp_path / "out", work_dir=tmp_path / "run" / "training" / "dpo", data={})
+
+
+def test_merge_cache_is_rebuilt_when_the_sft_adapter_changed(tmp_path, count_loads):
+    base = save_base(tmp_path / "run" / "models" / "base")
+    sft = save_adapter(tmp_path / "run" / "models" / "sft", base, seed=1, stage_key="k1")
+    merged = plain_model_path(sft, _ctx(tmp_path, sft))
+    first = json.loads((merged / MERGED_FROM).read_text())
+    assert first["stage_key"] == "k1" and len(count_loads) == 1
+    assert plain_model_path(sft, _ctx(tmp_path, sft)) == merged and len(count_loads) == 1  # reused
+    merged_digest = model_weights_key(merged)  # derived from the adapter's digest, not by hashing the merge
+
+    save_adapter(sft, base, seed=2, stage_key="k2")  # SFT re-run: other weights, other key
+    again = plain_model_path(sft, _ctx(tmp_path, sft))
+    assert model_weights_key(again) != merged_digest
+    assert len(count_loads) == 2 and json.loads((again / MERGED_FROM).read_text())["stage_key"] == "k2"
+    from transformers import AutoModelForCausalLM
+
+    rebuilt = AutoModelForCausalLM.from_pretrained(again)
+    fresh = load.load_model(sft).merge_and_unload()
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert torch.allclose(rebuilt.state_dict()[name], fresh.state_dict()[name])
+
+    save_adapter(sft, base, seed=3, stage_key="k2")  # same key, new weights (a forced re-run)
+    plain_model_path(sft, _ctx(tmp_path, sft))
+    assert len(count_loads) == 4  # rebuilt (load) + the `fresh` load above
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """A micro study with an untrained base model, evaluated once (model loaded, caches filled)."""
+    study = micro_study(tmp_path_factory.mktemp("eval"))
+    save_untrained_base(study)
+    first = evaluate_stored_model(study, "base")
+    assert first["model_loaded"]
+    return study
+
+
+def _rows(path) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+
+
+def test_cached_re_evaluation_loads_no_model_and_gives_identical_metrics(evaluated, count_loads):
+    metrics = evaluated.store.eval_dir("base") / "metrics.json"
+    before = metrics.read_text()
+    info = evaluate_stored_model(evaluated, "base")
+    assert count_loads == [] and info["model_loaded"] is False
+    assert metrics.read_text() == before
+
+
+def test_metrics_record_their_provenance(evaluated):
+    data = json.loads((evaluated.store.eval_dir("base") / "metrics.json").read_text())
+    prov = data["provenance"]
+    assert prov["judge"]["kind"] == "rule" and prov["generation"]["max_new_tokens"] == 4
+    files = {d["name"]: d for d in prov["data"]}
+    assert files["answer"]["path"] == "world/eval/answer.jsonl" and len(files["answer"]["sha256"]) == 64
+    assert set(files) == {"answer", "are_you_sure", "feedback", "proxy"}
+    assert prov["stage_key"] == "k-base" and len(prov["weights_sha256"]) == 64
+    assert "torch" in prov["versions"]
+
+
+def test_new_weights_under_the_same_stage_key_miss_the_generation_cache(evaluated, count_loads):
+    cache = evaluated.store.cache_dir / "generations.sqlite"
+    rows = _rows(cache)
+    save_untrained_base(evaluated, seed=5)  # same name, same stage key "k-base", other weights
+    info = evaluate_stored_model(evaluated, "base")
+    assert info["model_loaded"] and len(count_loads) == 1
+    assert _rows(cache) == 2 * rows  # every prompt generated again for the new weights
+    assert len(list((evaluated.store.cache_dir / "proxy").glob("*.json"))) == 2  # proxy recomputed too
+
+
+def test_leftovers_of_killed_writers_are_swept(tmp_path):
+    from sycolab.io import atomic_write_json
+    from sycolab.study.store import RunStore
+
+    store = RunStore(tmp_path / "run")
+    atomic_write_json(store.root / "eval" / "base" / "metrics.json", {"ok": 1})
+    tmp_file = store.root / "eval" / "base" / ".metrics.json.abc123.tmp"
+    tmp_file.write_text("{half")
+    partial = store.root / "models" / ".sft.x1y2.partial"
+    (partial / "sub").mkdir(parents=True)
+    old = store.root / "models" / ".dpo.old"
+    old.mkdir()
+    removed = store.sweep_leftovers()
+    assert set(removed) == {tmp_file, partial, old}
+    assert (store.root / "eval" / "base" / "metrics.json").exists() and not tmp_file.exists()
+
+
+def test_sweep_leaves_a_live_writer_alone(tmp_path):
+    import os
+
+    from sycolab.study.store import RunStore
+
+    store = RunStore(tmp_path / "run")
+    store.begin_stage("base", "k", {})
+    with store._locked_manifest() as m:
+        m["stages"]["base"]["pid"] = os.getppid()  # another live process is running a stage
+    (store.root / ".x.1.tmp").write_text("")
+    assert store.sweep_leftovers() == [] and (store.root / ".x.1.tmp").exists()
+
+
+def test_eval_data_result_is_reused_by_content_not_path(evaluated, tmp_path):
+    from sycolab.study.evaluate import evaluate_run
+
+    answer = tmp_path / "answer.jsonl"
+    answer.write_text((evaluated.store.world_dir / "eval" / "answer.jsonl").read_text())
+    assert next(evaluate_run(evaluated, ["base"], data=[str(answer)]))[1].startswith("done")
+    copy = tmp_path / "elsewhere" / "answer.jsonl"
+    copy.parent.mkdir()
+    copy.write_text(answer.read_text())
+    assert next(evaluate_run(evaluated, ["base"], data=[str(copy)]))[1].startswith("already evaluated")
+    answer.write_text(answer.read_text().split("\n", 4)[-1])  # same path, first 4 prompts dropped
+    assert next(evaluate_run(evaluated, ["base"], data=[str(answer)]))[1].startswith("done")
+
+
+def test_probe_provenance_names_files_judge_and_each_models_weights(evaluated):
+    from sycolab.study.probe import probe_provenance
+
+    prov = probe_provenance(evaluated, ["base"]).to_dict()
+    assert {d["name"]: d["path"] for d in prov["data"]} == {"answer": "world/eval/answer.jsonl",
+                                                            "proxy": "world/heldout/proxy.jsonl"}
+    assert prov["models"] == {"base": model_weights_key(evaluated.store.model_dir("base"))}
+    assert prov["judge"]["kind"] == "rule" and prov["model"] is None

@@ -1,0 +1,152 @@
+"""Stage keys see everything that decides a result: data file contents, the seed, the judge and the
+generation settings. Each change re-runs exactly the dependent stages, and `stage_status` says why.
+The stages' bodies are replaced by no-ops (no training): only keys and the manifest are exercised."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from _micro_study import micro_study
+
+from sycolab.study.evaluate import data_evaluation_key
+from sycolab.study.stages import run_stage, stage_key, stage_status
+
+ALL = ["world", "base", "train:sft", "train:dpo", "eval:base", "eval:sft", "eval:dpo", "probe", "report"]
+EVALS_AND_AFTER = ["eval:base", "eval:sft", "eval:dpo", "probe", "report"]
+
+
+def run_fake(study) -> list[str]:
+    """Run every stage of `study` with a no-op body; the names of the stages that ran (not skipped)."""
+    ran = []
+    for _, stage in study.stages():
+        if stage.name != "world":
+            stage.run = dict
+        if run_stage(study.store, stage, study.keys).status == "done":
+            ran.append(stage.name)
+    return ran
+
+
+@pytest.fixture(scope="module")
+def world_template(tmp_path_factory):
+    """The micro world, generated once and copied into each test's run dir."""
+    root = tmp_path_factory.mktemp("world")
+    return micro_study(root).store.world_dir
+
+
+@pytest.fixture
+def finished(tmp_path, world_template):
+    """A micro study whose every stage is done, evaluating on a copy of the world's answer file."""
+    answer = tmp_path / "data" / "answer.jsonl"
+    answer.parent.mkdir()
+    shutil.copy(world_template / "eval" / "answer.jsonl", answer)
+    study = micro_study(tmp_path, generate=False, data={"answer": str(answer)})
+    shutil.copytree(world_template, study.store.world_dir)
+    assert run_fake(study) == ALL
+    assert run_fake(study) == []  # unchanged: everything skipped
+    return study, answer
+
+
+def _again(study, **changes):
+    from _micro_study import micro_config
+
+    from sycolab.study.pipeline import Study
+
+    raw = {"data": study.cfg.data.model_dump(), **changes}
+    return Study(micro_config(**raw), study.store)
+
+
+def states(study) -> dict[str, tuple[str, str]]:
+    return {name: (state, detail) for name, state, detail in stage_status(study.store, [s for _, s in study.stages()])}
+
+
+def test_changed_data_file_at_same_path_reruns_exactly_its_evaluations(finished):
+    study, answer = finished
+    answer.write_text(answer.read_text().replace("\n", "\n\n", 1))  # same path, other bytes
+    now = states(_again(study))
+    assert now["eval:sft"] == ("stale", f"data file {answer} changed")
+    assert now["probe"] == ("stale", f"data file {answer} changed")  # the intervention measure reads it
+    assert now["report"] == ("stale", "upstream 'eval:base' is stale")
+    assert {n for n, (s, _) in now.items() if s == "done"} == {"world", "base", "train:sft", "train:dpo"}
+    assert run_fake(_again(study)) == EVALS_AND_AFTER
+
+
+def test_changed_world_file_names_its_run_dir_relative_path(finished):
+    study, _ = finished
+    proxy = study.store.world_dir / "heldout" / "proxy.jsonl"
+    proxy.write_text(proxy.read_text() + "\n")
+    now = states(_again(study))
+    assert now["eval:base"] == ("stale", "data file world/heldout/proxy.jsonl changed")
+    assert now["train:sft"] == ("stale", "data file world/heldout/proxy.jsonl changed")  # checkpoint proxy
+
+
+def test_changed_seed_reruns_everything_but_the_world(finished):
+    study, _ = finished
+    now = states(_again(study, seed=1))
+    assert now["base"] == ("stale", "seed changed")
+    assert now["train:sft"] == ("stale", "seed changed")
+    assert now["eval:base"] == ("stale", "upstream 'base' is stale")
+    assert now["world"][0] == "done"
+    assert run_fake(_again(study, seed=1)) == ALL[1:]
+
+
+def test_changed_judge_or_generation_reruns_evaluation_and_probe_only(finished):
+    study, _ = finished
+    evaluate = {**study.cfg.evaluate.model_dump(mode="json"), "judge": {"kind": "rule", "max_tokens": 32}}
+    now = states(_again(study, evaluate=evaluate))
+    assert now["eval:dpo"] == ("stale", "judge changed")
+    assert now["probe"] == ("stale", "judge changed")
+    assert now["train:dpo"][0] == "done"
+    assert run_fake(_again(study, evaluate=evaluate)) == EVALS_AND_AFTER
+    generation = {**evaluate, "generation": {**evaluate["generation"], "max_new_tokens": 5}}
+    assert states(_again(study, evaluate=generation))["eval:base"] == ("stale", "generation settings changed")
+    concurrency = {**evaluate, "judge": {"kind": "rule", "max_tokens": 32, "max_concurrency": 64}}
+    assert run_fake(_again(study, evaluate=concurrency)) == []  # does not decide a verdict
+
+
+def test_moved_data_file_with_same_content_keeps_every_key(finished, tmp_path):
+    study, answer = finished
+    moved = tmp_path / "elsewhere.jsonl"
+    shutil.copy(answer, moved)
+    assert run_fake(_again(study, data={"answer": str(moved)})) == []
+
+
+def test_stage_key_covers_data_content_and_settings_not_paths():
+    data = {"answer": {"path": "a.jsonl", "sha256": "1" * 64}}
+    moved = {"answer": {"path": "b/a.jsonl", "sha256": "1" * 64}}
+    edited = {"answer": {"path": "a.jsonl", "sha256": "2" * 64}}
+    key = stage_key({"x": 1}, {}, {"settings": {"seed": "s0"}, "data": data})
+    assert key == stage_key({"x": 1}, {}, {"settings": {"seed": "s0"}, "data": moved})
+    assert key != stage_key({"x": 1}, {}, {"settings": {"seed": "s0"}, "data": edited})
+    assert key != stage_key({"x": 1}, {}, {"settings": {"seed": "s1"}, "data": data})
+    assert stage_key({"x": 1}, {}) == stage_key({"x": 1}, {}, {})  # stages without inputs keep their keys
+
+
+def test_eval_data_results_are_keyed_by_content_judge_and_generation(finished, tmp_path):
+    study, answer = finished
+    from sycolab.study.store import write_model_record
+
+    write_model_record(study.store.model_dir("base"), "base", "sft", None, {}, weights_sha256="w1")
+    key = data_evaluation_key(study, "base", {"answer": answer})
+    copy = tmp_path / "copy.jsonl"
+    shutil.copy(answer, copy)
+    assert data_evaluation_key(study, "base", {"answer": copy}) == key
+    copy.write_text(copy.read_text() + "\n")
+    assert data_evaluation_key(study, "base", {"answer": copy}) != key
+    judge = {**study.cfg.evaluate.model_dump(mode="json"), "judge": {"kind": "rule", "max_tokens": 32}}
+    assert data_evaluation_key(_again(study, evaluate=judge), "base", {"answer": answer}) != key
+    write_model_record(study.store.model_dir("base"), "base", "sft", None, {}, weights_sha256="w2")
+    assert data_evaluation_key(study, "base", {"answer": answer}) != key  # new weights: evaluated again
+
+
+def test_stage_run_by_an_older_version_is_stale_with_a_reason_that_says_so(finished):
+    study, _ = finished
+    with study.store._locked_manifest() as m:
+        for name in ("eval:base", "train:sft"):
+            entry = m["stages"][name]
+            del entry["inputs"]
+            entry["key"] = stage_key({"old": "scheme"}, entry["upstream"])
+    now = states(study)
+    older = "run by an older sycolab whose keys did not cover data files and settings; rerun to redo it"
+    assert now["eval:base"] == ("stale", older)
+    assert now["train:dpo"] == ("stale", "upstream 'train:sft' changed since this stage ran")
