@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, required=True)
 
+    d = sub.add_parser("data", help="build training sets for a real model through a generator endpoint")
+    d.add_argument("questions", help="question file in TruthfulQA's layout (CSV, or its JSONL export)")
+    d.add_argument("--config", required=True, help="a study config with a `data_build` section")
+    d.add_argument("--out", required=True)
+    d.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+
     b = sub.add_parser("bench", help="the benchmark suite (ratios measured side by side)")
     b.add_argument("--quick", action="store_true")
     return p
