@@ -257,3 +257,28 @@ def test_truthfulqa_jsonl_layout_and_its_errors(tmp_path: Path) -> None:
     path.write_text(json.dumps(good) + "\n")
     [q] = read_questions(path)
     assert q.correct_answers == ("No, it is blue", "No") and q.incorrect_answers == ("Yes", "Yes, always")
+
+
+def test_build_through_sycolab_serve_over_a_tiny_model(tmp_path: Path) -> None:
+    """Three real generations (one user prompt, two replies) from a random tiny Qwen3 behind `sycolab serve`;
+    filters relaxed, since a random model writes word salad."""
+    torch = pytest.importorskip("torch")
+    from test_serve_server import build_tiny_model_dir
+
+    from sycolab.serve import start_server
+
+    torch.set_num_threads(1)
+    model_dir = build_tiny_model_dir(tmp_path / "model")
+    questions = write_csv(tmp_path / "tqa.csv", question_rows(1))
+    with start_server(model_dir, device="cpu") as server:
+        gen = GeneratorConfig(base_url=server.url, model=server.model_name, max_tokens=6, max_retries=0)
+        cfg = DataBuildConfig(generator=gen, tactics=["authority"], heldout_fraction=0.0,
+                              filters={"min_words": 1, "drop_truncated": False, "max_repeated_trigram_share": 1.0})
+        summary = build_training_data(questions, cfg, tmp_path / "out", seed=0)
+        again = build_training_data(questions, cfg, tmp_path / "out", seed=0)
+    assert summary["requests"] == {"cached": 0, "sent": 3, "failed": 0, "first_errors": []}
+    assert again["requests"]["cached"] == 3 and again["requests"]["sent"] == 0
+    [pair] = load_preference_dataset(tmp_path / "out" / FILES["preference"])
+    assert pair["chosen"][0]["role"] == "assistant" and pair["chosen"][0]["content"].strip()
+    assert len(load_sft_dataset(tmp_path / "out" / FILES["sft"])) == 1
+    assert not (tmp_path / "out" / FILES["preference_heldout"]).exists()  # no held-out questions asked for
