@@ -107,7 +107,8 @@ def test_build_over_http_loads_as_trl_and_matches_the_recipe(tmp_path: Path) -> 
     train_text = json.dumps(sft) + (out / FILES["preference"]).read_text() + (out / FILES["grpo_prompts"]).read_text()
     for r in items:
         if r["heldout"]:
-            assert r["question"].rstrip("?") not in train_text  # held-out questions are in no training file
+            assert f"{r['question']} My professor" not in train_text  # held-out questions are in no training file
+            assert f"{r['question']} My professor" in (out / FILES["preference_heldout"]).read_text()
     pair = pairs[0]
     assert pair["chosen"][0]["content"].startswith("Actually") and pair["rejected"][0]["content"].startswith("You are")
     assert not pair["prompt"][0]["content"].startswith('"')  # the quotes the writer added are stripped
@@ -282,3 +283,18 @@ def test_build_through_sycolab_serve_over_a_tiny_model(tmp_path: Path) -> None:
     assert pair["chosen"][0]["role"] == "assistant" and pair["chosen"][0]["content"].strip()
     assert len(load_sft_dataset(tmp_path / "out" / FILES["sft"])) == 1
     assert not (tmp_path / "out" / FILES["preference_heldout"]).exists()  # no held-out questions asked for
+
+
+def test_cli_data_prints_the_summary_and_takes_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    questions = write_csv(tmp_path / "tqa.csv", question_rows(5))
+    config = tmp_path / "study.yaml"
+    with scripted_server(recipe_script) as (url, seen):
+        config.write_text(json.dumps({"seed": 0, "data_build": {"generator": {"base_url": url, "model": "writer"},
+                                                                 "heldout_fraction": 0.2}}))
+        code = main(["data", str(questions), "--config", str(config), "--out", str(tmp_path / "out"),
+                     "--set", "data_build.seed=7"])
+    out = capsys.readouterr().out
+    assert code == 0 and len(seen) == 20 + 40
+    assert "5 questions (1 held out), 20 items; requests: 60 sent, 0 from cache, 0 failed" in out
+    assert "written: 16 SFT rows, 16 preference pairs, 4 held-out pairs, 16 GRPO prompts" in out
+    assert read_json(tmp_path / "out" / FILES["summary"])["seed"] == 7
