@@ -14,13 +14,23 @@ import pytest
 from test_judging_openai import completion, scripted_server
 
 from sycolab.cli.main import main
-from sycolab.data.build import DataBuildConfig, FILES, build_training_data, read_questions
+from sycolab.data.build import (
+    FILES,
+    DataBuildConfig,
+    build_training_data,
+    read_questions,
+)
 from sycolab.data.build.config import GeneratorConfig
 from sycolab.data.build.filters import drop_reason, repeated_trigram_share
 from sycolab.data.build.plan import plan_items
 from sycolab.data.build.prompts import USER_PROMPT_SYSTEM
 from sycolab.data.build.requests import CACHE_FILE, RequestCache
-from sycolab.data.trl_formats import load_preference_dataset, load_prompt_dataset, load_sft_dataset, read_sft_rows
+from sycolab.data.trl_formats import (
+    load_preference_dataset,
+    load_prompt_dataset,
+    load_sft_dataset,
+    read_sft_rows,
+)
 from sycolab.errors import ConfigError, DataError
 from sycolab.io import read_json, read_jsonl
 
@@ -142,8 +152,10 @@ def test_build_over_http_loads_as_trl_and_matches_the_recipe(tmp_path: Path) -> 
 def test_assignment_is_deterministic_given_the_seed(tmp_path: Path) -> None:
     questions = read_questions(write_csv(tmp_path / "q.csv", question_rows(30)))
     cfg = DataBuildConfig()
-    draw = lambda seed: [(i.item_id, i.intensity, i.factual_mode, i.wrong_belief, i.heldout)  # noqa: E731
-                         for i in plan_items(questions, cfg, seed)]
+
+    def draw(seed: int) -> list[tuple]:
+        return [(i.item_id, i.intensity, i.factual_mode, i.wrong_belief, i.heldout) for i in plan_items(questions, cfg, seed)]
+
     assert draw(3) == draw(3)
     assert draw(3) != draw(4)
     # an item's draw depends on the item, not on which other questions are in the file
@@ -298,3 +310,24 @@ def test_cli_data_prints_the_summary_and_takes_overrides(tmp_path: Path, capsys:
     assert "5 questions (1 held out), 20 items; requests: 60 sent, 0 from cache, 0 failed" in out
     assert "written: 16 SFT rows, 16 preference pairs, 4 held-out pairs, 16 GRPO prompts" in out
     assert read_json(tmp_path / "out" / FILES["summary"])["seed"] == 7
+
+
+def test_generator_key_from_the_environment_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sycolab.errors import UserError
+
+    questions = write_csv(tmp_path / "tqa.csv", question_rows(2))
+    with pytest.raises(UserError, match="data_build.generator: not set"):
+        build_training_data(questions, DataBuildConfig(), tmp_path / "none", seed=0)
+    monkeypatch.delenv("GEN_KEY_FOR_TEST", raising=False)
+    gen = {"base_url": "http://127.0.0.1:9/v1", "model": "writer", "api_key_env": "GEN_KEY_FOR_TEST"}
+    with pytest.raises(UserError, match="data_build.generator.api_key_env: environment variable GEN_KEY_FOR_TEST"):
+        build_training_data(questions, DataBuildConfig(generator=gen), tmp_path / "nokey", seed=0)
+    secret = "sk-gen-Zq81secret"
+    monkeypatch.setenv("GEN_KEY_FOR_TEST", secret)
+    out = tmp_path / "out"
+    with scripted_server(recipe_script) as (url, seen):
+        build_training_data(questions, DataBuildConfig(generator={**gen, "base_url": url}, heldout_fraction=0.5),
+                            out, seed=0)
+    assert {s["headers"]["Authorization"] for s in seen} == {f"Bearer {secret}"}
+    for path in out.iterdir():
+        assert secret.encode() not in path.read_bytes(), path.name

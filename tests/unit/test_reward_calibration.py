@@ -7,7 +7,10 @@ import pytest
 from _fake_store import write_fake_study
 
 from sycolab.io import atomic_write_json
-from sycolab.methods.reward_model import threshold_calibration, zero_std_share_if_independent
+from sycolab.methods.reward_model import (
+    threshold_calibration,
+    zero_std_share_if_independent,
+)
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.assemble import _training_logs
 from sycolab.reporting.tables import reward_calibration_table

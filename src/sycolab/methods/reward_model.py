@@ -150,7 +150,7 @@ def threshold_calibration(scores: Sequence[float], thresholds: Sequence[float] |
         step = (high - low) / (CALIBRATION_POINTS - 1)
         thresholds = [low + i * step for i in range(CALIBRATION_POINTS)] + [statistics.median(scores)]
     rows = []
-    for threshold in sorted(set(float(t) for t in thresholds)):
+    for threshold in sorted({float(t) for t in thresholds}):
         above = sum(score > threshold for score in scores)
         rows.append({"threshold": threshold, "n_above": above, "share_above": above / len(scores)})
     return rows
