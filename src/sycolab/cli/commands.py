@@ -270,6 +270,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from sycolab.config import load_config
+    from sycolab.data.build import build_training_data, format_summary
+
+    cfg = load_config(args.config, args.overrides)
+    summary = build_training_data(args.questions, cfg.data_build, args.out, seed=cfg.seed)
+    print(f"sycolab: training data written to {args.out}")
+    print(format_summary(summary))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from sycolab.study.bench import run_benchmarks
 

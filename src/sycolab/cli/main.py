@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--request-timeout", type=_positive_float, default=ServeLimits.request_timeout_s,
                     help="seconds a client may take to send its request")
 
+    d = sub.add_parser("data", help="build training sets for a real model through a generator endpoint")
+    d.add_argument("questions", help="question file in TruthfulQA's layout (CSV, or its JSONL export)")
+    d.add_argument("--config", required=True, help="a study config with a `data_build` section")
+    d.add_argument("--out", required=True)
+    d.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+
     b = sub.add_parser("bench", help="the benchmark suite (ratios measured side by side)")
     b.add_argument("--quick", action="store_true")
     return p

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from sycolab.config.names import name_problem
 from sycolab.config.sections import BaseModelConfig, DataConfig, ExecutionConfig, ReportConfig, TrackingConfig
+from sycolab.data.build.config import DataBuildConfig
 from sycolab.evaluation.config import EvaluateConfig
 from sycolab.probing.config import ProbeConfig
 from sycolab.world.config import WorldConfig
@@ -30,6 +31,7 @@ class StudyConfig(BaseModel):
     )
     world: WorldConfig = Field(default_factory=WorldConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    data_build: DataBuildConfig = Field(default_factory=DataBuildConfig)
     base: BaseModelConfig = Field(default_factory=BaseModelConfig)
     induce: dict[str, Any] = Field(default_factory=dict)
     recover: dict[str, dict[str, Any]] = Field(default_factory=dict)

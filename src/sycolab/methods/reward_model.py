@@ -11,12 +11,15 @@ folder's `reward_stats.json` keeps, the **median reward-model score on SFT-polic
 per GRPO training prompt (`ctx.data["grpo_prompts"]`, or the preference prompts when absent), drawn from
 the SFT model (the RM's backbone and GRPO's starting policy) at `median_temperature` before training.
 These are the completions GRPO's binary variant thresholds at step 0, so thresholding at their median
-splits its first rewards about evenly into +1 and -1.
+splits its first rewards about evenly into +1 and -1. `summary.json` also keeps those scores
+(`policy_scores`, sorted) and `threshold_calibration`, the share of them above each of a range of thresholds
+(`threshold_calibration()`): the table the reference study read its binary threshold (1.9) from.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ from sycolab.methods.registry import MethodContext, register_method
 
 REWARD_STATS = "reward_stats.json"
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
+CALIBRATION_POINTS = 9
 
 
 class RewardModelConfig(TrainingConfig):
@@ -110,6 +114,8 @@ def run(ctx: MethodContext) -> dict[str, Any]:
             median_source=median_source,
             median_n=len(scores),
             median_temperature=cfg.median_temperature,
+            policy_scores=sorted(scores),
+            threshold_calibration=threshold_calibration(scores),
         )
         return dict(stats)
 
@@ -128,6 +134,33 @@ def pair_statistics(scorer: Any, rows: list[dict]) -> dict[str, float | int]:
     rejected = scorer(prompts, [row["rejected"] for row in rows])
     diffs = [w - l for w, l in zip(chosen, rejected, strict=True)]
     return {"accuracy": sum(d > 0 for d in diffs) / len(diffs), "margin": sum(diffs) / len(diffs), "pairs": len(diffs)}
+
+
+def threshold_calibration(scores: Sequence[float], thresholds: Sequence[float] | None = None) -> list[dict[str, Any]]:
+    """Rows {threshold, n_above, share_above}: how many of the SFT-policy `scores` exceed each threshold, i.e.
+    how often GRPO's binary reward (+1 where score > threshold) would be +1 on them at step 0. Default
+    thresholds: CALIBRATION_POINTS evenly spaced from the lowest to the highest score, plus the median.
+
+    scores [0, 1, 2, 3], thresholds [0.5, 2] -> shares 3/4 and 1/4 (a score equal to the threshold is not above).
+    """
+    if not scores:
+        return []
+    if thresholds is None:
+        low, high = min(scores), max(scores)
+        step = (high - low) / (CALIBRATION_POINTS - 1)
+        thresholds = [low + i * step for i in range(CALIBRATION_POINTS)] + [statistics.median(scores)]
+    rows = []
+    for threshold in sorted({float(t) for t in thresholds}):
+        above = sum(score > threshold for score in scores)
+        rows.append({"threshold": threshold, "n_above": above, "share_above": above / len(scores)})
+    return rows
+
+
+def zero_std_share_if_independent(share_above: float, num_generations: int) -> float:
+    """Share of GRPO groups whose `num_generations` binary rewards are all equal (frac_reward_zero_std) if each
+    sample were +1 independently with probability `share_above`: p**G + (1 - p)**G (0.5, 8 -> 2/256). An
+    observed share far above it means rewards are set by the prompt, not the sample."""
+    return share_above**num_generations + (1 - share_above) ** num_generations
 
 
 def _median_prompts(ctx: MethodContext, cfg: RewardModelConfig) -> tuple[list[list[dict]], str]:

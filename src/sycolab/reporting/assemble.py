@@ -11,7 +11,13 @@ from sycolab.reporting._results import StudyData, TrainingLog
 from sycolab.reporting.document import Cell, Column, NoData, Paragraph, Report, SampleBrowser, Section, Table
 from sycolab.reporting.provenance import provenance_table
 from sycolab.reporting.samples import select_samples
-from sycolab.reporting.tables import behaviour_table, framework_table, probing_table, training_table
+from sycolab.reporting.tables import (
+    behaviour_table,
+    framework_table,
+    probing_table,
+    reward_calibration_table,
+    training_table,
+)
 
 if TYPE_CHECKING:
     from sycolab.config.sections import ReportConfig
@@ -114,6 +120,9 @@ def _training_logs(data: StudyData) -> dict[str, TrainingLog]:
 
 def _training_blocks(data: StudyData, logs: dict[str, TrainingLog], palette: plots.Palette) -> list:
     blocks: list = [training_table(data, logs)]
+    calibration = reward_calibration_table(data, logs)
+    if calibration is not None:
+        blocks.append(calibration)
     blocks += [plots.training_curves(log, palette(name), f"training-{i}-{_slug(name)}")
                for i, (name, log) in enumerate(logs.items(), start=1)]
     untrained = [m.name for m in data.models if m.name not in logs and m.method not in ("base", "steer")]

@@ -7,6 +7,8 @@ are those of probe/*.csv (docs/architecture.md).
 
 from __future__ import annotations
 
+import math
+
 from sycolab.evaluation.metrics import METRIC_DATASET, MIN_QUESTIONS, SEED, SHARMA
 from sycolab.reporting._format import DASH, FEW_QUESTIONS_MARK, layer_name, layer_ranges, metric_cell, num, pct, pvalue
 from sycolab.reporting._results import BEHAVIOUR_METRICS, ModelEntry, StudyData, TrainingLog
@@ -311,3 +313,50 @@ def _plain(value: object, digits: int) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def reward_calibration_table(data: StudyData, logs: dict[str, TrainingLog]) -> Table | None:
+    """Share of SFT-policy samples whose reward-model score exceeds each threshold (reward model summary.json,
+    `threshold_calibration`), beside each binary GRPO run's threshold and its observed frac_reward_zero_std.
+    None when no reward model recorded a calibration."""
+    from sycolab.methods.reward_model import threshold_calibration, zero_std_share_if_independent
+
+    methods = {m.name: m for m in data.models}
+    rm = next((log for name, log in logs.items()
+               if (methods[name].method if name in methods else None) == "reward_model"
+               and log.summary.get("threshold_calibration")), None)
+    if rm is None:
+        return None
+    binary = {name: log.summary for name, log in logs.items()
+              if isinstance(log.summary.get("reward"), dict) and log.summary["reward"].get("kind") == "binary_threshold"
+              and log.summary["reward"].get("threshold") is not None}
+    rows_data = rm.summary["threshold_calibration"]
+    scores = rm.summary.get("policy_scores")
+    if scores and binary:
+        thresholds = [r["threshold"] for r in rows_data] + [s["reward"]["threshold"] for s in binary.values()]
+        rows_data = threshold_calibration(scores, thresholds)
+    generations = next((int(methods[n].params["num_generations"]) for n in binary
+                        if n in methods and methods[n].params.get("num_generations")), None)
+    columns = [Column("threshold", "threshold"), Column("share", "SFT samples above")]
+    if generations:
+        columns.append(Column("independent", f"all-equal groups if independent (G={generations})"))
+    columns.append(Column("run", "binary GRPO run: frac_reward_zero_std mean / max"))
+    rows = []
+    for r in rows_data:
+        runs = [f"{name}: {num(s.get('frac_reward_zero_std_mean'))} / {num(s.get('frac_reward_zero_std_max'))}"
+                for name, s in binary.items() if math.isclose(float(s["reward"]["threshold"]), r["threshold"])]
+        row = [Cell(num(r["threshold"]), numeric=True),
+               Cell(num(r["share_above"]), f"{r['n_above']} of {rm.summary.get('median_n', DASH)}", numeric=True)]
+        if generations:
+            row.append(Cell(num(zero_std_share_if_independent(r["share_above"], generations), 4), numeric=True))
+        row.append(Cell("; ".join(runs) if runs else ""))
+        rows.append(row)
+    return Table(
+        "reward_calibration",
+        columns,
+        rows,
+        caption=f"Binary GRPO reward calibration: share of SFT-policy samples ({rm.model}'s summary.json) whose "
+                "reward-model score exceeds each threshold (+1 there, -1 elsewhere); thresholds span the scores, plus "
+                "the median. frac_reward_zero_std: share of GRPO groups whose rewards were all equal (no gradient); "
+                "'if independent' is p^G + (1-p)^G, what it would be if samples of one prompt were independent.",
+    )
