@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from sycolab.probing.intervals import auroc_intervals
-from sycolab.probing.probes import overlapping, probe_scores, single_threaded, LayerResult
+from sycolab.probing.probes import LayerResult, overlapping, probe_scores, single_threaded
 from sycolab.probing.stats import auroc_null, block_permutations, holm, maxt_pvalues
 
 PRESERVED_AUROC = 0.70
@@ -110,12 +110,29 @@ def transfer_scan(
 ) -> list[TransferRow]:
     """Cross-fitted AUROC, interval, per-layer and max-T permutation p of the source's fold probes on a target."""
     layers, scores = crossfit_scores(fold_probes, target_acts, target_folds)
-    y = np.asarray(target_labels, dtype=bool)
-    keep = np.isfinite(scores).all(0)
-    if not layers or not keep.any():
+    return transfer_rows(
+        source, target, layers, scores, target_labels, target_groups, n_permutations, rng, boot_weights
+    )
+
+
+def transfer_rows(
+    source: str,
+    target: str,
+    layers: Sequence[int],
+    scores: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    n_permutations: int,
+    rng: np.random.Generator,
+    boot_weights: np.ndarray | None = None,
+) -> list[TransferRow]:
+    """The statistics of fixed out-of-fold `scores` [L, n] of one target (samples with a nan score left out)."""
+    y = np.asarray(labels, dtype=bool)
+    keep = np.isfinite(scores).all(0) if len(layers) else np.zeros(y.size, dtype=bool)
+    if not keep.any():
         return [TransferRow(source, target, layer, float("nan")) for layer in layers]
     s, yk = scores[:, keep], y[keep]
-    index = block_permutations(np.asarray(target_groups)[keep], n_permutations, rng)
+    index = block_permutations(np.asarray(groups)[keep], n_permutations, rng)
     null = auroc_null(s, yk, index)  # [P, L]
     observed = auroc_null(s, yk, np.arange(yk.size)[None, :])[0]
     raw = (1 + (null >= observed[None, :] - 1e-12).sum(0)) / (1 + n_permutations)
