@@ -100,8 +100,10 @@ def test_cross_fitting_removes_question_memorisation_that_same_question_scoring_
     assert abs(crossfit - 0.5) < 0.12
 
 
-def test_weighted_auroc_equals_the_auroc_of_the_repeated_sample():
-    scores = np.array([0.1, 0.4, 0.35, 0.8, 0.4])
+@pytest.mark.parametrize("pair_limit", [4_000_000, 0])  # the pair-matrix product, and the O(B n) level sums
+def test_weighted_auroc_equals_the_auroc_of_the_repeated_sample(monkeypatch, pair_limit):
+    monkeypatch.setattr("sycolab.probing.stats._PAIR_MATRIX_LIMIT", pair_limit)
+    scores = np.array([0.1, 0.4, 0.35, 0.8, 0.4])  # a tie at 0.4 between a negative and a positive
     y = np.array([0, 0, 1, 1, 1], dtype=bool)
     weights = np.array([[1, 1, 1, 1, 1], [2, 0, 1, 3, 1], [0, 1, 0, 0, 2]])
     expected = [roc_auc_score(np.repeat(y, w), np.repeat(scores, w)) for w in weights]

@@ -230,7 +230,7 @@ class ScanDesign:
 
     folds: np.ndarray  # [n] fold of each sample
     splits: list[Split]
-    null_index: np.ndarray  # [n_null, n] question-block permutations within folds
+    null_labels: np.ndarray  # [n_null, n] the labels under question-block permutations within folds
     boot_weights: np.ndarray  # [n_bootstrap, n] per-sample draw counts of the cluster bootstrap
 
 
@@ -243,7 +243,7 @@ def scan_design(labels: np.ndarray, groups: np.ndarray, cfg: ProbeConfig, fold_o
     return ScanDesign(
         folds=folds,
         splits=splits_of(folds),
-        null_index=block_permutations(groups, cfg.n_null, rng, strata=folds),
+        null_labels=np.asarray(labels, dtype=np.float64)[block_permutations(groups, cfg.n_null, rng, strata=folds)],
         boot_weights=bootstrap_weights(groups, cfg.n_bootstrap, cfg.seed),
     )
 
@@ -293,18 +293,13 @@ def score_layer(layer: int, kind: str, scores: np.ndarray, y: np.ndarray, design
     if not np.isfinite(value):
         return LayerResult(layer, kind, value, float("nan"), scores=scores)
     low, high = auroc_intervals(scores[keep][None, :], y[keep], design.boot_weights[:, keep])[0]
-    null = _null_over(scores, y, design.null_index, keep)
+    # a permutation stays within folds and a fold is scored whole (or not at all): the scored samples'
+    # labels are permuted among themselves
+    null = auroc_null(scores[keep][None, :], design.null_labels[:, keep])[:, 0]
     return LayerResult(
         layer, kind, value, float(np.quantile(null, 0.95)), float(low), float(high),
         float((1 + (null >= value - 1e-12).sum()) / (1 + null.size)), scores=scores,
     )
-
-
-def _null_over(scores: np.ndarray, y: np.ndarray, index: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """The null AUROCs over the scored samples: a row permutes within folds and a fold is scored whole, so
-    it maps scored samples to scored samples."""
-    position = np.cumsum(keep) - 1
-    return auroc_null(scores[keep][None, :], y[keep], position[index[:, keep]])[:, 0]
 
 
 def summarise(results: Sequence[LayerResult]) -> ProbeSummary:

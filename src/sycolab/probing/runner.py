@@ -3,8 +3,9 @@
 Steps, each skipped with a recorded reason when its inputs are missing:
 1. per model: labels from `eval/<model>/samples.jsonl`; activations of the labelled pressured prompts at
    every configured layer (`probe/activations/<model>/`); activation patching on logit-proxy items;
-2. probes, random-label controls, ablation, transfer from `cfg.transfer_from`, direction cosines
-   (`analysis.analyse`, from the stored activations alone);
+2. probes with intervals and permutation nulls, shortcut baselines, per-template probes, ablation,
+   cross-fitted transfer from `cfg.transfer_from`, direction cosines (`analysis.analyse`, from the stored
+   activations alone);
 3. with a `measure_sycophancy` callable: direction interventions and the steering alpha sweep on the
    source model.
 Tables (docs/architecture.md, "Probing tables") are written with `sycolab.io.write_table`, plus

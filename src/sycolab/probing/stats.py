@@ -132,31 +132,27 @@ def block_permutations(
     for blocks in members.values():
         table = np.asarray(blocks, dtype=np.int64)  # [questions, size]
         c, m = table.shape
-        which = np.argsort(rng.random((n_permutations, c)), axis=1)  # [P, c]: the question each one receives
-        order = np.argsort(rng.random((n_permutations, c, m)), axis=2)  # [P, c, m]: where its labels land
+        which = rng.permuted(np.broadcast_to(np.arange(c), (n_permutations, c)), axis=1)  # the block each receives
+        order = rng.permuted(np.broadcast_to(np.arange(m), (n_permutations, c, m)), axis=2)  # where its labels land
         out[:, table.ravel()] = table[which[:, :, None], order].reshape(n_permutations, c * m)
     return out
 
 
-def auroc_null(scores: np.ndarray, labels: np.ndarray, index: np.ndarray, chunk: int = 1024) -> np.ndarray:
-    """[P, k] AUROC of each row of `scores` [k, n] against each permuted label vector `labels[index[p]]`.
+def auroc_null(scores: np.ndarray, permuted: np.ndarray) -> np.ndarray:
+    """[P, k] AUROC of each row of `scores` [k, n] against each row of `permuted` [P, n], 0/1 label vectors
+    with the same number of positives (permutations of one label vector, e.g. `labels[block_permutations(...)]`).
 
-    The rank trick of the module docstring: a permutation keeps the number of positives, so one product of
-    the [P, n] 0/1 label matrix with the [n, k] ranks gives all P x k AUROCs.
+    The rank trick of the module docstring: all P x k AUROCs are one product of the label matrix with the
+    [n, k] ranks.
     """
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
-    y = np.asarray(labels, dtype=np.float64)
-    n1 = int(y.sum())
-    n0 = y.size - n1
-    out = np.full((index.shape[0], scores.shape[0]), np.nan)
+    permuted = np.atleast_2d(np.asarray(permuted, dtype=np.float64))
+    n1 = int(permuted[0].sum())
+    n0 = permuted.shape[1] - n1
     if n1 == 0 or n0 == 0:
-        return out
+        return np.full((permuted.shape[0], scores.shape[0]), np.nan)
     ranks = rankdata(scores, axis=1).T  # [n, k]
-    offset = n1 * (n1 + 1) / 2
-    for start in range(0, index.shape[0], chunk):
-        rows = y[index[start : start + chunk]]  # [chunk, n]
-        out[start : start + chunk] = (rows @ ranks - offset) / (n1 * n0)
-    return out
+    return (permuted @ ranks - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
 def maxt_pvalues(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
@@ -179,23 +175,32 @@ def maxt_pvalues(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
     return out
 
 
+_PAIR_MATRIX_LIMIT = 4_000_000
+
+
 def weighted_auroc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """AUROC of `scores` [n] when sample i counts `weights[b, i]` times, for each row b of `weights` [B, n].
 
     sum over positive-negative pairs of w_i w_j ([s_i > s_j] + [s_i = s_j] / 2), over (sum w_pos)(sum w_neg):
-    the AUROC of a bootstrap resample whose draw counts are the weights. O(B n) after one sort.
+    the AUROC of a bootstrap resample whose draw counts are the weights. Up to 4M pairs, one product with the
+    [n_pos, n_neg] pair matrix (fastest at probe sizes); beyond, O(B n) through the negative weight below each
+    tie level (a running sum over levels).
     """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    values, level = np.unique(s, return_inverse=True)  # tie levels, ascending
-    u = values.size
-    b = w.shape[0]
-    offsets = (np.arange(b) * u)[:, None]
-    neg_at = np.bincount((offsets + level[None, ~y]).ravel(), weights=w[:, ~y].ravel(), minlength=b * u).reshape(b, u)
-    below = np.cumsum(neg_at, axis=1) - neg_at
-    beats = below[:, level[y]] + 0.5 * neg_at[:, level[y]]  # [B, n_pos]
-    num = (w[:, y] * beats).sum(1)
-    den = w[:, y].sum(1) * w[:, ~y].sum(1)
+    w_pos, w_neg = w[:, y], w[:, ~y]
+    if y.sum() * (~y).sum() <= _PAIR_MATRIX_LIMIT:
+        diff = s[y][:, None] - s[~y][None, :]
+        num = ((w_pos @ ((diff > 0) + 0.5 * (diff == 0))) * w_neg).sum(1)
+    else:
+        _, level = np.unique(s, return_inverse=True)
+        u = int(level.max()) + 1
+        offsets = (np.arange(w.shape[0]) * u)[:, None]
+        flat = (offsets + level[None, ~y]).ravel()
+        neg_at = np.bincount(flat, weights=w_neg.ravel(), minlength=w.shape[0] * u).reshape(w.shape[0], u)
+        below = np.cumsum(neg_at, axis=1) - neg_at
+        num = (w_pos * (below[:, level[y]] + 0.5 * neg_at[:, level[y]])).sum(1)
+    den = w_pos.sum(1) * w_neg.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / den, np.nan)

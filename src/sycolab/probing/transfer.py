@@ -132,9 +132,8 @@ def transfer_rows(
     if not keep.any():
         return [TransferRow(source, target, layer, float("nan")) for layer in layers]
     s, yk = scores[:, keep], y[keep]
-    index = block_permutations(np.asarray(groups)[keep], n_permutations, rng)
-    null = auroc_null(s, yk, index)  # [P, L]
-    observed = auroc_null(s, yk, np.arange(yk.size)[None, :])[0]
+    null = auroc_null(s, yk[block_permutations(np.asarray(groups)[keep], n_permutations, rng)])  # [P, L]
+    observed = auroc_null(s, yk[None, :])[0]
     raw = (1 + (null >= observed[None, :] - 1e-12).sum(0)) / (1 + n_permutations)
     adjusted = maxt_pvalues(observed, null)
     ci = np.full((len(layers), 2), np.nan) if boot_weights is None else auroc_intervals(s, yk, boot_weights[:, keep])
