@@ -178,7 +178,11 @@ def _by_template(
         if min(counts.n_sycophantic, counts.n_honest) < cfg.min_per_class or len(set(groups)) < 2:
             continue
         design = scan_design(y, groups, cfg, fold_of)
-        scan = scan_layers(lambda layer: data.load(layer)[idx], layers, y, groups, "logistic", cfg, design, keep_probes=False)
+
+        def rows_of(layer: int, idx: np.ndarray = idx) -> np.ndarray:
+            return data.load(layer)[idx]
+
+        scan = scan_layers(rows_of, layers, y, groups, "logistic", cfg, design, keep_probes=False)
         rows += [TemplateRow(name, r.layer, template, idx.size, r.auroc, r.ci_low, r.ci_high, r.null_p95) for r in scan]
     return rows
 

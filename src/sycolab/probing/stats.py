@@ -1,4 +1,6 @@
-"""Statistics for probes: rank AUROC, vectorised permutation p-values, Holm and Benjamini-Hochberg.
+"""Statistics for probes: rank AUROC, vectorised permutation p-values, question-block permutations,
+Westfall-Young max-T adjusted p-values, Holm and Benjamini-Hochberg, and the weighted AUROC of bootstrap
+resamples.
 
 AUROC is the Mann-Whitney U statistic scaled to [0, 1] (Hanley & McNeil 1982):
     AUROC = (sum of the positives' ranks - n1 (n1 + 1) / 2) / (n1 n0),
@@ -127,7 +129,7 @@ def block_permutations(
     by_question: dict[int, list[int]] = {}
     for i, q in enumerate(question):
         by_question.setdefault(int(q), []).append(i)
-    for q, rows in by_question.items():
+    for rows in by_question.values():
         members.setdefault((int(strata[rows[0]]), len(rows)), []).append(rows)
     for blocks in members.values():
         table = np.asarray(blocks, dtype=np.int64)  # [questions, size]
