@@ -1,8 +1,8 @@
 """Shortcut baselines: how well do labels follow from things other than the probed representation?
 
 - `template`: the prompt template alone (suggest_incorrect vs doubt_correct);
-- `knowledge`: whether the same model answered the neutral prompt of the question wrong (from its eval
-  samples; unknown when it has no scored neutral reply);
+- `knowledge`: whether the same model failed the neutral prompt of the question (its scored neutral reply
+  is not correct: wrong or hedged; from its eval samples; unknown when it has no scored neutral reply);
 - `template+knowledge`: both together;
 - for transfer, `agreement`: the source model's own label on the same question and template as the score.
 The first three are lookup-table probes, cross-fitted on the probes' own folds: a sample's score is the
