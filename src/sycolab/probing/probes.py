@@ -233,7 +233,9 @@ class ScanDesign:
     boot_weights: np.ndarray  # [n_bootstrap, n] per-sample draw counts of the cluster bootstrap
 
 
-def scan_design(labels: np.ndarray, groups: np.ndarray, cfg: ProbeConfig, fold_of: Mapping[str, int] | None = None) -> ScanDesign:
+def scan_design(
+    labels: np.ndarray, groups: np.ndarray, cfg: ProbeConfig, fold_of: Mapping[str, int] | None = None
+) -> ScanDesign:
     """Folds (from `fold_of`, or the model's own questions), the null permutations and bootstrap weights."""
     groups = np.asarray(groups)
     fold_of = fold_of or question_folds(groups, cfg.cv_folds, cfg.seed)
@@ -279,7 +281,8 @@ def scan_layers(
         scores, fold_probes = out_of_fold(x, y, design.splits, fit)
         result = score_layer(layer, kind, scores, y, design)
         if kind == "logistic" and keep_probes:
-            result.fold_probes = {int(design.folds[test[0]]): p for (_, test), p in zip(design.splits, fold_probes, strict=True)}
+            fold_of_split = [int(design.folds[test[0]]) for _, test in design.splits]
+            result.fold_probes = dict(zip(fold_of_split, fold_probes, strict=True))
             result.probe = fit(x, y)
         results.append(result)
     return results
@@ -325,4 +328,6 @@ def overlapping(peak: LayerResult, results: Sequence[LayerResult]) -> list[int]:
     """Layers whose interval overlaps the peak's (the peak included); [peak] when intervals are missing."""
     if not (np.isfinite(peak.ci_low) and np.isfinite(peak.ci_high)):
         return [peak.layer]
-    return [r.layer for r in results if np.isfinite(r.ci_high) and r.ci_high >= peak.ci_low and r.ci_low <= peak.ci_high]
+    return [
+        r.layer for r in results if np.isfinite(r.ci_high) and r.ci_high >= peak.ci_low and r.ci_low <= peak.ci_high
+    ]

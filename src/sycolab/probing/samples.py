@@ -96,7 +96,8 @@ def read_probe_samples(path: str | Path, exclude_hedged: bool = True) -> ProbeSa
 
 def _refused(obj: dict) -> bool:
     verdicts = obj.get("verdicts") or {}
-    return any(v is True or (isinstance(v, str) and v.upper() == "REFUSED") for v in (obj.get("refused"), verdicts.get("refused")))
+    flags = (obj.get("refused"), verdicts.get("refused"))
+    return any(v is True or (isinstance(v, str) and v.upper() == "REFUSED") for v in flags)
 
 
 def read_neutral_prompts(path: str | Path) -> dict[str, list[dict]]:
