@@ -15,6 +15,7 @@ from sycolab.probing.probes import (
     question_folds,
     fit_probe,
     grouped_splits,
+    make_probe,
     probe_direction,
     probe_scores,
     scan_layers,
@@ -61,6 +62,17 @@ def test_mlp_probe_finds_a_signal_the_logistic_probe_cannot():
     assert linear.auroc < 0.65
     assert mlp.auroc > 0.85
     assert mlp.probe is None  # only logistic fits are kept (transfer, geometry, ablation use them)
+
+
+def test_fast_logistic_fit_is_scikit_learns_fit():
+    x, y, _, _ = planted(n=300, d=12)
+    x = x * np.linspace(0.1, 20.0, 12) + 3.0  # unequal scales and offsets: the scaler matters
+    ours = fit_probe("logistic", x, y, CFG)
+    reference = make_probe("logistic", CFG).fit(x.astype(np.float32), y)
+    np.testing.assert_allclose(ours[-1].coef_, reference[-1].coef_, atol=2e-4)
+    np.testing.assert_allclose(ours[-1].intercept_, reference[-1].intercept_, atol=2e-4)
+    np.testing.assert_allclose(probe_scores(ours, x), probe_scores(reference, x), atol=2e-3)
+    assert list(ours.predict(x[:5])) == list(reference.predict(x[:5]))
 
 
 def test_probe_direction_is_the_score_in_raw_space():

@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
@@ -100,10 +102,44 @@ def make_probe(kind: str, cfg: ProbeConfig) -> Pipeline:
 
 
 def fit_probe(kind: str, x: np.ndarray, y: np.ndarray, cfg: ProbeConfig) -> Pipeline:
+    x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=bool)
+    if kind == "logistic":
+        return fit_logistic(x, y, cfg)
     probe = make_probe(kind, cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        probe.fit(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=bool))
+        probe.fit(x, y)
+    return probe
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, cfg: ProbeConfig) -> Pipeline:
+    """The logistic probe of `make_probe`, fitted: the same pipeline and the same solution, faster.
+
+    Minimises scikit-learn's lbfgs objective on the standardised features,
+        (1/n) sum_i [log(1 + exp(m_i)) - y_i m_i] + ||w||^2 / (2 C n),   m_i = w . z_i + b (b unpenalised),
+    with scipy's L-BFGS-B (scikit-learn's solver, its gtol 1e-4 and iteration cap), then sets the fitted
+    attributes of the pipeline's `LogisticRegression`. The optimum is unique (strictly convex), so the
+    coefficients are scikit-learn's (test_probing_probes checks it); what is saved is scikit-learn's
+    per-fit validation overhead, most of a fit's time at probe sizes, where the study makes hundreds of fits.
+    """
+    probe = make_probe("logistic", cfg)
+    scaler, clf = probe[0], probe[-1]
+    z = scaler.fit_transform(x).astype(np.float64)
+    target = y.astype(np.float64)
+    n, d = z.shape
+    ridge = 1.0 / (cfg.logistic_c * n)
+
+    def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = params[:-1], params[-1]
+        margin = z @ w + b
+        residual = (expit(margin) - target) / n
+        loss = float((np.logaddexp(0.0, margin) - target * margin).sum() / n + 0.5 * ridge * (w @ w))
+        return loss, np.concatenate([z.T @ residual + ridge * w, [residual.sum()]])
+
+    fit = minimize(loss_and_grad, np.zeros(d + 1), jac=True, method="L-BFGS-B",
+                   options={"maxiter": cfg.max_iter, "gtol": 1e-4})
+    clf.coef_, clf.intercept_ = fit.x[None, :-1], fit.x[-1:]
+    clf.classes_, clf.n_features_in_, clf.n_iter_ = np.array([False, True]), d, np.array([fit.nit])
     return probe
 
 
