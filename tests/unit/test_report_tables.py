@@ -89,12 +89,24 @@ def test_probing_table_cells(study):
         ("0.710 [0.660, 0.750]", "0.012", "borderline")
     assert dpo["transfer_auroc"].detail == "at L3, overlapping: 2-3, mean 0.680"
     assert (dpo["p_holm"].detail, dpo["agreement"].text) == ("floor 0.002", "0.660")
+    assert not [n for n in table.notes if "does not exceed" in n]  # 0.710 beats 0.620, 0.550 and 0.660
     # cosine: the mean over the 4 layers (0.42 + 0.10) / 4, with the value at the source's peak layer 2 beside it
     assert (dpo["cosine"].text, dpo["cosine"].detail) == ("0.130", "L2: 0.420")
     assert [c.label for c in table.columns if c.key == "cosine"] == ["cosine with sft (mean over layers)"]
     # recovery after removing the top direction (k=1), not k=2 (26.3%)
     assert (dpo["recovery"].text, dpo["recovery"].detail) == ("50%", "k=1, L3")
     assert (sft["recovery"].text, sft["recovery"].detail) == ("62%", "k=1, L2")
+
+
+def test_probing_table_notes_a_transfer_that_a_shortcut_matches(tmp_path):
+    root = write_fake_study(tmp_path)
+    write_table(root / "probe" / "baselines.csv", [
+        {"model": "dpo", "baseline": "template", "auroc": 0.75},
+        {"model": "dpo", "baseline": "knowledge", "auroc": 0.5},
+    ])
+    table = probing_table(StudyData.read(root))
+    assert "dpo: sft→dpo transfer 0.710 does not exceed the template baseline 0.750" in table.notes
+    assert not [n for n in table.notes if "knowledge baseline" in n or "agreement" in n]
 
 
 def test_probe_shortcut_table_shows_baselines_and_per_template_peaks(study):

@@ -11,7 +11,9 @@ out-of-fold scores against the target's own labels, with a 95% cluster-bootstrap
 Test, per target, family-wise over its layers (Westfall & Young 1993, single-step max-T): the out-of-fold
 scores are fixed and do not depend on the target's labels, so permuting the target's labels is a valid
 test of "the scores do not track the target's behaviour". The target's labels are permuted `n_permutations`
-times, question blocks preserved (`stats.block_permutations`); under each permutation the AUROC of every
+times, question blocks preserved (`stats.block_permutations`: the permutation also breaks the labels' tie to
+the template, so a probe that reads only the template can pass; the template-only baseline beside it in
+the report says how far that goes); under each permutation the AUROC of every
 layer is computed (one matrix product) and its maximum over layers kept. `p_layers` of a layer is the share
 of permutations whose maximum reaches the layer's AUROC (floor 1/(n+1), whatever the number of layers);
 `p_value` is the unadjusted per-layer permutation p. Across the k targets, Holm (1979) on the targets'

@@ -8,7 +8,16 @@ are those of probe/*.csv (docs/architecture.md).
 from __future__ import annotations
 
 from sycolab.reporting._format import DASH, layer_name, layer_ranges, metric_cell, num, pct, pvalue
-from sycolab.reporting._results import BEHAVIOUR_METRICS, ModelEntry, StudyData, TrainingLog
+from sycolab.reporting._results import (
+    BEHAVIOUR_METRICS,
+    BaselineRow,
+    LabelRow,
+    ModelEntry,
+    OwnSummaryRow,
+    ProbeData,
+    StudyData,
+    TrainingLog,
+)
 from sycolab.reporting.document import Cell, Column, NoData, Table
 from sycolab.reporting.frameworks import framework_of
 
@@ -134,6 +143,8 @@ def probing_table(data: StudyData) -> Table | NoData:
                              f"floor {pvalue(transfer.p_floor)}" if transfer and transfer.p_floor is not None else "",
                              numeric=True)
         row["interpretation"] = Cell((transfer.interpretation or DASH) if transfer else DASH)
+        if transfer is not None and name != src:
+            notes += _shortcut_notes(probe, src, name, transfer.peak_auroc, transfer.agreement_auroc)
         mean_cos = probe.mean_cosine(src, name)
         cos = next((c for c in probe.cosine.rows
                     if c.layer == peak_layer and {c.model_a, c.model_b} == {src, name}), None)
@@ -194,13 +205,26 @@ def probe_shortcut_table(data: StudyData) -> Table | NoData:
     )
 
 
+def _shortcut_notes(probe: ProbeData, src: str, target: str, transfer_auroc: float | None, agreement: float | None) -> list[str]:
+    """A note for each baseline that the target's peak transfer AUROC does not exceed."""
+    if transfer_auroc is None:
+        return []
+    baselines = [(b, row.auroc) for b in ("template", "knowledge") if (row := probe.baseline_of(target, b))]
+    baselines.append((f"label agreement with {src}", agreement))
+    return [
+        f"{target}: {src}→{target} transfer {num(transfer_auroc)} does not exceed the {b} baseline {num(value)}"
+        for b, value in baselines
+        if value is not None and transfer_auroc <= value
+    ]
+
+
 def _with_interval(value: float | None, low: float | None, high: float | None) -> str:
     if value is None:
         return DASH
     return num(value) + (f" [{num(low)}, {num(high)}]" if low is not None and high is not None else "")
 
 
-def _labels_cell(label) -> Cell:
+def _labels_cell(label: LabelRow | None) -> Cell:
     if label is None:
         return Cell(DASH)
     excluded = [f"{n} {what}" for n, what in ((label.n_hedged_excluded, "hedged"), (label.n_refused_excluded, "refused")) if n]
@@ -208,7 +232,7 @@ def _labels_cell(label) -> Cell:
                 numeric=True)
 
 
-def _peak_cell(summary) -> Cell:
+def _peak_cell(summary: OwnSummaryRow | None) -> Cell:
     if summary is None:
         return Cell(DASH)
     text = f"{layer_name(summary.peak_layer)}: {_with_interval(summary.peak_auroc, summary.peak_ci_low, summary.peak_ci_high)}"
@@ -224,7 +248,7 @@ def _layer_detail(peak_layer: int | None, peak_set: list[int] | None, mean: floa
     return ", ".join(parts)
 
 
-def _baseline_cell(row) -> Cell:
+def _baseline_cell(row: BaselineRow | None) -> Cell:
     if row is None:
         return Cell(DASH, numeric=True)
     return Cell(_with_interval(row.auroc, row.ci_low, row.ci_high), numeric=True)
