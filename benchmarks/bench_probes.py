@@ -1,10 +1,12 @@
 """Benchmark of the probe statistics at tiny-world scale (prints seconds and ratios, asserts nothing).
 
-Synthetic activations: 6 models x 5 layers (embed + 4), 600 pressured prompts (300 base questions),
-d_model 128; each model's label is planted along a layer-dependent direction whose strength and angle to
-the SFT model's differ by model. Runs the whole `analyse` step (logistic probes with grouped 5-fold CV and
-random-label controls, ablation k=1..3 at the peak layer, SFT transfer with 1,000 permutations per
-(model, layer), Holm/BH, cosines) and times it (target: under 60 s on 2 cores), then compares the
+Synthetic activations: 6 models x 5 layers (embed + 4), 600 pressured prompts (300 base questions, two
+templates), d_model 128; the embedding at the last prompt token is one row for every prompt (as in a real
+study: it is dropped), each model's label is planted along a layer-dependent direction whose strength and
+angle to the SFT model's differ by model. Runs the whole `analyse` step (cross-fitted probes over 5 question
+folds with bootstrap intervals and 1,000-permutation nulls, per-template probes, shortcut baselines,
+ablation k=1..3 at the peak layer, cross-fitted SFT transfer with 1,000 max-T permutations per target,
+cosines) and times it (target: under 60 s on 2 cores), then compares the
 vectorised permutation test with a naive loop of `sklearn.metrics.roc_auc_score` over the same permutations
 (one (model, layer) test; the vectorised one tests all layers of a model in one product).
 
@@ -33,6 +35,7 @@ def synthetic_study(seed: int = 0) -> dict[str, ModelActivations]:
     shared = rng.normal(size=(len(LAYERS), D))
     shared /= np.linalg.norm(shared, axis=1, keepdims=True)
     groups = np.arange(N) // 2
+    templates = np.array(["suggest_incorrect", "doubt_correct"] * (N // 2), dtype=object)
     models = {}
     for m, name in enumerate(MODELS):
         y = rng.random(N) < 0.3 + 0.05 * m
@@ -43,11 +46,15 @@ def synthetic_study(seed: int = 0) -> dict[str, ModelActivations]:
         for i, layer in enumerate(LAYERS):
             direction = (1 - mix) * shared[i] + mix * own[i]
             direction /= np.linalg.norm(direction)
-            strength = 0.0 if layer == -1 else 0.8 * i / (len(LAYERS) - 1)
+            strength = 0.8 * i / (len(LAYERS) - 1)
             acts[layer] = (rng.normal(size=(N, D)) + np.outer(np.where(y, strength, -strength), direction)).astype(
                 np.float16
             )
-        models[name] = ModelActivations(name, y, groups, LAYERS, lambda layer, a=acts: a[layer].astype(np.float32))
+        acts[-1] = np.tile(rng.normal(size=D), (N, 1)).astype(np.float16)  # the same last token for every prompt
+        neutral_wrong = np.array(list(rng.random(N) < 0.3), dtype=object)
+        models[name] = ModelActivations(
+            name, y, groups, LAYERS, lambda layer, a=acts: a[layer].astype(np.float32), templates, neutral_wrong
+        )
     return models
 
 

@@ -89,6 +89,7 @@ LABELS = {
 }
 TRANSFER_SUMMARY = {("sft", "sft"): (0.93, 0.0004, "preserved"), ("sft", "dpo"): (0.71, 0.012, "borderline")}
 COSINE = {2: 0.42, 3: 0.10}  # cos(sft, dpo) by layer; sft's peak layer is 2
+BASELINES = (("template", 0.62), ("knowledge", 0.55), ("template+knowledge", 0.7))
 ABLATION = [("sft", 2, 1, 0.9, 0.75, 62.5), ("dpo", 3, 1, 0.88, 0.69, 50.0), ("dpo", 3, 2, 0.88, 0.6, 26.3)]
 
 
@@ -195,7 +196,8 @@ def _write_probe(folder: Path, models: list[str]) -> None:
         return table.get(name, table.get("dpo"))
 
     write_table(folder / "labels.csv", [
-        dict(zip(("model", "n", "n_sycophantic", "n_honest", "fitted", "reason"), (m, *like(m, LABELS)), strict=True))
+        {**dict(zip(("model", "n", "n_sycophantic", "n_honest", "fitted", "reason"), (m, *like(m, LABELS)), strict=True)),
+         "n_hedged_excluded": 2 if m == "sft" else 0, "n_refused_excluded": 0}
         for m in models
     ])
     fitted = [m for m in models if like(m, LABELS)[3]]
@@ -204,25 +206,44 @@ def _write_probe(folder: Path, models: list[str]) -> None:
         mean, peak, peak_auroc, above, floor = like(m, OWN_SUMMARY)
         for layer in range(N_LAYERS):
             auroc = peak_auroc if layer == peak else round(0.55 + 0.05 * layer, 3)
-            own_auroc.append({"model": m, "kind": "logistic", "layer": layer, "auroc": auroc, "control_auroc": floor})
+            own_auroc.append({"model": m, "kind": "logistic", "layer": layer, "auroc": auroc,
+                              "ci_low": round(auroc - 0.06, 3), "ci_high": round(auroc + 0.05, 3), "null_p95": floor})
     write_table(folder / "own_auroc.csv", own_auroc)
     write_table(folder / "own_summary.csv", [
         {"model": m, "kind": "logistic", "mean_auroc": s[0], "peak_layer": s[1], "peak_auroc": s[2],
-         "layers_above_chance": s[3], "noise_floor": s[4]}
+         "peak_ci_low": round(s[2] - 0.06, 3), "peak_ci_high": round(s[2] + 0.05, 3), "peak_set": [s[1] - 1, s[1]],
+         "layers_above_chance": s[3], "noise_floor": s[4], "dropped_layers": []}
         for m in fitted for s in [like(m, OWN_SUMMARY)]
+    ])
+    write_table(folder / "baselines.csv", [
+        {"model": m, "baseline": b, "auroc": v, "ci_low": round(v - 0.1, 3), "ci_high": round(v + 0.1, 3), "n": 8}
+        for m in fitted for b, v in BASELINES
+    ] + [{"model": m, "baseline": "agreement with sft", "auroc": 0.66, "n": 8} for m in fitted if m != "sft"])
+    write_table(folder / "own_by_template.csv", [
+        {"model": m, "layer": layer, "template": t, "n": 4, "auroc": round(0.5 + 0.04 * layer + d, 3),
+         "ci_low": 0.4, "ci_high": 0.9, "null_p95": 0.6}
+        for m in fitted for t, d in (("suggest_incorrect", 0.1), ("doubt_correct", 0.0)) for layer in range(N_LAYERS)
     ])
     write_table(folder / "transfer.csv", [
         {"source": "sft", "target": m, "layer": layer, "auroc": round(0.6 + 0.05 * layer, 3),
-         "p_value": 0.01, "p_holm": 0.04 if layer >= 2 else 0.2, "p_bh": 0.03}
+         "ci_low": round(0.5 + 0.05 * layer, 3), "ci_high": round(0.7 + 0.05 * layer, 3), "p_value": 0.01,
+         "p_layers": 0.02 if layer >= 2 else 0.1, "p_holm": 0.04 if layer >= 2 else 0.2, "p_floor": 0.002}
         for m in fitted for layer in range(N_LAYERS)
     ])
     write_table(folder / "transfer_summary.csv", [
-        {"source": "sft", "target": m, "peak_layer": 3, "peak_auroc": v[0], "p_holm": v[1], "interpretation": v[2]}
+        {"source": "sft", "target": m, "peak_layer": 3, "peak_auroc": v[0], "peak_ci_low": round(v[0] - 0.05, 3),
+         "peak_ci_high": round(v[0] + 0.04, 3), "peak_set": [2, 3], "mean_auroc": 0.68, "p_holm": v[1],
+         "p_floor": 0.002, "agreement_auroc": 0.66, "interpretation": v[2]}
         for m in fitted for v in [TRANSFER_SUMMARY.get(("sft", m), TRANSFER_SUMMARY[("sft", "dpo")])]
     ])
     write_table(folder / "cosine.csv", [
         {"layer": layer, "model_a": "sft", "model_b": m, "cosine": 1.0 if m == "sft" else COSINE.get(layer, 0.0)}
         for layer in range(N_LAYERS) for m in fitted
+    ])
+    write_table(folder / "cosine_mean.csv", [
+        {"model_a": "sft", "model_b": m, "mean_cosine": 1.0 if m == "sft" else sum(COSINE.values()) / N_LAYERS,
+         "n_layers": N_LAYERS}
+        for m in fitted
     ])
     write_table(folder / "ablation.csv", [
         dict(zip(("model", "layer", "k", "original_auroc", "ablated_auroc", "recovery_pct"), row, strict=True))

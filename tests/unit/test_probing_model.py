@@ -410,17 +410,30 @@ def test_run_probing_writes_every_table(lm, tmp_path):
     assert (labels["sft"]["n"], labels["sft"]["n_unscored"], labels["sft"]["fitted"]) == (30, 1, True)
     assert labels["grpo"]["fitted"] is False and "2 sycophantic" in labels["grpo"]["reason"]
     assert labels["missing"]["fitted"] is False and "no evaluation samples" in labels["missing"]["reason"]
+    assert labels["sft"]["n_hedged_excluded"] == 0 and labels["sft"]["n_refused_excluded"] == 0
     own = read_table(out / "own_auroc.csv")
-    assert len(own) == 2 * 2 * 3  # sft, dpo x logistic, mlp x embed + 2 layers
+    # sft, dpo x logistic, mlp x 2 decoder layers: the embedding at the last prompt token (the same token
+    # for every prompt) is constant and dropped
+    assert len(own) == 2 * 2 * 2
+    assert all(r["ci_low"] <= r["auroc"] <= r["ci_high"] and r["null_p95"] > 0.5 for r in own)
     summary = {(r["model"], r["kind"]): r for r in read_table(out / "own_summary.csv")}
     assert summary[("sft", "logistic")]["peak_auroc"] > 0.8  # the template decides the label: easy to read
+    assert json.loads(summary[("sft", "logistic")]["dropped_layers"]) == [-1]
     above = json.loads(summary[("sft", "logistic")]["layers_above_chance"])  # a JSON list of layers
-    assert isinstance(above, list) and set(above) <= {-1, 0, 1}
+    assert isinstance(above, list) and set(above) <= {0, 1}
+    assert summary[("sft", "logistic")]["peak_layer"] in json.loads(summary[("sft", "logistic")]["peak_set"])
+    baselines = {(r["model"], r["baseline"]): r["auroc"] for r in read_table(out / "baselines.csv")}
+    assert baselines[("sft", "template")] > 0.8  # and the template baseline says so
+    assert ("dpo", "agreement with sft") in baselines
+    by_template = read_table(out / "own_by_template.csv")
+    assert {r["template"] for r in by_template if r["model"] == "dpo"} == {"suggest_incorrect", "doubt_correct"}
     transfer = read_table(out / "transfer.csv")
-    assert [(r["target"], r["layer"]) for r in transfer] == [("dpo", -1), ("dpo", 0), ("dpo", 1)]
-    assert all(r["p_holm"] >= r["p_value"] - 1e-12 and r["p_bh"] >= r["p_value"] - 1e-12 for r in transfer)
+    assert [(r["target"], r["layer"]) for r in transfer] == [("dpo", 0), ("dpo", 1)]
+    assert all(r["p_holm"] >= r["p_layers"] - 1e-12 >= r["p_value"] - 2e-12 for r in transfer)
+    assert all(r["p_floor"] == pytest.approx(1 / 100) for r in transfer)
     assert read_table(out / "transfer_summary.csv")[0]["interpretation"] in ("preserved", "borderline", "gone")
-    assert len(read_table(out / "cosine.csv")) == 3 * 4
+    assert len(read_table(out / "cosine.csv")) == 2 * 4
+    assert {r["n_layers"] for r in read_table(out / "cosine_mean.csv")} == {2}
     assert [r["k"] for r in read_table(out / "ablation.csv") if r["model"] == "sft"] == [1, 2]
     patching = read_table(out / "patching.csv")
     assert {r["model"] for r in patching} == {"sft", "dpo", "grpo"} and all(r["n"] == 3 for r in patching)

@@ -1,4 +1,4 @@
-"""Probes, controls, transfer, geometry and ablation on synthetic Gaussian activations."""
+"""Probes, nulls, transfer, geometry and ablation on synthetic Gaussian activations."""
 
 import numpy as np
 import pytest
@@ -11,15 +11,18 @@ from sycolab.probing.geometry import cosine_matrix, cosine_rows
 from sycolab.probing.probes import (
     LayerResult,
     class_counts,
+    fold_ids,
+    question_folds,
     fit_probe,
     grouped_splits,
+    make_probe,
     probe_direction,
     probe_scores,
     scan_layers,
     summarise,
     too_few_reason,
 )
-from sycolab.probing.transfer import TransferRow, correct_all, interpret, summarise_transfer, transfer_scan
+from sycolab.probing.transfer import TransferRow, correct_across_targets, interpret, summarise_transfer, transfer_scan
 
 CFG = ProbeConfig(kinds=["logistic"], cv_folds=5, n_permutations=199)
 
@@ -40,7 +43,8 @@ def test_planted_direction_is_found_and_shuffled_labels_are_chance():
     results = scan_layers({0: x, 1: noise}, [0, 1], y, groups, "logistic", CFG)
     signal, blank = results
     assert signal.auroc > 0.9
-    assert abs(signal.control_auroc - 0.5) < 0.1  # random-label control: the noise floor
+    assert 0.5 < signal.null_p95 < 0.6 < signal.auroc  # the null's 95th percentile: the noise floor
+    assert signal.ci_low < signal.auroc < signal.ci_high and signal.p_value < 0.01
     assert abs(blank.auroc - 0.5) < 0.1
     shuffled = scan_layers({0: x}, [0], np.random.default_rng(1).permutation(y), groups, "logistic", CFG)[0]
     assert abs(shuffled.auroc - 0.5) < 0.1
@@ -58,6 +62,17 @@ def test_mlp_probe_finds_a_signal_the_logistic_probe_cannot():
     assert linear.auroc < 0.65
     assert mlp.auroc > 0.85
     assert mlp.probe is None  # only logistic fits are kept (transfer, geometry, ablation use them)
+
+
+def test_fast_logistic_fit_is_scikit_learns_fit():
+    x, y, _, _ = planted(n=300, d=12)
+    x = x * np.linspace(0.1, 20.0, 12) + 3.0  # unequal scales and offsets: the scaler matters
+    ours = fit_probe("logistic", x, y, CFG)
+    reference = make_probe("logistic", CFG).fit(x.astype(np.float32), y)
+    np.testing.assert_allclose(ours[-1].coef_, reference[-1].coef_, atol=2e-4)
+    np.testing.assert_allclose(ours[-1].intercept_, reference[-1].intercept_, atol=2e-4)
+    np.testing.assert_allclose(probe_scores(ours, x), probe_scores(reference, x), atol=2e-3)
+    assert list(ours.predict(x[:5])) == list(reference.predict(x[:5]))
 
 
 def test_probe_direction_is_the_score_in_raw_space():
@@ -95,17 +110,18 @@ def test_too_few_per_class_gives_a_reason():
 
 def test_summary_by_hand():
     rows = [
-        LayerResult(-1, "logistic", 0.50, 0.50),
-        LayerResult(0, "logistic", 0.80, 0.52),
-        LayerResult(1, "logistic", 0.90, 0.60),
-        LayerResult(2, "logistic", 0.90, 0.87),
+        LayerResult(0, "logistic", 0.80, 0.52, 0.74, 0.86),
+        LayerResult(1, "logistic", 0.90, 0.60, 0.85, 0.95),
+        LayerResult(2, "logistic", 0.90, 0.92, 0.84, 0.96),
+        LayerResult(3, "logistic", 0.50, 0.54, 0.40, 0.60),
     ]
-    s = summarise(rows, margin=0.05)
+    s = summarise(rows)
     assert s.peak_layer == 1  # tie at 0.90: the earliest layer
-    assert s.peak_auroc == pytest.approx(0.90)
+    assert (s.peak_auroc, s.peak_ci_low, s.peak_ci_high) == pytest.approx((0.90, 0.85, 0.95))
+    assert s.peak_set == [0, 1, 2]  # 0.86 >= 0.85 overlaps; layer 3's 0.60 does not
     assert s.mean_auroc == pytest.approx(0.775)
-    assert s.layers_above_chance == [0, 1]  # 0.80 > 0.57, 0.90 > 0.65, 0.90 < 0.92
-    assert s.noise_floor == pytest.approx(0.6225)
+    assert s.layers_above_chance == [0, 1]  # above the null's 95th percentile: 0.80 > 0.52, 0.90 > 0.60, 0.90 < 0.92
+    assert s.noise_floor == pytest.approx(0.645)
 
 
 def test_interpretation_thresholds():
@@ -119,29 +135,34 @@ def test_interpretation_thresholds():
 
 
 def test_transfer_reads_a_shared_direction_and_not_noise():
-    x_a, y_a, _, u = planted(seed=0)
-    probe = fit_probe("logistic", x_a, y_a, CFG)
+    x_a, y_a, groups, u = planted(n=300, seed=0)
+    fold_of = question_folds(groups, 5, 0)
+    folds = fold_ids(groups, fold_of)
+    fold_probes = {3: {f: fit_probe("logistic", x_a[folds != f], y_a[folds != f], CFG) for f in range(5)}}
     rng = np.random.default_rng(5)
     y_b = rng.random(300) < 0.5
     x_b = rng.normal(size=(300, 20)) + np.outer(np.where(y_b, 1.0, -1.0), u)
     x_c = rng.normal(size=(300, 20))
-    rows = transfer_scan("sft", "dpo", {3: probe}, {3: x_b}, y_b, 199, rng)
-    rows += transfer_scan("sft", "grpo", {3: probe}, {3: x_c}, y_b, 199, rng)
-    assert rows[0].auroc > 0.9 and rows[0].p_value == pytest.approx(1 / 200)
+    rows = transfer_scan("sft", "dpo", fold_probes, {3: x_b}, y_b, groups, folds, 199, rng)
+    rows += transfer_scan("sft", "grpo", fold_probes, {3: x_c}, y_b, groups, folds, 199, rng)
+    assert rows[0].auroc > 0.85 and rows[0].p_value == pytest.approx(1 / 200) == rows[0].p_layers
     assert abs(rows[1].auroc - 0.5) < 0.1 and rows[1].p_value > 0.01
-    correct_all(rows)
-    assert rows[0].p_holm == pytest.approx(min(1.0, 2 * rows[0].p_value))
+    correct_across_targets(rows, 199)
+    assert rows[0].p_holm == pytest.approx(2 / 200) and rows[0].p_floor == pytest.approx(2 / 200)
     summaries = {s.target: s.interpretation for s in summarise_transfer(rows)}
     assert summaries == {"dpo": "preserved", "grpo": "gone"}
 
 
-def test_correction_spans_all_models_and_layers():
-    rows = [TransferRow("sft", t, layer, 0.6, p) for t, layer, p in [("a", 0, 0.01), ("a", 1, 0.04), ("b", 0, 0.03)]]
-    correct_all(rows)
-    # Holm over 3 tests: 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> max(0.06, 0.04) = 0.06
-    assert [r.p_holm for r in rows] == pytest.approx([0.03, 0.06, 0.06])
-    # BH: 0.01*3/1 = 0.03, 0.03*3/2 = 0.045, 0.04*3/3 = 0.04 -> min from the top: 0.03, 0.04, 0.04
-    assert [r.p_bh for r in rows] == pytest.approx([0.03, 0.04, 0.04])
+def test_holm_runs_over_targets_with_each_layer_in_its_targets_place():
+    rows = [
+        TransferRow("sft", t, layer, 0.6, p_layers=p)
+        for t, layer, p in [("a", 0, 0.01), ("a", 1, 0.04), ("b", 0, 0.03), ("c", 0, 0.5)]
+    ]
+    correct_across_targets(rows, 999)
+    # target minima a 0.01, b 0.03, c 0.5. Holm over 3: 0.01*3 = 0.03, 0.03*2 = 0.06, 0.5*1 = 0.5
+    # a's layer 1 in a's place: 0.04, 0.03, 0.5 -> sorted 0.03*3 = 0.09 (b), 0.04*2 = 0.08 -> max 0.09
+    assert [r.p_holm for r in rows] == pytest.approx([0.03, 0.09, 0.06, 0.5])
+    assert all(r.p_floor == pytest.approx(3 / 1000) for r in rows)
 
 
 def test_cosine_matrix_by_hand():
@@ -198,11 +219,13 @@ def test_analyse_ties_it_together():
         "dpo": ModelActivations("dpo", y_b, g_b, [0, 1], {0: x_b, 1: x_b}.__getitem__),
     }
     results = analyse(models, CFG.model_copy(update={"ablation_k": 2}))
-    assert results.summaries["sft"]["logistic"].peak_auroc > 0.9
+    assert results.summaries["sft"]["logistic"].peak_auroc > 0.85
     assert results.summaries["dpo"]["logistic"].peak_auroc < 0.65
     assert [(r.target, r.layer) for r in results.transfer] == [("dpo", 0), ("dpo", 1)]
+    assert all(np.isfinite(r.ci_low) and r.p_floor == pytest.approx(1 / 200) for r in results.transfer)
     assert results.transfer_summary[0].interpretation == "gone"
     assert len(results.cosine) == 2 * 4
+    assert {(r.model_a, r.model_b): r.n_layers for r in results.cosine_mean}[("sft", "dpo")] == 2
     layer, steps = results.ablation["sft"]
     assert layer in (0, 1) and [s.k for s in steps] == [1, 2]
 

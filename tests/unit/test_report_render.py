@@ -35,7 +35,8 @@ def built(tmp_path_factory) -> tuple[Path, str, str]:
 def test_figures_are_written_for_markdown_and_embedded_in_html(built):
     root, md, page = built
     pngs = sorted(p.name for p in (root / "report" / "figures").iterdir())
-    assert pngs == ["auroc-by-layer.png", "behaviour-bars.png", "patching-curve.png", "proxy-agreement.png",
+    assert pngs == ["auroc-by-layer.png", "behaviour-bars.png", "cosine-heatmap.png", "patching-curve.png",
+                    "proxy-agreement.png",
                     "steering-sweep.png", "training-1-sft.png", "training-2-dpo.png", "transfer-heatmap.png"]
     for name in pngs:
         assert f"](figures/{name})" in md
@@ -148,7 +149,7 @@ def test_terminal_summary(built, tmp_path):
     assert [r.split()[0] for r in rows][:3] == ["base", "sft", "dpo"]
     assert rows[1].startswith("sft    0.467 [0.410, 0.520]")
     assert len({len(line) for line in lines[1:3]}) == 1  # header and rule have the same width
-    assert "L2 (0.930)" in text and "borderline" in text
+    assert "L2: 0.930 [0.870, 0.980]" in text and "borderline" in text
     assert f"Full report: {(root / 'report' / 'report.html').resolve()}" in text
     fresh = write_fake_study(tmp_path, probe=False)
     other = terminal_summary(fresh)

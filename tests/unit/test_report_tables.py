@@ -10,7 +10,7 @@ from sycolab.io import write_table
 from sycolab.reporting._format import layer_ranges, metric_cell
 from sycolab.reporting._results import MetricValue, StudyData
 from sycolab.reporting.document import NoData, Table
-from sycolab.reporting.tables import behaviour_table, framework_table, probing_table, training_table
+from sycolab.reporting.tables import behaviour_table, framework_table, probe_shortcut_table, probing_table, training_table
 from sycolab.reporting.assemble import _training_logs
 
 
@@ -79,17 +79,44 @@ def test_probing_table_cells(study):
     assert isinstance(table, Table)
     rows = _rows(table)
     sft, dpo = rows["sft"], rows["dpo"]
-    assert (sft["labels"].text, sft["mean_auroc"].text, sft["peak"].text) == ("5 / 3", "0.810", "L2 (0.930)")
+    assert (sft["labels"].text, sft["labels"].detail, sft["mean_auroc"].text) == ("5 / 3", "2 hedged excluded", "0.810")
+    assert (sft["peak"].text, sft["peak"].detail) == ("L2: 0.930 [0.870, 0.980]", "overlapping: 1-2")
     assert (sft["above_chance"].text, sft["above_chance"].detail) == ("3 of 4", "1-3")
-    assert (sft["transfer_auroc"].text, sft["p_holm"].text, sft["interpretation"].text) == ("0.930", "<0.001", "preserved")
-    assert (dpo["transfer_auroc"].text, dpo["p_holm"].text, dpo["interpretation"].text) == ("0.710", "0.012", "borderline")
-    assert dpo["transfer_auroc"].detail == "at L3"
-    # cosine is read at the source's (sft's) peak layer 2, not at dpo's peak layer 3 (0.100)
-    assert dpo["cosine"].text == "0.420"
-    assert [c.label for c in table.columns if c.key == "cosine"] == ["cosine with sft (L2)"]
+    assert (sft["template"].text, sft["knowledge"].text) == ("0.620 [0.520, 0.720]", "0.550 [0.450, 0.650]")
+    assert (sft["transfer_auroc"].text, sft["p_holm"].text, sft["interpretation"].text) == \
+        ("0.930 [0.880, 0.970]", "<0.001", "preserved")
+    assert (dpo["transfer_auroc"].text, dpo["p_holm"].text, dpo["interpretation"].text) == \
+        ("0.710 [0.660, 0.750]", "0.012", "borderline")
+    assert dpo["transfer_auroc"].detail == "at L3, overlapping: 2-3, mean 0.680"
+    assert (dpo["p_holm"].detail, dpo["agreement"].text) == ("floor 0.002", "0.660")
+    assert not [n for n in table.notes if "does not exceed" in n]  # 0.710 beats 0.620, 0.550 and 0.660
+    # cosine: the mean over the 4 layers (0.42 + 0.10) / 4, with the value at the source's peak layer 2 beside it
+    assert (dpo["cosine"].text, dpo["cosine"].detail) == ("0.130", "L2: 0.420")
+    assert [c.label for c in table.columns if c.key == "cosine"] == ["cosine with sft (mean over layers)"]
     # recovery after removing the top direction (k=1), not k=2 (26.3%)
     assert (dpo["recovery"].text, dpo["recovery"].detail) == ("50%", "k=1, L3")
     assert (sft["recovery"].text, sft["recovery"].detail) == ("62%", "k=1, L2")
+
+
+def test_probing_table_notes_a_transfer_that_a_shortcut_matches(tmp_path):
+    root = write_fake_study(tmp_path)
+    write_table(root / "probe" / "baselines.csv", [
+        {"model": "dpo", "baseline": "template", "auroc": 0.75},
+        {"model": "dpo", "baseline": "knowledge", "auroc": 0.5},
+    ])
+    table = probing_table(StudyData.read(root))
+    assert "dpo: sft→dpo transfer 0.710 does not exceed the template baseline 0.750" in table.notes
+    assert not [n for n in table.notes if "knowledge baseline" in n or "agreement" in n]
+
+
+def test_probe_shortcut_table_shows_baselines_and_per_template_peaks(study):
+    table = probe_shortcut_table(study)
+    assert isinstance(table, Table)
+    dpo = _rows(table)["dpo"]
+    assert dpo["b:template+knowledge"].text == "0.700 [0.600, 0.800]"
+    assert "b:agreement with sft" not in dpo  # agreement is a transfer baseline, in the probing table
+    # within suggest_incorrect: 0.5 + 0.04 * layer + 0.1 peaks at the last layer 3
+    assert (dpo["t:suggest_incorrect"].text, dpo["t:suggest_incorrect"].detail) == ("0.720 [0.400, 0.900]", "peak L3, n=4")
 
 
 def test_probing_table_gives_the_class_too_small_reason(study):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,15 +95,21 @@ class ClusterBootstrap:
             return out
         per_num = np.bincount(ratio.cluster, weights=ratio.num, minlength=c)
         per_den = np.bincount(ratio.cluster, weights=ratio.den, minlength=c)
-        rng = np.random.default_rng([self.seed, zlib.crc32(ratio.stratum.encode("utf-8"))])
-        block = max(1, _BLOCK_ELEMENTS // c)
-        for start in range(0, self.n_resamples, block):
-            stop = min(self.n_resamples, start + block)
-            draws = rng.integers(0, c, size=(stop - start, c))
+        for start, stop, draws in self.draws(ratio.stratum):
             num, den = per_num[draws].sum(axis=1), per_den[draws].sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[start:stop] = np.where(den > 0, num / den, np.nan)
         return out
+
+    def draws(self, stratum: str) -> Iterator[tuple[int, int, np.ndarray]]:
+        """(start, stop, draws [stop - start, C]) blocks of the resamples of `stratum`: each row draws the
+        stratum's C cluster indices with replacement. The same seed gives the same draws to every caller."""
+        c = self.n_clusters(stratum)
+        rng = np.random.default_rng([self.seed, zlib.crc32(stratum.encode("utf-8"))])
+        block = max(1, _BLOCK_ELEMENTS // max(c, 1))
+        for start in range(0, self.n_resamples, block):
+            stop = min(self.n_resamples, start + block)
+            yield start, stop, rng.integers(0, c, size=(stop - start, c))
 
     def interval(self, ratios: Sequence[Ratio], combine: Combine | None = None) -> Interval:
         """Point estimate and percentile interval of `combine(rates)` (default: the single rate)."""

@@ -1,7 +1,8 @@
 """sycolab.probing: look inside every model of a study.
 
-Activations (`activations`), per-layer probes with random-label controls (`probes`), probe transfer with
-corrected permutation tests (`transfer`, `stats`), direction geometry (`geometry`), direction ablation
+Activations (`activations`), per-layer cross-fitted probes with question-bootstrap intervals and permutation
+nulls (`probes`, `intervals`), shortcut baselines (`baselines`), cross-fitted probe transfer with max-T
+permutation tests (`transfer`, `stats`), direction geometry (`geometry`), direction ablation
 (`ablation`), forward hooks in one context manager (`hooks`), direction interventions (`intervention`),
 activation patching (`patching`), steering (`steering`), and the stage entry point (`runner.run_probing`).
 """

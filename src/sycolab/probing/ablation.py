@@ -3,8 +3,8 @@
 Iterative nullspace projection (Ravfogel et al. 2020, "Null It Out", INLP) inside each cross-validation
 fold: fit a logistic probe on the training part, take its direction in the raw activation space, project
 it out of both parts (x <- x - (x . u) u, against every direction removed so far), retrain on the
-projected training part and score the projected test part. Repeat for k = 1..K; the AUROC at k is the
-mean over folds, with the same grouped folds as the original probe.
+projected training part and score the projected test part. Repeat for k = 1..K; the AUROC at k is that of
+the pooled out-of-fold scores, with the same grouped folds as the original probe (`probes` docstring).
 
     recovery % = (ablated AUROC - 0.5) / (original AUROC - 0.5) * 100
 
@@ -22,8 +22,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from sycolab.probing.config import ProbeConfig
-from sycolab.probing.probes import Split, cv_auroc, fit_probe, probe_direction, probe_scores, single_threaded
-from sycolab.probing.stats import auroc
+from sklearn.pipeline import Pipeline
+
+from sycolab.probing.probes import (
+    Split,
+    cv_auroc,
+    fit_probe,
+    pooled_auroc,
+    probe_direction,
+    probe_scores,
+    single_threaded,
+)
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,12 @@ def ablation_curve(
     cfg: ProbeConfig,
     k_max: int,
     original_auroc: float | None = None,
+    fold_probes: Sequence[Pipeline | None] | None = None,
 ) -> list[AblationStep]:
     """Held-out AUROC of a probe retrained after removing the top 1..k_max logistic directions (INLP per fold).
 
-    `original_auroc` (the probe's own cross-validated AUROC on the same folds) is computed when not given.
+    `original_auroc` (the probe's own cross-validated AUROC on the same folds) is computed when not given;
+    `fold_probes` (the original probe of each split, as `probes.out_of_fold` returns them) saves refitting.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
@@ -68,25 +79,27 @@ def ablation_curve(
         return fit_probe("logistic", x_, y_, cfg)
 
     original = cv_auroc(x, y, splits, fit) if original_auroc is None else original_auroc
-    per_k: list[list[float]] = [[] for _ in range(k_max)]
-    for train, test in splits:
-        if len(np.unique(y[train])) < 2 or len(np.unique(y[test])) < 2:
+    scores = np.full((k_max, y.size), np.nan)
+    reached = k_max
+    for index, (train, test) in enumerate(splits):
+        if len(np.unique(y[train])) < 2:
             continue
         basis = np.zeros((0, x.shape[1]))
-        probe = fit(x[train], y[train])
+        probe = fold_probes[index] if fold_probes is not None and fold_probes[index] is not None else fit(x[train], y[train])
         for k in range(k_max):
             direction = probe_direction(probe)
             direction = direction - basis.T @ (basis @ direction)  # Gram-Schmidt against removed directions
             norm = np.linalg.norm(direction)
             if norm < 1e-8:
+                reached = min(reached, k)
                 break
             basis = np.vstack([basis, direction / norm])
             probe = fit(project_out(x[train], basis), y[train])
-            per_k[k].append(auroc(probe_scores(probe, project_out(x[test], basis)), y[test]))
+            scores[k, test] = probe_scores(probe, project_out(x[test], basis))
     steps = []
-    for k, values in enumerate(per_k, start=1):
-        if not values:
+    for k in range(reached):
+        ablated = pooled_auroc(scores[k], y)
+        if not np.isfinite(ablated):
             break
-        ablated = float(np.mean(values))
-        steps.append(AblationStep(k, float(original), ablated, recovery_pct(original, ablated)))
+        steps.append(AblationStep(k + 1, float(original), ablated, recovery_pct(original, ablated)))
     return steps

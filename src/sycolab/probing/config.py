@@ -57,12 +57,16 @@ class ProbeConfig(BaseModel):
       (-1 = last, -2 = the token before it).
     - `layers`: "all" (the embeddings, layer -1, and every decoder layer) or a list of decoder layer
       indices, -1 meaning the embeddings.
-    - `cv_folds`: folds of cross-validation grouped by base question (fewer when there are fewer questions).
+    - `cv_folds`: question groups for cross-fitting (fewer when there are fewer questions); the same
+      assignment of questions to groups serves every model, own probes and transfer alike.
     - `min_per_class`: below this many sycophantic or honest samples, no probe is fit for a model.
-    - `n_permutations`: permutations for transfer p-values (the smallest reachable p is 1/(n+1)).
-    - `chance_margin`: a layer is "above chance" when its probe AUROC exceeds its random-label control
-      AUROC by more than this margin. 0.05 is about two standard deviations of a null AUROC at 600
-      balanced samples (sd = sqrt((n1 + n0 + 1) / (12 n1 n0)) = 0.024).
+    - `exclude_hedged`: leave hedged (and judge-flagged refused) replies out of the probe labels, as the
+      reference study did; their counts are in labels.csv. False labels them honest (not sycophantic).
+    - `n_permutations`: permutations for transfer p-values (the smallest reachable p is 1/(n+1) per target,
+      k/(n+1) after Holm over k targets).
+    - `n_null`: question-preserving label permutations giving each layer's null (>= 100); "above chance"
+      means above the null's 95th percentile.
+    - `n_bootstrap`: question resamples for the 95% AUROC intervals.
     - `logistic_c`: inverse L2 strength of the logistic probe on standardised features.
     - `mlp_hidden`, `max_iter`: the MLP probe's one hidden layer width, and the iteration cap of both kinds.
     """
@@ -75,7 +79,10 @@ class ProbeConfig(BaseModel):
     kinds: list[ProbeKind] = Field(default_factory=lambda: ["logistic", "mlp"])
     cv_folds: int = Field(5, ge=2)
     min_per_class: int = Field(10, ge=2)
+    exclude_hedged: bool = True
     n_permutations: int = Field(1000, ge=19)
+    n_null: int = Field(1000, ge=100)
+    n_bootstrap: int = Field(1000, ge=100)
     transfer_from: str = "sft"
     ablation_k: int = Field(3, ge=1)
     patching: PatchingConfig = Field(default_factory=PatchingConfig)
@@ -83,7 +90,6 @@ class ProbeConfig(BaseModel):
     intervention: InterventionConfig = Field(default_factory=InterventionConfig)
     batch_size: int = Field(16, ge=1)
     seed: int = 0
-    chance_margin: float = Field(0.05, ge=0.0, lt=0.5)
     logistic_c: float = Field(1.0, gt=0.0)
     mlp_hidden: int = Field(32, ge=1)
     max_iter: int = Field(200, ge=10)

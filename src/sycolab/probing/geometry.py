@@ -3,11 +3,13 @@
 The direction of a logistic probe is its weight vector mapped back to the raw activation space
 (`probes.probe_direction`: coef / scaler scale, unit length). The cosine similarity of two models'
 directions at the same layer is their dot product: 1 = same axis and sign, 0 = orthogonal, -1 = flipped.
+The model x model matrix is stored per layer (`cosine_rows`) and averaged over the layers where both models
+have a direction (`cosine_mean_rows`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,3 +48,20 @@ def cosine_rows(directions: Mapping[int, Mapping[str, np.ndarray]]) -> list[Cosi
         mat = cosine_matrix(directions[layer])
         rows += [CosineRow(layer, a, b, float(mat[i, j])) for i, a in enumerate(names) for j, b in enumerate(names)]
     return rows
+
+
+@dataclass(frozen=True)
+class CosineMeanRow:
+    model_a: str
+    model_b: str
+    mean_cosine: float
+    n_layers: int
+
+
+def cosine_mean_rows(rows: Sequence[CosineRow]) -> list[CosineMeanRow]:
+    """Mean cosine of each ordered model pair over the layers where both have a direction (nan left out)."""
+    by_pair: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        if np.isfinite(r.cosine):
+            by_pair.setdefault((r.model_a, r.model_b), []).append(r.cosine)
+    return [CosineMeanRow(a, b, float(np.mean(v)), len(v)) for (a, b), v in by_pair.items()]

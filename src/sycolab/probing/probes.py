@@ -1,19 +1,26 @@
 """Per-layer probes for "is this response sycophantic?" from the prompt's residual stream.
 
-Protocol (the reference study's, made explicit):
+Protocol (the reference study's, made explicit and cross-fitted):
 - A probe is a pipeline `StandardScaler -> classifier`: logistic regression (L2, lbfgs) or a one-hidden-layer
   ReLU MLP (`MLPClassifier`, L2 alpha 1e-2, lbfgs: on a few hundred samples it converges faster than
   adam). The scaler is fit on training folds only.
-- AUROC by cross-validation grouped by base question (`StratifiedGroupKFold`), so that prompts of one
-  question (its suggest_incorrect and doubt_correct variants) are never split across train and test and
-  no sample is ever scored by a probe trained on it. The reported AUROC is the mean over folds whose
-  training and test parts contain both classes.
-- Random-label control: the labels permuted once (seeded), same folds, same fits; its AUROC is the noise
-  floor of that layer (above 0.5 by chance and by whatever the protocol leaks).
-- A layer is "above chance" when AUROC > control AUROC + margin (`ProbeConfig.chance_margin`, default
-  0.05, about two null standard deviations at 600 balanced samples; see `stats.null_auroc_sd`).
-- Peak layer: the layer of highest AUROC (the earliest on ties); mean AUROC over the probed layers;
-  noise floor: the mean control AUROC over the probed layers.
+- Folds by base question (`question_folds`): a seeded permutation of the question ids dealt round-robin into
+  `cv_folds` groups, the same assignment for every model of a study, so the source model's fold-k probe
+  (fit on questions outside fold k) can score any model's fold-k samples (`transfer`). A sample is only
+  ever scored by a probe that never saw its question.
+- AUROC: of the pooled out-of-fold scores (one score per sample from the probe of its fold; a fold whose
+  training part lacks a class leaves its samples unscored and out of the AUROC).
+- Interval: 95% cluster bootstrap over questions of the pooled scores (`intervals.auroc_intervals`): it
+  covers which questions were asked, for the fitted fold probes.
+- Null: `ProbeConfig.n_null` question-block permutations of the labels within each test fold
+  (`stats.block_permutations`, strata = folds), scored against the fixed out-of-fold scores (conditional on
+  the fold probes: under "no signal" a fold's labels are exchangeable across its questions and independent
+  of the scores its probe, fit on other questions, gives them). `null_p95` is the null's 95th percentile,
+  `p_value` the permutation p; a layer is "above chance" when its AUROC exceeds `null_p95`.
+- Peak layer: the layer of highest AUROC (the earliest on ties), with the set of layers whose interval
+  overlaps the peak's (the peak is not distinguishable from them); mean AUROC over the probed layers;
+  noise floor: the mean `null_p95` over the probed layers. A layer constant across prompts (the embedding
+  at the last prompt token is one row for every prompt) carries no information and is dropped.
 """
 
 from __future__ import annotations
@@ -21,12 +28,13 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -34,7 +42,8 @@ from threadpoolctl import threadpool_limits
 
 from sycolab.errors import UserError
 from sycolab.probing.config import ProbeConfig
-from sycolab.probing.stats import auroc
+from sycolab.probing.intervals import auroc_intervals, bootstrap_weights
+from sycolab.probing.stats import auroc, auroc_null, block_permutations
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -93,10 +102,44 @@ def make_probe(kind: str, cfg: ProbeConfig) -> Pipeline:
 
 
 def fit_probe(kind: str, x: np.ndarray, y: np.ndarray, cfg: ProbeConfig) -> Pipeline:
+    x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=bool)
+    if kind == "logistic":
+        return fit_logistic(x, y, cfg)
     probe = make_probe(kind, cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        probe.fit(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=bool))
+        probe.fit(x, y)
+    return probe
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, cfg: ProbeConfig) -> Pipeline:
+    """The logistic probe of `make_probe`, fitted: the same pipeline and the same solution, faster.
+
+    Minimises scikit-learn's lbfgs objective on the standardised features,
+        (1/n) sum_i [log(1 + exp(m_i)) - y_i m_i] + ||w||^2 / (2 C n),   m_i = w . z_i + b (b unpenalised),
+    with scipy's L-BFGS-B (scikit-learn's solver, its gtol 1e-4 and iteration cap), then sets the fitted
+    attributes of the pipeline's `LogisticRegression`. The optimum is unique (strictly convex), so the
+    coefficients are scikit-learn's (test_probing_probes checks it); what is saved is scikit-learn's
+    per-fit validation overhead, most of a fit's time at probe sizes, where the study makes hundreds of fits.
+    """
+    probe = make_probe("logistic", cfg)
+    scaler, clf = probe[0], probe[-1]
+    z = scaler.fit_transform(x).astype(np.float64)
+    target = y.astype(np.float64)
+    n, d = z.shape
+    ridge = 1.0 / (cfg.logistic_c * n)
+
+    def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = params[:-1], params[-1]
+        margin = z @ w + b
+        residual = (expit(margin) - target) / n
+        loss = float((np.logaddexp(0.0, margin) - target * margin).sum() / n + 0.5 * ridge * (w @ w))
+        return loss, np.concatenate([z.T @ residual + ridge * w, [residual.sum()]])
+
+    fit = minimize(loss_and_grad, np.zeros(d + 1), jac=True, method="L-BFGS-B",
+                   options={"maxiter": cfg.max_iter, "gtol": 1e-4})
+    clf.coef_, clf.intercept_ = fit.x[None, :-1], fit.x[-1:]
+    clf.classes_, clf.n_features_in_, clf.n_iter_ = np.array([False, True]), d, np.array([fit.nit])
     return probe
 
 
@@ -122,40 +165,85 @@ def probe_direction(probe: Pipeline) -> np.ndarray:
     return raw / norm if norm > 0 else raw
 
 
-def grouped_splits(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> list[Split]:
-    """Folds grouped by base question and stratified by label; at most one fold per question."""
-    n_groups = len(np.unique(groups))
-    folds = min(n_folds, n_groups)
+def question_folds(groups: Sequence, n_folds: int, seed: int) -> dict[str, int]:
+    """question id -> fold: the sorted ids, permuted with `seed`, dealt round-robin into min(n_folds, #ids)."""
+    ids = sorted({str(g) for g in groups})
+    folds = min(n_folds, len(ids))
     if folds < 2:
-        raise UserError(f"grouped cross-validation needs at least 2 base questions, got {n_groups}")
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    y = np.asarray(labels, dtype=bool)
-    return [(train, test) for train, test in splitter.split(np.zeros(y.size), y, groups)]
+        raise UserError(f"grouped cross-validation needs at least 2 base questions, got {len(ids)}")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    return {ids[i]: rank % folds for rank, i in enumerate(order)}
+
+
+def fold_ids(groups: np.ndarray, fold_of: Mapping[str, int]) -> np.ndarray:
+    """The fold of each sample (by its question)."""
+    return np.array([fold_of[str(g)] for g in groups], dtype=np.int64)
+
+
+def splits_of(folds: np.ndarray) -> list[Split]:
+    """(train, test) index pairs, one per fold that has test samples."""
+    return [(np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in np.unique(folds)]
+
+
+def grouped_splits(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> list[Split]:
+    """Folds grouped by base question (`question_folds`); at most one fold per question."""
+    return splits_of(fold_ids(np.asarray(groups), question_folds(groups, n_folds, seed)))
+
+
+def out_of_fold(
+    x: np.ndarray, y: np.ndarray, splits: Sequence[Split], fit: Callable[[np.ndarray, np.ndarray], Pipeline]
+) -> tuple[np.ndarray, list[Pipeline | None]]:
+    """(pooled out-of-fold scores [n], the probe of each split). A split whose training part lacks a class
+    gets no probe, and its test samples keep a nan score."""
+    y = np.asarray(y, dtype=bool)
+    scores = np.full(y.size, np.nan)
+    probes: list[Pipeline | None] = []
+    for train, test in splits:
+        if len(np.unique(y[train])) < 2:
+            probes.append(None)
+            continue
+        probe = fit(x[train], y[train])
+        scores[test] = probe_scores(probe, x[test])
+        probes.append(probe)
+    return scores, probes
+
+
+def pooled_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """AUROC over the samples with a finite score (nan when a class is missing)."""
+    keep = np.isfinite(scores)
+    return auroc(scores[keep], np.asarray(labels, dtype=bool)[keep]) if keep.any() else float("nan")
 
 
 def cv_auroc(
     x: np.ndarray, y: np.ndarray, splits: Sequence[Split], fit: Callable[[np.ndarray, np.ndarray], Pipeline]
 ) -> float:
-    """Mean held-out AUROC over the folds whose train and test parts both hold the two classes (nan if none)."""
-    y = np.asarray(y, dtype=bool)
-    values = []
-    for train, test in splits:
-        if len(np.unique(y[train])) < 2 or len(np.unique(y[test])) < 2:
-            continue
-        probe = fit(x[train], y[train])
-        values.append(auroc(probe_scores(probe, x[test]), y[test]))
-    return float(np.mean(values)) if values else float("nan")
+    """AUROC of the pooled out-of-fold scores of `fit` over `splits`."""
+    return pooled_auroc(out_of_fold(x, y, splits, fit)[0], y)
+
+
+def is_constant(x: np.ndarray) -> bool:
+    """Every row equal (no variance across prompts): no probe can read anything from it."""
+    return bool(x.shape[0] < 2 or np.all(x == x[:1]))
 
 
 @dataclass
 class LayerResult:
-    """One probe kind at one layer; `probe` is the fit on all samples (kept for the logistic kind only)."""
+    """One probe kind at one layer: pooled out-of-fold AUROC, its bootstrap interval and permutation null.
+
+    `scores` are the out-of-fold scores; `fold_probes` the per-fold fits (logistic only: transfer scores
+    with them) and `probe` the fit on all samples (logistic only: geometry, ablation and steering use it).
+    """
 
     layer: int
     kind: str
     auroc: float
-    control_auroc: float
+    null_p95: float
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    p_value: float = float("nan")
+    scores: np.ndarray | None = None
     probe: Pipeline | None = None
+    fold_probes: dict[int, Pipeline | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +254,35 @@ class ProbeSummary:
     peak_auroc: float
     layers_above_chance: list[int]
     noise_floor: float
+    peak_ci_low: float = float("nan")
+    peak_ci_high: float = float("nan")
+    peak_set: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScanDesign:
+    """What every layer of one model shares: folds, the null's label permutations and bootstrap weights."""
+
+    folds: np.ndarray  # [n] fold of each sample
+    splits: list[Split]
+    null_labels: np.ndarray  # [n_null, n] the labels under question-block permutations within folds
+    boot_weights: np.ndarray  # [n_bootstrap, n] per-sample draw counts of the cluster bootstrap
+
+
+def scan_design(
+    labels: np.ndarray, groups: np.ndarray, cfg: ProbeConfig, fold_of: Mapping[str, int] | None = None
+) -> ScanDesign:
+    """Folds (from `fold_of`, or the model's own questions), the null permutations and bootstrap weights."""
+    groups = np.asarray(groups)
+    fold_of = fold_of or question_folds(groups, cfg.cv_folds, cfg.seed)
+    folds = fold_ids(groups, fold_of)
+    rng = np.random.default_rng([cfg.seed, 104729])
+    return ScanDesign(
+        folds=folds,
+        splits=splits_of(folds),
+        null_labels=np.asarray(labels, dtype=np.float64)[block_permutations(groups, cfg.n_null, rng, strata=folds)],
+        boot_weights=bootstrap_weights(groups, cfg.n_bootstrap, cfg.seed),
+    )
 
 
 @single_threaded
@@ -176,16 +293,17 @@ def scan_layers(
     groups: np.ndarray,
     kind: str,
     cfg: ProbeConfig,
-    splits: Sequence[Split] | None = None,
+    design: ScanDesign | None = None,
+    keep_probes: bool = True,
 ) -> list[LayerResult]:
-    """Cross-validated AUROC and random-label control AUROC of a `kind` probe at each layer.
+    """Out-of-fold AUROC, interval and null of a `kind` probe at each non-constant layer (module docstring).
 
     `acts` gives the `[n, d]` activations of a layer (a dict or a loader, so layers can stream from disk).
-    The folds and the permuted control labels are drawn once and shared by every layer.
+    A layer constant across prompts gets no row. `keep_probes=False` keeps no logistic fits (and skips the fit
+    on all samples), for probes that serve no transfer, geometry or ablation.
     """
     y = np.asarray(labels, dtype=bool)
-    splits = list(splits) if splits is not None else grouped_splits(y, groups, cfg.cv_folds, cfg.seed)
-    control = np.random.default_rng(cfg.seed + 7919).permutation(y)
+    design = design or scan_design(y, groups, cfg)
     get = acts if callable(acts) else acts.__getitem__
 
     def fit(x: np.ndarray, labels_: np.ndarray) -> Pipeline:
@@ -194,32 +312,58 @@ def scan_layers(
     results = []
     for layer in layers:
         x = np.asarray(get(layer), dtype=np.float32)
-        result = LayerResult(
-            layer=layer,
-            kind=kind,
-            auroc=cv_auroc(x, y, splits, fit),
-            control_auroc=cv_auroc(x, control, splits, fit),
-        )
-        if kind == "logistic":
+        if is_constant(x):
+            continue
+        scores, fold_probes = out_of_fold(x, y, design.splits, fit)
+        result = score_layer(layer, kind, scores, y, design)
+        if kind == "logistic" and keep_probes:
+            fold_of_split = [int(design.folds[test[0]]) for _, test in design.splits]
+            result.fold_probes = dict(zip(fold_of_split, fold_probes, strict=True))
             result.probe = fit(x, y)
         results.append(result)
     return results
 
 
-def summarise(results: Sequence[LayerResult], margin: float) -> ProbeSummary:
-    """Mean AUROC, peak layer, layers above chance (AUROC > control + margin) and the noise floor."""
+def score_layer(layer: int, kind: str, scores: np.ndarray, y: np.ndarray, design: ScanDesign) -> LayerResult:
+    """AUROC, bootstrap interval, null 95th percentile and permutation p of fixed out-of-fold `scores`."""
+    keep = np.isfinite(scores)
+    value = pooled_auroc(scores, y)
+    if not np.isfinite(value):
+        return LayerResult(layer, kind, value, float("nan"), scores=scores)
+    low, high = auroc_intervals(scores[keep][None, :], y[keep], design.boot_weights[:, keep])[0]
+    # a permutation stays within folds and a fold is scored whole (or not at all): the scored samples'
+    # labels are permuted among themselves
+    null = auroc_null(scores[keep][None, :], design.null_labels[:, keep])[:, 0]
+    return LayerResult(
+        layer, kind, value, float(np.quantile(null, 0.95)), float(low), float(high),
+        float((1 + (null >= value - 1e-12).sum()) / (1 + null.size)), scores=scores,
+    )
+
+
+def summarise(results: Sequence[LayerResult]) -> ProbeSummary:
+    """Mean AUROC, peak layer with its interval and overlapping layers, layers above the null, noise floor."""
     scored = [r for r in results if np.isfinite(r.auroc)]
     if not scored:
         return ProbeSummary(results[0].kind if results else "", float("nan"), None, float("nan"), [], float("nan"))
     peak = max(scored, key=lambda r: (r.auroc, -r.layer))
-    controls = [r.control_auroc for r in scored if np.isfinite(r.control_auroc)]
+    nulls = [r.null_p95 for r in scored if np.isfinite(r.null_p95)]
     return ProbeSummary(
         kind=scored[0].kind,
         mean_auroc=float(np.mean([r.auroc for r in scored])),
         peak_layer=peak.layer,
         peak_auroc=float(peak.auroc),
-        layers_above_chance=[
-            r.layer for r in scored if np.isfinite(r.control_auroc) and r.auroc > r.control_auroc + margin
-        ],
-        noise_floor=float(np.mean(controls)) if controls else float("nan"),
+        layers_above_chance=[r.layer for r in scored if np.isfinite(r.null_p95) and r.auroc > r.null_p95],
+        noise_floor=float(np.mean(nulls)) if nulls else float("nan"),
+        peak_ci_low=peak.ci_low,
+        peak_ci_high=peak.ci_high,
+        peak_set=overlapping(peak, scored),
     )
+
+
+def overlapping(peak: LayerResult, results: Sequence[LayerResult]) -> list[int]:
+    """Layers whose interval overlaps the peak's (the peak included); [peak] when intervals are missing."""
+    if not (np.isfinite(peak.ci_low) and np.isfinite(peak.ci_high)):
+        return [peak.layer]
+    return [
+        r.layer for r in results if np.isfinite(r.ci_high) and r.ci_high >= peak.ci_low and r.ci_low <= peak.ci_high
+    ]

@@ -3,8 +3,9 @@
 Steps, each skipped with a recorded reason when its inputs are missing:
 1. per model: labels from `eval/<model>/samples.jsonl`; activations of the labelled pressured prompts at
    every configured layer (`probe/activations/<model>/`); activation patching on logit-proxy items;
-2. probes, random-label controls, ablation, transfer from `cfg.transfer_from`, direction cosines
-   (`analysis.analyse`, from the stored activations alone);
+2. probes with intervals and permutation nulls, shortcut baselines, per-template probes, ablation,
+   cross-fitted transfer from `cfg.transfer_from`, direction cosines (`analysis.analyse`, from the stored
+   activations alone);
 3. with a `measure_sycophancy` callable: direction interventions and the steering alpha sweep on the
    source model.
 Tables (docs/architecture.md, "Probing tables") are written with `sycolab.io.write_table`, plus
@@ -41,12 +42,26 @@ LoadModel = Callable[[str], tuple[Any, Any]]
 Measure = Callable[[Any], "float | Mapping[str, float]"]
 
 COLUMNS = {
-    "labels": ["model", "n", "n_sycophantic", "n_honest", "fitted", "reason", "n_unscored"],
-    "own_auroc": ["model", "kind", "layer", "auroc", "control_auroc"],
-    "own_summary": ["model", "kind", "mean_auroc", "peak_layer", "peak_auroc", "layers_above_chance", "noise_floor"],
-    "transfer": ["source", "target", "layer", "auroc", "p_value", "p_holm", "p_bh"],
-    "transfer_summary": ["source", "target", "peak_auroc", "p_holm", "interpretation", "peak_layer"],
+    "labels": [
+        "model", "n", "n_sycophantic", "n_honest", "n_hedged_excluded", "n_refused_excluded", "fitted", "reason",
+        "n_unscored",
+    ],
+    "own_auroc": ["model", "kind", "layer", "auroc", "ci_low", "ci_high", "null_p95", "p_value"],
+    "own_summary": [
+        "model", "kind", "mean_auroc", "peak_layer", "peak_auroc", "peak_ci_low", "peak_ci_high", "peak_set",
+        "layers_above_chance", "noise_floor", "dropped_layers",
+    ],
+    "own_by_template": ["model", "layer", "template", "n", "auroc", "ci_low", "ci_high", "null_p95"],
+    "baselines": ["model", "baseline", "auroc", "ci_low", "ci_high", "n"],
+    "transfer": [
+        "source", "target", "layer", "auroc", "ci_low", "ci_high", "p_value", "p_layers", "p_holm", "p_floor",
+    ],
+    "transfer_summary": [
+        "source", "target", "peak_layer", "peak_auroc", "peak_ci_low", "peak_ci_high", "peak_set", "mean_auroc",
+        "p_holm", "p_floor", "agreement_auroc", "interpretation",
+    ],
     "cosine": ["layer", "model_a", "model_b", "cosine"],
+    "cosine_mean": ["model_a", "model_b", "mean_cosine", "n_layers"],
     "ablation": ["model", "layer", "k", "original_auroc", "ablated_auroc", "recovery_pct"],
     "patching": ["model", "layer", "gap_before", "gap_after", "share_removed", "n"],
     "steering": ["model", "alpha", "layer", "answer_sycophancy_rate", "plain_accuracy"],
@@ -132,19 +147,21 @@ def _prepare_model(
         )
         info["reason"] = reason
         return None
-    samples = read_probe_samples(samples_path)
+    samples = read_probe_samples(samples_path, exclude_hedged=cfg.exclude_hedged)
     counts = class_counts(samples.labels)
     reason = too_few_reason(counts, samples.groups, cfg.min_per_class)
+    excluded = {"n_hedged_excluded": samples.n_hedged, "n_refused_excluded": samples.n_refused}
     tables["labels"].append(
         {
             "model": name,
             **vars(counts),
+            **excluded,
             "fitted": reason is None,
             "reason": reason or "",
             "n_unscored": samples.n_unscored,
         }
     )
-    info.update(vars(counts), n_unscored=samples.n_unscored, fitted=reason is None, reason=reason)
+    info.update(vars(counts), **excluded, n_unscored=samples.n_unscored, fitted=reason is None, reason=reason)
     patching_ready = _patching_ready(cfg, proxy_path, info)
     if reason is not None and not patching_ready:
         return None
@@ -182,6 +199,8 @@ def _loader(name: str, samples: ProbeSamples, info: ActivationInfo) -> ModelActi
         groups=samples.groups,
         layers=list(info.layers),
         load=lambda layer: np.asarray(load_activations(folder, layer), dtype=np.float32),
+        templates=samples.templates,
+        neutral_wrong=samples.neutral_wrong,
     )
 
 
@@ -212,28 +231,22 @@ def _result_tables(results: ProbingResults, tables: dict[str, list[dict]], summa
         own = summary["models"][name].setdefault("probes", {})
         for kind, scan in kinds.items():
             tables["own_auroc"] += [
-                {"model": name, "kind": kind, "layer": r.layer, "auroc": r.auroc, "control_auroc": r.control_auroc}
-                for r in scan
+                {"model": name, "kind": kind, **{c: getattr(r, c) for c in COLUMNS["own_auroc"][2:]}} for r in scan
             ]
             s = results.summaries[name][kind]
             tables["own_summary"].append(
-                {
-                    "model": name,
-                    "kind": kind,
-                    "mean_auroc": s.mean_auroc,
-                    "peak_layer": s.peak_layer,
-                    "peak_auroc": s.peak_auroc,
-                    "layers_above_chance": s.layers_above_chance,
-                    "noise_floor": s.noise_floor,
-                }
+                {"model": name, **vars(s), "dropped_layers": results.dropped_layers.get(name, [])}
             )
             own[kind] = {**vars(s), "peak_name": hook_name(s.peak_layer) if s.peak_layer is not None else None}
     for name, (layer, steps) in results.ablation.items():
         tables["ablation"] += [{"model": name, "layer": layer, **vars(step)} for step in steps]
+    tables["own_by_template"] = [vars(r) for r in results.by_template]
+    tables["baselines"] = [vars(r) for r in results.baselines]
     tables["transfer"] = [vars(r) for r in results.transfer]
     tables["transfer_summary"] = [vars(s) for s in results.transfer_summary]
     summary["transfer"] = [vars(s) for s in results.transfer_summary]
     tables["cosine"] = [vars(r) for r in results.cosine]
+    tables["cosine_mean"] = [vars(r) for r in results.cosine_mean]
 
 
 def _causal(

@@ -2,13 +2,17 @@
 
 Labels come from `eval/<model>/samples.jsonl` (docs/architecture.md, "Evaluation records"): the answer
 records of the pressured templates (suggest_incorrect, doubt_correct) with a scored `sycophantic` verdict.
-Unscored ones (judge verdict unparseable, generation failed) are counted, never given a class.
+Unscored ones (judge verdict unparseable, generation failed) are counted, never given a class. Hedged
+replies (`hedged` true) and refused ones (a `refused` field or verdict that is true / "REFUSED") are
+neither sycophantic nor an honest answer; by default they are left out of the labels and counted, as in
+the reference study. Each sample also carries its template and whether the same model got the neutral
+prompt of its question wrong (the knowledge shortcut the baselines measure).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,10 @@ class ProbeSamples:
     labels: np.ndarray  # bool: the response was sycophantic
     groups: np.ndarray  # base question id of each sample
     n_unscored: int
+    templates: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    neutral_wrong: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))  # True/False/None
+    n_hedged: int = 0  # excluded hedged replies
+    n_refused: int = 0  # excluded refused replies
 
 
 def _field(path: Path, line: int, obj: dict, name: str, kind: type | tuple[type, ...]):
@@ -43,12 +51,18 @@ def _field(path: Path, line: int, obj: dict, name: str, kind: type | tuple[type,
     return value
 
 
-def read_probe_samples(path: str | Path) -> ProbeSamples:
-    """The pressured answer samples of `path`: labelled ones and the count of unscored ones."""
+def read_probe_samples(path: str | Path, exclude_hedged: bool = True) -> ProbeSamples:
+    """The pressured answer samples of `path`: labelled ones, and the counts of unscored and excluded ones."""
     path = Path(path)
-    ids, prompts, labels, groups, unscored = [], [], [], [], 0
+    ids, prompts, labels, groups, templates, unscored = [], [], [], [], [], 0
+    hedged = refused = 0
+    neutral_wrong: dict[str, bool] = {}
     for line, obj in iter_jsonl(path):
-        if obj.get("dataset") != "answer" or obj.get("template") not in PRESSURED_TEMPLATES:
+        if obj.get("dataset") != "answer":
+            continue
+        if obj.get("template") == "neutral" and obj.get("scored") and isinstance(obj.get("correct"), bool):
+            neutral_wrong.setdefault(str(_field(path, line, obj, "question_id", (str, int))), not obj["correct"])
+        if obj.get("template") not in PRESSURED_TEMPLATES:
             continue
         label = obj.get("sycophantic")
         if not obj.get("scored", False) or label is None:
@@ -56,11 +70,34 @@ def read_probe_samples(path: str | Path) -> ProbeSamples:
             continue
         if not isinstance(label, bool):
             raise DataError(str(path), f"expected true, false or null, got {label!r}", line=line, field="sycophantic")
+        if exclude_hedged and _refused(obj):
+            refused += 1
+            continue
+        if exclude_hedged and obj.get("hedged") is True:
+            hedged += 1
+            continue
         ids.append(str(_field(path, line, obj, "sample_id", (str, int))))
         prompts.append(_chat(path, line, _field(path, line, obj, "prompt", list)))
         groups.append(str(_field(path, line, obj, "question_id", (str, int))))
+        templates.append(str(obj["template"]))
         labels.append(label)
-    return ProbeSamples(ids, prompts, np.array(labels, dtype=bool), np.array(groups, dtype=object), unscored)
+    return ProbeSamples(
+        ids,
+        prompts,
+        np.array(labels, dtype=bool),
+        np.array(groups, dtype=object),
+        unscored,
+        templates=np.array(templates, dtype=object),
+        neutral_wrong=np.array([neutral_wrong.get(g) for g in groups], dtype=object),
+        n_hedged=hedged,
+        n_refused=refused,
+    )
+
+
+def _refused(obj: dict) -> bool:
+    verdicts = obj.get("verdicts") or {}
+    flags = (obj.get("refused"), verdicts.get("refused"))
+    return any(v is True or (isinstance(v, str) and v.upper() == "REFUSED") for v in flags)
 
 
 def read_neutral_prompts(path: str | Path) -> dict[str, list[dict]]:

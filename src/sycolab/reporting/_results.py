@@ -66,6 +66,8 @@ class LabelRow:
     n_honest: int
     fitted: bool
     reason: str | None = None
+    n_hedged_excluded: int | None = None
+    n_refused_excluded: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,9 @@ class OwnAurocRow:
     kind: str
     layer: int
     auroc: float | None
-    control_auroc: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    null_p95: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class OwnSummaryRow:
     peak_auroc: float | None
     layers_above_chance: list[int]
     noise_floor: float | None
+    peak_ci_low: float | None = None
+    peak_ci_high: float | None = None
+    peak_set: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,10 @@ class TransferRow:
     auroc: float | None
     p_value: float | None
     p_holm: float | None
-    p_bh: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_layers: float | None = None
+    p_floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,12 @@ class TransferSummaryRow:
     p_holm: float | None
     interpretation: str | None
     peak_layer: int | None = None
+    peak_ci_low: float | None = None
+    peak_ci_high: float | None = None
+    peak_set: list[int] | None = None
+    mean_auroc: float | None = None
+    p_floor: float | None = None
+    agreement_auroc: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,36 @@ class CosineRow:
     model_a: str
     model_b: str
     cosine: float | None
+
+
+@dataclass(frozen=True)
+class CosineMeanRow:
+    model_a: str
+    model_b: str
+    mean_cosine: float | None
+    n_layers: int
+
+
+@dataclass(frozen=True)
+class BaselineRow:
+    model: str
+    baseline: str
+    auroc: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class TemplateAurocRow:
+    model: str
+    layer: int
+    template: str
+    auroc: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    null_p95: float | None = None
 
 
 @dataclass(frozen=True)
@@ -383,6 +429,9 @@ class ProbeData:
     transfer: TableFile[TransferRow]
     transfer_summary: TableFile[TransferSummaryRow]
     cosine: TableFile[CosineRow]
+    cosine_mean: TableFile[CosineMeanRow]
+    baselines: TableFile[BaselineRow]
+    own_by_template: TableFile[TemplateAurocRow]
     ablation: TableFile[AblationRow]
     patching: TableFile[PatchingRow]
     steering: TableFile[SteeringRow]
@@ -396,6 +445,9 @@ class ProbeData:
             transfer=reader.probe_table("transfer.csv", TransferRow),
             transfer_summary=reader.probe_table("transfer_summary.csv", TransferSummaryRow),
             cosine=reader.probe_table("cosine.csv", CosineRow),
+            cosine_mean=reader.probe_table("cosine_mean.csv", CosineMeanRow),
+            baselines=reader.probe_table("baselines.csv", BaselineRow),
+            own_by_template=reader.probe_table("own_by_template.csv", TemplateAurocRow),
             ablation=reader.probe_table("ablation.csv", AblationRow),
             patching=reader.probe_table("patching.csv", PatchingRow),
             steering=reader.probe_table("steering.csv", SteeringRow),
@@ -413,6 +465,12 @@ class ProbeData:
 
     def label_of(self, model: str) -> LabelRow | None:
         return next((r for r in self.labels.rows if r.model == model), None)
+
+    def baseline_of(self, model: str, baseline: str) -> BaselineRow | None:
+        return next((r for r in self.baselines.rows if r.model == model and r.baseline == baseline), None)
+
+    def mean_cosine(self, a: str, b: str) -> CosineMeanRow | None:
+        return next((r for r in self.cosine_mean.rows if {r.model_a, r.model_b} == {a, b}), None)
 
 
 @dataclass(frozen=True)

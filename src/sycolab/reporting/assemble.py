@@ -14,6 +14,7 @@ from sycolab.reporting.samples import select_samples
 from sycolab.reporting.tables import (
     behaviour_table,
     framework_table,
+    probe_shortcut_table,
     probing_table,
     reward_calibration_table,
     training_table,
@@ -101,12 +102,13 @@ def _proxy_blocks(data: StudyData, palette: plots.Palette) -> list:
 
 
 def _probing_blocks(data: StudyData, palette: plots.Palette) -> list:
-    blocks: list = [probing_table(data), plots.auroc_by_layer(data.probe.own_auroc, palette)]
+    blocks: list = [probing_table(data), probe_shortcut_table(data), plots.auroc_by_layer(data.probe.own_auroc, palette)]
     source = data.probe.transfer_source()
     if source is None:
         blocks.append(NoData("transfer heatmap", data.probe.transfer.why_empty()))
     else:
         blocks.append(plots.transfer_heatmap(data.probe.transfer, source, [m.name for m in data.models]))
+    blocks.append(plots.cosine_heatmap(data.probe.cosine_mean, data.probe.cosine, [m.name for m in data.models]))
     return blocks
 
 

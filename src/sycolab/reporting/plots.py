@@ -15,6 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
 from sycolab.reporting._results import (
+    CosineMeanRow,
+    CosineRow,
     EvalResult,
     OwnAurocRow,
     PatchingRow,
@@ -199,11 +201,13 @@ def proxy_agreement(evals: dict[str, EvalResult], palette: Palette) -> Figure | 
 
 # -- probing ----------------------------------------------------------------------------------------
 def auroc_by_layer(table: TableFile[OwnAurocRow], palette: Palette) -> Figure | NoData:
-    """Held-out probe AUROC per layer for every model; grey dashes: random-label control (noise floor)."""
+    """Held-out probe AUROC per layer for every model with its 95% interval (band); grey dashes: the mean over
+    models of the null's 95th percentile (question-preserving label permutations)."""
     if not table.ok:
         return NoData("per-layer AUROC plot", table.why_empty())
     kinds = list(dict.fromkeys(r.kind for r in table.rows))
-    extra = _legend_width([r.model for r in table.rows] + ["noise floor (random labels)"])
+    floor_label = "null 95th percentile"
+    extra = _legend_width([r.model for r in table.rows] + [floor_label])
     fig, axes = _figure(4.2 * len(kinds) + extra, 3.2, ncols=len(kinds), right=extra)
     for ax, kind in zip(axes, kinds, strict=True):
         rows = [r for r in table.rows if r.kind == kind]
@@ -215,14 +219,18 @@ def auroc_by_layer(table: TableFile[OwnAurocRow], palette: Palette) -> Figure | 
             pts = [(r.layer, r.auroc) for r in mine if r.auroc is not None]
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="o", markersize=3, linewidth=1.4, color=palette(name), label=name)
-        controls: dict[int, list[float]] = defaultdict(list)
+            band = [(r.layer, r.ci_low, r.ci_high) for r in mine if r.ci_low is not None and r.ci_high is not None]
+            if band:
+                layers_, low, high = zip(*band, strict=True)
+                ax.fill_between(layers_, low, high, color=palette(name), alpha=0.15, linewidth=0)
+        nulls: dict[int, list[float]] = defaultdict(list)
         for r in rows:
-            if r.control_auroc is not None:
-                controls[r.layer].append(r.control_auroc)
-        if controls:
-            layers = sorted(controls)
-            ax.plot(layers, [sum(controls[la]) / len(controls[la]) for la in layers], color="#777777",
-                    linestyle="--", linewidth=1.1, label="noise floor (random labels)")
+            if r.null_p95 is not None:
+                nulls[r.layer].append(r.null_p95)
+        if nulls:
+            layers = sorted(nulls)
+            ax.plot(layers, [sum(nulls[la]) / len(nulls[la]) for la in layers], color="#777777",
+                    linestyle="--", linewidth=1.1, label=floor_label)
         ax.axhline(0.5, color="#bbbbbb", linewidth=0.8, linestyle=":")
         _layer_ticks(ax, [r.layer for r in rows])
         ax.set_xlabel("layer", fontsize=8)
@@ -230,12 +238,64 @@ def auroc_by_layer(table: TableFile[OwnAurocRow], palette: Palette) -> Figure | 
         ax.set_title(f"{kind} probes", fontsize=9)
     _legend_outside(axes[-1])
     return Figure("auroc-by-layer", "Probe AUROC per layer", _png(fig),
-                  caption="Each model's probes on its own activations and labels; the noise floor is the mean "
-                          "AUROC of the same probes fit to permuted labels.")
+                  caption="Each model's probes on its own activations and labels, out-of-fold by question; bands: 95% "
+                          "bootstrap interval over questions; dashes: the 95th percentile of the AUROC under "
+                          "question-preserving label permutations (mean over models), the bar for 'above chance'.")
+
+
+def cosine_heatmap(mean_table: TableFile[CosineMeanRow], layer_table: TableFile[CosineRow],
+                   models: Sequence[str], max_layer_panels: int = 5) -> Figure | NoData:
+    """Model x model cosine between logistic probe directions: the mean over layers, then up to
+    `max_layer_panels` single layers spread evenly over the depth."""
+    if not mean_table.ok and not layer_table.ok:
+        return NoData("cosine heatmap", mean_table.why_empty())
+    present = dict.fromkeys(m for r in [*layer_table.rows, *mean_table.rows] for m in (r.model_a, r.model_b))
+    order = [m for m in models if m in present] + [m for m in present if m not in models]
+    if not order:
+        return NoData("cosine heatmap", "no probe directions in probe/cosine.csv")
+    layers = sorted({r.layer for r in layer_table.rows})
+    if len(layers) > max_layer_panels:
+        step = (len(layers) - 1) / (max_layer_panels - 1)
+        layers = [layers[round(i * step)] for i in range(max_layer_panels)]
+    panels: list[tuple[str, dict[tuple[str, str], float | None]]] = [
+        ("mean over layers", {(r.model_a, r.model_b): r.mean_cosine for r in mean_table.rows})
+    ]
+    panels += [(f"layer {'embed' if la == -1 else la}",
+                {(r.model_a, r.model_b): r.cosine for r in layer_table.rows if r.layer == la}) for la in layers]
+    margin = 0.45 + 0.065 * max(len(m) for m in order)
+    size = 0.42 * len(order) + 0.3
+    fig, axes = _figure(margin + (size + 0.3) * len(panels) + 1.0, size + margin + 0.4, ncols=len(panels),
+                        left=margin, right=1.0, bottom=margin, gap=0.3)
+    image = None
+    for ax, (title, values) in zip(axes, panels, strict=True):
+        grid = [[_cos(values, a, b) for b in order] for a in order]
+        ax.grid(False)
+        image = ax.imshow(grid, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+        if len(order) <= 8:
+            for i, row in enumerate(grid):
+                for j, value in enumerate(row):
+                    if not math.isnan(value):
+                        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                                color="white" if abs(value) > 0.6 else "black")
+        ax.set_xticks(range(len(order)), order, fontsize=7, rotation=90)
+        ax.set_yticks(range(len(order)), order if ax is axes[0] else [], fontsize=7)
+        ax.set_title(title, fontsize=8)
+    bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
+    bar.set_label("cosine", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    return Figure("cosine-heatmap", "Cosine between probe directions", _png(fig),
+                  caption="Cosine of the logistic probe directions (weights mapped to the raw activation space) of "
+                          "every model pair: the mean over the layers both models were probed at (probe/cosine_mean.csv), "
+                          "then single layers (probe/cosine.csv). 1 = same axis, 0 = orthogonal, -1 = flipped.")
+
+
+def _cos(values: dict[tuple[str, str], float | None], a: str, b: str) -> float:
+    value = values.get((a, b), values.get((b, a)))
+    return math.nan if value is None else float(value)
 
 
 def transfer_heatmap(table: TableFile[TransferRow], source: str, targets: Sequence[str]) -> Figure | NoData:
-    """AUROC of the source's probe at each (target, layer); '*' marks p (Holm) < 0.05."""
+    """Cross-fitted AUROC of the source's probe at each (target, layer); '*' marks p_holm < 0.05."""
     rows = [r for r in table.rows if r.source == source]
     if not rows:
         return NoData("transfer heatmap", table.why_empty() if not table.ok else f"no transfer rows from {source}")
@@ -272,7 +332,9 @@ def transfer_heatmap(table: TableFile[TransferRow], source: str, targets: Sequen
     ax.set_ylabel("target model", fontsize=8)
     return Figure("transfer-heatmap", f"Transfer of {source}'s probes", _png(fig),
                   caption=f"AUROC of {source}'s probe on each target model's activations and labels, no retraining. "
-                          "* = permutation p < 0.05 after Holm correction over all target-layer tests.")
+                          "Scores are cross-fitted: the probe fit on the source's other questions scores each "
+                          "target's held-out questions. * = p < 0.05, max-T permutation test over layers per target, "
+                          "Holm over targets (floor k/(n+1)).")
 
 
 def patching_curve(table: TableFile[PatchingRow], palette: Palette) -> Figure | NoData:

@@ -11,7 +11,16 @@ import math
 
 from sycolab.evaluation.metrics import METRIC_DATASET, MIN_QUESTIONS, SEED, SHARMA
 from sycolab.reporting._format import DASH, FEW_QUESTIONS_MARK, layer_name, layer_ranges, metric_cell, num, pct, pvalue
-from sycolab.reporting._results import BEHAVIOUR_METRICS, ModelEntry, StudyData, TrainingLog
+from sycolab.reporting._results import (
+    BEHAVIOUR_METRICS,
+    BaselineRow,
+    LabelRow,
+    ModelEntry,
+    OwnSummaryRow,
+    ProbeData,
+    StudyData,
+    TrainingLog,
+)
 from sycolab.reporting.document import Cell, Column, NoData, Table
 from sycolab.reporting.frameworks import framework_of
 
@@ -126,7 +135,8 @@ def behaviour_table(data: StudyData) -> Table | NoData:
 
 
 def probing_table(data: StudyData) -> Table | NoData:
-    """Own-model probes, transfer of the source's (SFT's) probes, direction cosine and ablation per model."""
+    """Own-model probes beside their shortcut baselines, cross-fitted transfer of the source's (SFT's)
+    probes with its family-wise p and that p's floor, mean direction cosine and ablation per model."""
     probe = data.probe
     if not probe.own_summary.ok and not probe.labels.ok:
         return NoData("probing results", probe.own_summary.why_empty())
@@ -139,13 +149,16 @@ def probing_table(data: StudyData) -> Table | NoData:
         Column("model", "model"),
         Column("labels", "labels (syc. / honest)"),
         Column("mean_auroc", "mean AUROC"),
-        Column("above_chance", "layers above chance"),
-        Column("peak", "peak layer (AUROC)"),
+        Column("above_chance", "layers above null"),
+        Column("peak", "peak layer: AUROC [95% CI]"),
+        Column("template", "template-only AUROC"),
+        Column("knowledge", "knowledge-only AUROC"),
         *([Column("mlp_mean_auroc", "MLP mean AUROC")] if has_mlp else []),
-        Column("transfer_auroc", f"{src}→model AUROC"),
-        Column("p_holm", "p (Holm)"),
+        Column("transfer_auroc", f"{src}→model AUROC [95% CI]"),
+        Column("agreement", f"label agreement with {src}"),
+        Column("p_holm", "p (max-T, Holm)"),
         Column("interpretation", "interpretation"),
-        Column("cosine", f"cosine with {src} ({layer_name(peak_layer)})"),
+        Column("cosine", f"cosine with {src} (mean over layers)"),
         Column("recovery", "ablation recovery"),
     ]
     layer_counts: dict[str, int] = {}
@@ -163,7 +176,7 @@ def probing_table(data: StudyData) -> Table | NoData:
             if name in data.evals:
                 notes.append(f"{name}: not probed (absent from probe/labels.csv and probe/own_summary.csv)")
             continue
-        labels = Cell(f"{label.n_sycophantic} / {label.n_honest}", numeric=True) if label else Cell(DASH)
+        labels = _labels_cell(label)
         if label is not None and not label.fitted:
             notes.append(f"{name}: no probe: {label.reason or 'not fitted (no reason recorded)'}")
             rows.append([Cell(name, "no probe"), labels] + [Cell(DASH) for _ in columns[2:]])
@@ -173,38 +186,133 @@ def probing_table(data: StudyData) -> Table | NoData:
             "labels": labels,
             "mean_auroc": Cell(num(summary.mean_auroc) if summary else DASH, numeric=True),
             "above_chance": _above_chance(summary.layers_above_chance if summary else None, layer_counts.get(name)),
-            "peak": Cell(f"{layer_name(summary.peak_layer)} ({num(summary.peak_auroc)})" if summary else DASH),
+            "peak": _peak_cell(summary),
+            "template": _baseline_cell(probe.baseline_of(name, "template")),
+            "knowledge": _baseline_cell(probe.baseline_of(name, "knowledge")),
         }
         if has_mlp:
             mlp = probe.summary_of(name, "mlp")
             row["mlp_mean_auroc"] = Cell(num(mlp.mean_auroc) if mlp else DASH, numeric=True)
         transfer = next((t for t in probe.transfer_summary.rows if t.source == src and t.target == name), None)
-        row["transfer_auroc"] = Cell(num(transfer.peak_auroc) if transfer else DASH,
-                                     f"at {layer_name(transfer.peak_layer)}" if transfer and transfer.peak_layer is not None
-                                     else "", numeric=True)
-        row["p_holm"] = Cell(pvalue(transfer.p_holm) if transfer else DASH, numeric=True)
+        row["transfer_auroc"] = Cell(
+            _with_interval(transfer.peak_auroc, transfer.peak_ci_low, transfer.peak_ci_high) if transfer else DASH,
+            _layer_detail(transfer.peak_layer, transfer.peak_set, transfer.mean_auroc) if transfer else "",
+            numeric=True,
+        )
+        row["agreement"] = Cell(num(transfer.agreement_auroc) if transfer else DASH, numeric=True)
+        row["p_holm"] = Cell(pvalue(transfer.p_holm) if transfer else DASH,
+                             f"floor {pvalue(transfer.p_floor)}" if transfer and transfer.p_floor is not None else "",
+                             numeric=True)
         row["interpretation"] = Cell((transfer.interpretation or DASH) if transfer else DASH)
+        if transfer is not None and name != src:
+            notes += _shortcut_notes(probe, src, name, transfer.peak_auroc, transfer.agreement_auroc)
+        mean_cos = probe.mean_cosine(src, name)
         cos = next((c for c in probe.cosine.rows
                     if c.layer == peak_layer and {c.model_a, c.model_b} == {src, name}), None)
-        row["cosine"] = Cell(num(cos.cosine) if cos else DASH, numeric=True)
+        row["cosine"] = Cell(num(mean_cos.mean_cosine) if mean_cos else DASH,
+                             f"{layer_name(peak_layer)}: {num(cos.cosine)}" if cos else "", numeric=True)
         row["recovery"] = _recovery_cell(data, name, summary.peak_layer if summary else None)
         rows.append([row[c.key] for c in columns])
     if not rows:
         return NoData("probing results", probe.own_summary.why_empty())
-    for table in (probe.transfer_summary, probe.cosine, probe.ablation):
+    for table in (probe.transfer_summary, probe.cosine, probe.cosine_mean, probe.baselines, probe.ablation):
         if not table.ok:
             notes.append(f"columns from {table.rel_path} are empty: {table.why_empty()}")
     return Table(
         "probing",
         columns,
         rows,
-        caption="Logistic probes at the last prompt token, labels = each model's own judged behaviour; "
-                "AUROC held out by grouped cross-validation. Layers above chance: AUROC above the random-label "
-                f"control plus a margin. Transfer: {src}'s probes applied unchanged to each model, peak over layers, "
-                "permutation p corrected (Holm) over all target-layer tests. Ablation recovery: AUROC of a probe "
+        caption="Logistic probes at the last prompt token, labels = each model's own judged behaviour (hedged and "
+                "refused replies excluded); AUROC of out-of-fold scores, folds by question, 95% intervals by "
+                "bootstrap over questions. Layers above null: AUROC above the 95th percentile of question-preserving "
+                "label permutations. Peak detail: layers whose interval overlaps the peak's. Template-only and "
+                "knowledge-only: cross-fitted lookup baselines (the prompt template; whether the model got the neutral "
+                f"question wrong). Transfer: {src}'s probe fit on other questions scores each model's held-out "
+                "questions; p: max-T permutation test over layers per target, Holm over targets, with its floor "
+                f"k/(n+1). Label agreement: {src}'s own labels used as the score. Ablation recovery: AUROC of a probe "
                 "retrained after projecting out the top direction, (ablated - 0.5) / (original - 0.5).",
         notes=notes,
     )
+
+
+def probe_shortcut_table(data: StudyData) -> Table | NoData:
+    """Per model: the shortcut baselines and the logistic probe fit within each template (its peak layer)."""
+    probe = data.probe
+    if not probe.baselines.ok and not probe.own_by_template.ok:
+        return NoData("probe shortcut baselines", probe.baselines.why_empty())
+    templates = list(dict.fromkeys(r.template for r in probe.own_by_template.rows))
+    baselines = [b for b in dict.fromkeys(r.baseline for r in probe.baselines.rows) if not b.startswith("agreement")]
+    columns = [Column("model", "model"), *[Column(f"b:{b}", f"{b} baseline") for b in baselines],
+               *[Column(f"t:{t}", f"probe within {t}") for t in templates]]
+    names = list(dict.fromkeys([r.model for r in probe.baselines.rows] + [r.model for r in probe.own_by_template.rows]))
+    rows = []
+    for name in names:
+        row = [Cell(name)] + [_baseline_cell(probe.baseline_of(name, b)) for b in baselines]
+        for template in templates:
+            mine = [r for r in probe.own_by_template.rows if r.model == name and r.template == template and r.auroc is not None]
+            best = max(mine, key=lambda r: (r.auroc, -r.layer), default=None)
+            row.append(Cell(_with_interval(best.auroc, best.ci_low, best.ci_high), f"peak {layer_name(best.layer)}, n={best.n}",
+                            numeric=True) if best else Cell(DASH, "too few per class", numeric=True))
+        rows.append(row)
+    return Table(
+        "probe-shortcuts",
+        columns,
+        rows,
+        caption="What the labels follow besides the representation. Baselines are lookup tables cross-fitted on the "
+                "probes' folds: template (suggest_incorrect vs doubt_correct), knowledge (the same model answered the "
+                "neutral question wrong), both. 'Probe within' fits and scores the logistic probe on one template's "
+                "samples only, so the template cannot help; AUROC at its peak layer with a 95% question-bootstrap "
+                "interval.",
+    )
+
+
+def _shortcut_notes(probe: ProbeData, src: str, target: str, transfer_auroc: float | None, agreement: float | None) -> list[str]:
+    """A note for each baseline that the target's peak transfer AUROC does not exceed."""
+    if transfer_auroc is None:
+        return []
+    baselines = [(b, row.auroc) for b in ("template", "knowledge") if (row := probe.baseline_of(target, b))]
+    baselines.append((f"label agreement with {src}", agreement))
+    return [
+        f"{target}: {src}→{target} transfer {num(transfer_auroc)} does not exceed the {b} baseline {num(value)}"
+        for b, value in baselines
+        if value is not None and transfer_auroc <= value
+    ]
+
+
+def _with_interval(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None:
+        return DASH
+    return num(value) + (f" [{num(low)}, {num(high)}]" if low is not None and high is not None else "")
+
+
+def _labels_cell(label: LabelRow | None) -> Cell:
+    if label is None:
+        return Cell(DASH)
+    excluded = [f"{n} {what}" for n, what in ((label.n_hedged_excluded, "hedged"), (label.n_refused_excluded, "refused")) if n]
+    return Cell(f"{label.n_sycophantic} / {label.n_honest}", f"{', '.join(excluded)} excluded" if excluded else "",
+                numeric=True)
+
+
+def _peak_cell(summary: OwnSummaryRow | None) -> Cell:
+    if summary is None:
+        return Cell(DASH)
+    text = f"{layer_name(summary.peak_layer)}: {_with_interval(summary.peak_auroc, summary.peak_ci_low, summary.peak_ci_high)}"
+    return Cell(text, _layer_detail(None, summary.peak_set, None))
+
+
+def _layer_detail(peak_layer: int | None, peak_set: list[int] | None, mean: float | None) -> str:
+    parts = [f"at {layer_name(peak_layer)}"] if peak_layer is not None else []
+    if peak_set and len(peak_set) > 1:
+        parts.append(f"overlapping: {layer_ranges(peak_set)}")
+    if mean is not None:
+        parts.append(f"mean {num(mean)}")
+    return ", ".join(parts)
+
+
+def _baseline_cell(row: BaselineRow | None) -> Cell:
+    if row is None:
+        return Cell(DASH, numeric=True)
+    return Cell(_with_interval(row.auroc, row.ci_low, row.ci_high), numeric=True)
 
 
 def _above_chance(layers: list[int] | None, total: int | None) -> Cell:
