@@ -47,3 +47,20 @@ def test_each_seed_is_a_full_study_with_seed_and_world_seed_set(tmp_path):
     sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
     assert sets == ["evaluate.bootstrap_resamples=10", "seed=2", "world.seed=2", "seeds=[]"]
     assert cmd[-2:] == ["--stages", "eval,report"]
+
+
+def test_status_and_report_of_a_study_over_seeds(tmp_path, capsys):
+    from sycolab.cli.main import main
+    from sycolab.io import atomic_write_json
+
+    root = tmp_path / "run"
+    write_fake_study(seed_dir(root, 0))
+    atomic_write_json(root / "seeds.json", {"config": "c.yaml", "seeds": [0, 1], "overrides": []})
+    assert main(["status", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "== seed 0" in out and "== seed 1" in out and "(not started)" in out
+    assert "train:sft" in out  # seed 0's own stage list
+    assert main(["report", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert (seed_dir(root, 0) / "report" / "report.md").exists()
+    assert (root / "report" / "seeds.md").exists() and "seeds.md" in out

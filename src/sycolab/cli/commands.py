@@ -111,10 +111,30 @@ def _run_seeds(args: argparse.Namespace, study) -> int:
     return 0
 
 
+def _seed_dirs(run_dir: str) -> dict[int, Path]:
+    """{seed: run dir} of a study over seeds (RUN_DIR/seeds.json), or {} for a single run dir."""
+    from sycolab.io import read_json
+    from sycolab.study.seeds import SEEDS_FILE, seed_dir
+
+    path = Path(run_dir) / SEEDS_FILE
+    if not path.is_file():
+        return {}
+    return {int(s): seed_dir(Path(run_dir), int(s)) for s in read_json(path).get("seeds", [])}
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from sycolab.study.stages import stage_status
     from sycolab.study.store import RunStore
 
+    seeds = _seed_dirs(args.run_dir)
+    if seeds:  # a study over seeds: each seed's run dir in turn
+        for seed, folder in seeds.items():
+            print(f"== seed {seed} ({folder})")
+            if RunStore(folder).exists():
+                cmd_status(argparse.Namespace(run_dir=str(folder)))
+            else:
+                print("(not started)")
+        return 0
     store = RunStore(args.run_dir)
     if not store.exists():
         raise UserError(f"{args.run_dir}: not a sycolab run dir (no manifest.json)")
@@ -251,6 +271,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sycolab.config.sections import ReportConfig
     from sycolab.study.store import RunStore
 
+    seeds = _seed_dirs(args.run_dir)
+    if seeds:  # a study over seeds: every seed's report, then the seed-aggregated table
+        from sycolab.study.seeds import write_seed_summary
+
+        for folder in seeds.values():
+            if RunStore(folder).exists():
+                cmd_report(argparse.Namespace(run_dir=str(folder)))
+        path, _ = write_seed_summary(Path(args.run_dir), list(seeds))
+        print(f"sycolab: wrote {path}")
+        return 0
     store = RunStore(args.run_dir)
     if not store.exists():
         raise UserError(f"{args.run_dir}: not a sycolab run dir (no manifest.json)")
