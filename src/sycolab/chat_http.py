@@ -13,6 +13,9 @@ Each caller decides what an outcome means for it (a verdict, a dropped item, a `
   retried); `FAILED` (retries ran out, or a 200 whose body is no chat completion); `UNREACHABLE` (nothing
   answered any attempt, connection refused or unknown host, and no call of this client was ever answered);
   `STOPPED` (the caller's `stop` event was set before an attempt).
+
+`EndpointConfig` holds the connection fields both config sections share (`evaluate.judge`,
+`data_build.generator`), with their checks.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sycolab.errors import UserError
 from sycolab.redact import redact_credentials
@@ -35,6 +39,36 @@ logger = logging.getLogger(__name__)
 _MAX_SLEEP_S = 60.0
 _SHORT_MESSAGE_CHARS = 200
 _UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout)  # refused, unknown host, nothing answering
+
+
+class EndpointConfig(BaseModel):
+    """An OpenAI-compatible chat endpoint (vLLM's server, a hosted API, `sycolab serve`). `base_url` is the API
+    root ("http://127.0.0.1:8000/v1"); `api_key_env` is the NAME of the environment variable holding the key
+    (the key itself never goes in a config; leave it empty for a local server without auth)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    max_concurrency: int = Field(8, ge=1, le=512)
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+    retry_backoff_s: float = Field(1.0, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https:// (got {value!r})")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.replace("_", "").isalnum():
+            raise ValueError("api_key_env is the NAME of an environment variable (letters, digits, _), not the key itself")
+        return value
 
 
 class Outcome(enum.Enum):
