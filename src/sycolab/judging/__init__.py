@@ -9,7 +9,6 @@ from sycolab.judging.cache import CachedJudge, VerdictCache
 from sycolab.judging.config import JudgeConfig
 from sycolab.judging.factory import build_judge
 from sycolab.judging.prompts import PROMPT_VERSION, parse_label, render_prompt
-from sycolab.judging.redact import redact_credentials
 from sycolab.judging.requests import (
     LABELS,
     TIE,
@@ -26,6 +25,7 @@ from sycolab.judging.requests import (
     request_key,
 )
 from sycolab.judging.rule import RuleJudge
+from sycolab.redact import redact_credentials
 
 __all__ = [
     "LABELS",

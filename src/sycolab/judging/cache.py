@@ -4,21 +4,20 @@ Keyed by (judge id, sha256 of the request's canonical JSON). Only replies are st
 unscored (unparseable) alike, each as soon as it arrives; a verdict without a reply (`Verdict.error`
 set: the call failed, or the server rejected the request) is never stored, so a later run asks again.
 Raw replies are stored with credential-shaped strings redacted. WAL mode lets several processes (sweep
-cells evaluated in parallel) share one file.
+cells evaluated in parallel) share one file (`sycolab.shared_sqlite`).
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Generator, Sequence
 from contextlib import closing
 from pathlib import Path
 
 from sycolab.judging.base import Judge, StreamingJudge
-from sycolab.judging.redact import redact_credentials
 from sycolab.judging.requests import JudgeRequest, Verdict, request_key
+from sycolab.redact import redact_credentials
+from sycolab.shared_sqlite import SharedSqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -31,36 +30,21 @@ CREATE TABLE IF NOT EXISTS verdicts (
     PRIMARY KEY (judge_id, request_sha256)
 )
 """
-_CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
 
 
 class VerdictCache:
     """Stored verdicts by (judge id, request key)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=60.0, check_same_thread=False)
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(_SCHEMA)
-            self._conn.commit()
+        self._db = SharedSqlite(path, _SCHEMA)
+        self.path = self._db.path
 
     def get_many(self, judge_id: str, keys: Sequence[str]) -> dict[str, Verdict]:
-        found: dict[str, Verdict] = {}
-        unique = list(dict.fromkeys(keys))
-        with self._lock:
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows = self._conn.execute(
-                    f"SELECT request_sha256, label, raw FROM verdicts WHERE judge_id = ? AND request_sha256 IN ({marks})",
-                    [judge_id, *chunk],
-                ).fetchall()
-                found.update({key: Verdict(label, raw) for key, label, raw in rows})
-        return found
+        rows = self._db.select_in(
+            "SELECT request_sha256, label, raw FROM verdicts WHERE judge_id = ? AND request_sha256 IN ({marks})",
+            [judge_id], list(dict.fromkeys(keys)),
+        )
+        return {key: Verdict(label, raw) for key, label, raw in rows}
 
     def put_many(self, judge_id: str, entries: Sequence[tuple[str, str, Verdict]]) -> int:
         """Store the (key, request kind, verdict) entries that carry a reply (committed at once); returns
@@ -70,19 +54,14 @@ class VerdictCache:
             for key, kind, v in entries
             if v.error is None
         ]
-        if rows:
-            with self._lock:
-                self._conn.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?)", rows)
-                self._conn.commit()
+        self._db.write("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?)", rows)
         return len(rows)
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0])
+        return self._db.count("verdicts")
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 class CachedJudge:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sycolab.chat_http import EndpointConfig
 from sycolab.data.build.prompts import FACTUAL_MODES, INTENSITIES, TACTICS
 
 _SHARE_TOLERANCE = 1e-6
@@ -16,35 +17,18 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class GeneratorConfig(_Section):
-    """An OpenAI-compatible chat endpoint (vLLM's server, a hosted API, `sycolab serve`). `base_url` is the API
-    root ("http://127.0.0.1:8002/v1"); `api_key_env` is the NAME of the environment variable holding the key.
-    `extra_body` is merged into every request (e.g. `{chat_template_kwargs: {enable_thinking: false}}`)."""
+class GeneratorConfig(EndpointConfig):
+    """The generator's endpoint (fields and checks: `sycolab.chat_http.EndpointConfig`), e.g. base_url
+    "http://127.0.0.1:8002/v1". `extra_body` is merged into every request (e.g.
+    `{chat_template_kwargs: {enable_thinking: false}}`)."""
 
     base_url: str
     model: str = Field(min_length=1)
-    api_key_env: str | None = None
     max_concurrency: int = Field(16, ge=1, le=512)
     timeout_s: float = Field(120.0, gt=0)
-    max_retries: int = Field(5, ge=0, le=20)
-    retry_backoff_s: float = Field(1.0, ge=0)
     temperature: float = Field(0.8, ge=0, description="reference: 0.8")
     max_tokens: int = Field(512, ge=1)
     extra_body: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected a URL starting with http:// or https://, got {value!r}")
-        return value
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _key_name(cls, value: str | None) -> str | None:
-        if value is not None and not value.replace("_", "").isalnum():
-            raise ValueError("api_key_env is the NAME of an environment variable (letters, digits, _), not the key itself")
-        return value
 
     @field_validator("extra_body")
     @classmethod

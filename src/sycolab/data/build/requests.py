@@ -2,8 +2,10 @@
 body (canonical JSON: model, messages, sampling parameters, seed, extra body fields).
 
 A reply is stored the moment its call succeeds (in the worker thread, before anything else can fail), so
-a build killed mid-way and run again sends no request twice. A failed call (retries exhausted) is never
-stored, so a rerun asks again. WAL mode; one connection shared by the workers under a lock.
+a build killed mid-way and run again sends no request twice. A failed call (retries exhausted, endpoint
+unreachable) is never stored, so a rerun asks again. A request the endpoint refuses (401/403 or another 4xx:
+a wrong key, model or path) is a configuration mistake: `UserError` at once. WAL mode; one connection shared
+by the workers under a lock (`sycolab.shared_sqlite`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sycolab.chat_http import ChatEndpoint, ChatReply
+from sycolab.chat_http import ChatEndpoint, ChatReply, Outcome
+from sycolab.errors import UserError
+from sycolab.shared_sqlite import SharedSqlite
 
 logger = logging.getLogger(__name__)
 
@@ -48,36 +51,24 @@ class RequestCache:
     """Successful replies by request hash."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=60.0, check_same_thread=False)
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(_SCHEMA)
-            self._conn.commit()
+        self._db = SharedSqlite(path, _SCHEMA)
+        self.path = self._db.path
 
     def get(self, key: str) -> ChatReply | None:
-        with self._lock:
-            row = self._conn.execute("SELECT text, finish_reason FROM replies WHERE request_sha256 = ?", (key,)).fetchone()
-        return None if row is None else ChatReply(row[0], None, row[1])
+        rows = self._db.select("SELECT text, finish_reason FROM replies WHERE request_sha256 = ?", (key,))
+        return ChatReply(rows[0][0], None, rows[0][1]) if rows else None
 
     def put(self, key: str, body: dict[str, Any], reply: ChatReply) -> None:
         if reply.error is not None or reply.text is None:
             return
-        with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?)",
-                               (key, canonical_request(body), reply.text, reply.finish_reason, time.time()))
-            self._conn.commit()
+        self._db.write("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?)",
+                       [(key, canonical_request(body), reply.text, reply.finish_reason, time.time())])
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
+        return self._db.count("replies")
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 @dataclass
@@ -103,6 +94,7 @@ class CachedGenerator:
         self.max_concurrency = max(1, int(max_concurrency))
         self.on_reply = on_reply
         self.counts = RequestCounts()
+        self._aborted = threading.Event()
 
     def complete(self, kind: str, bodies: Sequence[dict[str, Any]]) -> list[ChatReply]:
         keys = [request_sha256(b) for b in bodies]
@@ -122,13 +114,19 @@ class CachedGenerator:
         return [replies[k] for k in keys]
 
     def _call(self, key: str, body: dict[str, Any]) -> ChatReply:
-        reply = self.endpoint.post(body)
+        reply = self.endpoint.post(body, self._aborted)
+        if reply.outcome in (Outcome.REJECTED, Outcome.AUTH_FAILED):
+            role, env = self.endpoint.role, self.endpoint.api_key_env
+            raise UserError(
+                f"{role} endpoint {self.endpoint.url} answered HTTP {reply.status}: {reply.detail!r} "
+                f"(check {role}.base_url, {role}.model" + (f" and the key in ${env})" if env else ")")
+            )
         self.cache.put(key, body, reply)
         return reply
 
     def _send(self, kind: str, todo: dict[str, dict[str, Any]]) -> dict[str, ChatReply]:
         out: dict[str, ChatReply] = {}
-        self.endpoint.aborted.clear()
+        self._aborted.clear()
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(todo))) as pool:
             futures: dict[Future[ChatReply], str] = {pool.submit(self._call, k, b): k for k, b in todo.items()}
             pending = set(futures)
@@ -146,7 +144,7 @@ class CachedGenerator:
                         if self.on_reply is not None:
                             self.on_reply(kind)
             except BaseException:
-                self.endpoint.aborted.set()
+                self._aborted.set()
                 for future in pending:
                     future.cancel()
                 raise

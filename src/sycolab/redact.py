@@ -1,4 +1,4 @@
-"""Credential redaction for everything the judging package stores or reports (verdict cache rows, the
+"""Credential redaction for everything sycolab stores or reports from an HTTP endpoint (verdict cache rows, the
 judge errors in samples.jsonl, error messages, logs).
 
 A server may echo what it was sent (a proxy's error page quoting the request headers, a test judge
