@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -165,7 +165,7 @@ def probe_direction(probe: Pipeline) -> np.ndarray:
     return raw / norm if norm > 0 else raw
 
 
-def question_folds(groups: Sequence, n_folds: int, seed: int) -> dict[str, int]:
+def question_folds(groups: Iterable[object], n_folds: int, seed: int) -> dict[str, int]:
     """question id -> fold: the sorted ids, permuted with `seed`, dealt round-robin into min(n_folds, #ids)."""
     ids = sorted({str(g) for g in groups})
     folds = min(n_folds, len(ids))
