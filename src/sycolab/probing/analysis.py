@@ -109,8 +109,9 @@ def analyse(models: Mapping[str, ModelActivations], cfg: ProbeConfig) -> Probing
         results.own[name] = {}
         results.summaries[name] = {}
         layers = list(data.layers)
+        nulls: dict[int, np.ndarray] = {}
         for kind in cfg.kinds:
-            scan = scan_layers(data.load, layers, data.labels, data.groups, kind, cfg, design)
+            scan = scan_layers(data.load, layers, data.labels, data.groups, kind, cfg, design, null_cache=nulls)
             if kind == "logistic":
                 dropped = [layer for layer in layers if layer not in {r.layer for r in scan}]
                 if dropped:

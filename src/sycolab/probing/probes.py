@@ -296,12 +296,14 @@ def scan_layers(
     cfg: ProbeConfig,
     design: ScanDesign | None = None,
     keep_probes: bool = True,
+    null_cache: dict[int, np.ndarray] | None = None,
 ) -> list[LayerResult]:
     """Out-of-fold AUROC, interval and null of a `kind` probe at each non-constant layer (module docstring).
 
     `acts` gives the `[n, d]` activations of a layer (a dict or a loader, so layers can stream from disk).
     A layer constant across prompts gets no row. `keep_probes=False` keeps no logistic fits (and skips the fit
-    on all samples), for probes that serve no transfer, geometry or ablation.
+    on all samples), for probes that serve no transfer, geometry or ablation. `null_cache` ({layer: null})
+    lets the kinds scanned on the same design share each layer's null.
     """
     y = np.asarray(labels, dtype=bool)
     design = design or scan_design(y, groups, cfg)
@@ -316,7 +318,12 @@ def scan_layers(
         if is_constant(x):
             continue
         scores, fold_probes = out_of_fold(x, y, design.splits, fit)
-        result = score_layer(layer, kind, scores, y, design, refit_null(x, design, cfg.logistic_c))
+        null = null_cache.get(layer) if null_cache is not None else None
+        if null is None:
+            null = refit_null(x, design, cfg.logistic_c)
+            if null_cache is not None:
+                null_cache[layer] = null
+        result = score_layer(layer, kind, scores, y, design, null)
         if kind == "logistic" and keep_probes:
             fold_of_split = [int(design.folds[test[0]]) for _, test in design.splits]
             result.fold_probes = dict(zip(fold_of_split, fold_probes, strict=True))
