@@ -109,8 +109,9 @@ def analyse(models: Mapping[str, ModelActivations], cfg: ProbeConfig) -> Probing
         results.own[name] = {}
         results.summaries[name] = {}
         layers = list(data.layers)
+        nulls: dict[int, np.ndarray] = {}
         for kind in cfg.kinds:
-            scan = scan_layers(data.load, layers, data.labels, data.groups, kind, cfg, design)
+            scan = scan_layers(data.load, layers, data.labels, data.groups, kind, cfg, design, null_cache=nulls)
             if kind == "logistic":
                 dropped = [layer for layer in layers if layer not in {r.layer for r in scan}]
                 if dropped:
@@ -120,14 +121,14 @@ def analyse(models: Mapping[str, ModelActivations], cfg: ProbeConfig) -> Probing
             results.own[name][kind] = scan
             results.summaries[name][kind] = summarise(scan)
         if data.templates is not None:
-            results.baselines += _own_baselines(name, data, design)
-            results.by_template += _by_template(name, data, layers, cfg, fold_of)
+            results.baselines += _own_baselines(name, data, data.templates, design)
+            results.by_template += _by_template(name, data, data.templates, layers, cfg, fold_of)
         peak = results.peak_layer(name)
         if peak is not None:
             original = next(r for r in results.own[name]["logistic"] if r.layer == peak)
             steps = ablation_curve(
                 data.load(peak), data.labels, design.splits, cfg, cfg.ablation_k,
-                original_auroc=original.auroc, fold_probes=list(original.fold_probes.values()),
+                original_auroc=original.auroc, fold_probes=list((original.fold_probes or {}).values()),
             )
             results.ablation[name] = (peak, steps)
     results.seconds["own_and_ablation"] = time.perf_counter() - clock
@@ -154,9 +155,10 @@ def analyse(models: Mapping[str, ModelActivations], cfg: ProbeConfig) -> Probing
     return results
 
 
-def _own_baselines(name: str, data: ModelActivations, design: ScanDesign) -> list[BaselineRow]:
+def _own_baselines(name: str, data: ModelActivations, templates: np.ndarray, design: ScanDesign) -> list[BaselineRow]:
     y = np.asarray(data.labels, dtype=bool)
-    keys = baseline_keys(data.templates, data.neutral_wrong if data.neutral_wrong is not None else [None] * y.size)
+    unknown = np.full(y.size, None, dtype=object)
+    keys = baseline_keys(templates, data.neutral_wrong if data.neutral_wrong is not None else unknown)
     return [_baseline_row(name, b, lookup_scores(keys[b], y, design.splits), y, design) for b in OWN_BASELINES]
 
 
@@ -167,12 +169,17 @@ def _baseline_row(name: str, baseline: str, scores: np.ndarray, y: np.ndarray, d
 
 
 def _by_template(
-    name: str, data: ModelActivations, layers: list[int], cfg: ProbeConfig, fold_of: Mapping[str, int]
+    name: str,
+    data: ModelActivations,
+    templates: np.ndarray,
+    layers: list[int],
+    cfg: ProbeConfig,
+    fold_of: Mapping[str, int],
 ) -> list[TemplateRow]:
     """Logistic probes fit and scored within each template with enough samples of both classes."""
     rows = []
-    for template in sorted(set(data.templates)):
-        idx = np.flatnonzero(data.templates == template)
+    for template in sorted(set(templates)):
+        idx = np.flatnonzero(templates == template)
         y, groups = np.asarray(data.labels, dtype=bool)[idx], np.asarray(data.groups)[idx]
         counts = class_counts(y)
         if min(counts.n_sycophantic, counts.n_honest) < cfg.min_per_class or len(set(groups)) < 2:

@@ -81,7 +81,7 @@ class ProbeConfig(BaseModel):
     min_per_class: int = Field(10, ge=2)
     exclude_hedged: bool = True
     n_permutations: int = Field(1000, ge=19)
-    n_null: int = Field(1000, ge=100)
+    n_null: int = Field(200, ge=100)
     n_bootstrap: int = Field(1000, ge=100)
     transfer_from: str = "sft"
     ablation_k: int = Field(3, ge=1)

@@ -21,7 +21,7 @@ def bootstrap_weights(groups: np.ndarray, n_resamples: int, seed: int) -> np.nda
     """[n_resamples, n] draw counts: how many times sample i's question is drawn in each resample."""
     ids = [str(g) for g in np.asarray(groups)]
     plan = ClusterBootstrap({STRATUM: ids}, n_resamples=n_resamples, seed=seed)
-    cluster = plan.ratio(STRATUM, ids, np.zeros(len(ids))).cluster
+    cluster = plan.ratio(STRATUM, ids, [0.0] * len(ids)).cluster
     c = plan.n_clusters(STRATUM)
     out = np.empty((n_resamples, len(ids)))
     for start, stop, draws in plan.draws(STRATUM):

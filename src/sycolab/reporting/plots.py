@@ -249,7 +249,8 @@ def cosine_heatmap(mean_table: TableFile[CosineMeanRow], layer_table: TableFile[
     `max_layer_panels` single layers spread evenly over the depth."""
     if not mean_table.ok and not layer_table.ok:
         return NoData("cosine heatmap", mean_table.why_empty())
-    present = dict.fromkeys(m for r in [*layer_table.rows, *mean_table.rows] for m in (r.model_a, r.model_b))
+    pairs = [(r.model_a, r.model_b) for r in layer_table.rows] + [(r.model_a, r.model_b) for r in mean_table.rows]
+    present = dict.fromkeys(m for pair in pairs for m in pair)
     order = [m for m in models if m in present] + [m for m in present if m not in models]
     if not order:
         return NoData("cosine heatmap", "no probe directions in probe/cosine.csv")
@@ -266,11 +267,11 @@ def cosine_heatmap(mean_table: TableFile[CosineMeanRow], layer_table: TableFile[
     size = 0.42 * len(order) + 0.3
     fig, axes = _figure(margin + (size + 0.3) * len(panels) + 1.0, size + margin + 0.4, ncols=len(panels),
                         left=margin, right=1.0, bottom=margin, gap=0.3)
-    image = None
+    images = []
     for ax, (title, values) in zip(axes, panels, strict=True):
         grid = [[_cos(values, a, b) for b in order] for a in order]
         ax.grid(False)
-        image = ax.imshow(grid, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+        images.append(ax.imshow(grid, cmap="RdBu_r", vmin=-1.0, vmax=1.0))
         if len(order) <= 8:
             for i, row in enumerate(grid):
                 for j, value in enumerate(row):
@@ -280,7 +281,7 @@ def cosine_heatmap(mean_table: TableFile[CosineMeanRow], layer_table: TableFile[
         ax.set_xticks(range(len(order)), order, fontsize=7, rotation=90)
         ax.set_yticks(range(len(order)), order if ax is axes[0] else [], fontsize=7)
         ax.set_title(title, fontsize=8)
-    bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
+    bar = fig.colorbar(images[0], ax=list(axes), shrink=0.8)
     bar.set_label("cosine", fontsize=8)
     bar.ax.tick_params(labelsize=7)
     return Figure("cosine-heatmap", "Cosine between probe directions", _png(fig),
