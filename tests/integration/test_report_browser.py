@@ -54,7 +54,7 @@ def test_images_decoded(page):
         "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight]);")
     assert [alt for alt, *_ in images] == [
         "Behavioural metrics", "Logit proxy versus judged generation", "Probe AUROC per layer", "Transfer of sft's probes",
-        "Activation patching", "Steering strength sweep", "Training curves: sft", "Training curves: dpo"]
+        "Cosine between probe directions", "Activation patching", "Steering strength sweep", "Training curves: sft", "Training curves: dpo"]
     assert all(complete and width > 0 and height > 0 for _, complete, width, height in images)
 
 
@@ -89,7 +89,8 @@ def test_no_data_notes_render(chromium, tmp_path):
     notes = [p.text for p in chromium.find_elements("css selector", "#probing p.nodata")]
     assert notes[0] == ("No probing results: probe/own_summary.csv not found "
                         "(stage probe failed: RuntimeError: out of memory).")
-    assert len(notes) == 3  # table, per-layer AUROC plot, transfer heatmap
+    assert len(notes) == 5  # table, shortcut table, per-layer AUROC plot, transfer heatmap, cosine heatmap
+    assert notes[-1].startswith("No cosine heatmap: probe/cosine_mean.csv not found")
 
 
 @pytest.mark.skipif(not os.environ.get("SYCOLAB_SCREENSHOT"), reason="set SYCOLAB_SCREENSHOT to save a screenshot")
