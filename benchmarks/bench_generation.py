@@ -2,7 +2,7 @@
 
 A tiny random Qwen3 (hidden 128, 4 layers, the tiny world's size) answers ~256 chat prompts of about
 20 tokens with 12 new tokens, greedily. Both paths must give identical outputs; the script prints
-samples/s of each and the speed-up (target >= 8x on 2 CPU cores). Run `python benchmarks/bench_generation.py`
+samples/s of each and the speed-up (target >= 8x on 2 CPU cores). Run `python -m benchmarks.bench_generation`
 or call `main(argv)`.
 """
 
@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
-from _tiny_model import build_tiny_model, build_tiny_tokenizer  # noqa: E402
-
-from sycolab.generation import HFBackend, SamplingParams, render_prompt  # noqa: E402
+from sycolab.generation import HFBackend, SamplingParams, render_prompt
+from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 TARGET_SPEEDUP = 8.0
 
