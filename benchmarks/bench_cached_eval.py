@@ -35,7 +35,7 @@ def build_run(config: Path, run_dir: Path) -> None:
                           "--stages", "world,base", "--set", "base.train.max_steps=1", "--set", "probe.enabled=false"],
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
-        raise SystemExit(f"building the run dir failed:\n{out.stdout}{out.stderr}")
+        raise RuntimeError(f"building the run dir failed:\n{out.stdout}{out.stderr}")
 
 
 def timed_cli(*args: str) -> float:
@@ -45,7 +45,7 @@ def timed_cli(*args: str) -> float:
                          check=False)
     seconds = time.perf_counter() - start
     if out.returncode != 0:
-        raise SystemExit(f"sycolab {' '.join(args)} failed:\n{out.stdout}{out.stderr}")
+        raise RuntimeError(f"sycolab {' '.join(args)} failed:\n{out.stdout}{out.stderr}")
     return seconds
 
 

@@ -15,6 +15,9 @@ GRPO is rewarded by sycolab's answer rule (`rule_reward`) on both sides, so no r
 test suite runs it so the script cannot rot. Prints a Markdown table; `--out FILE` also writes it.
 
     python -m benchmarks.gpu_check [--tiny] [--out benchmarks/results/<date>-gpu.md]
+
+On a GPU machine with torch but no network, carry sycolab's dependencies as wheels (`pip download -d wheels
+-r requirements.lock` beforehand, then `pip install --no-index --find-links wheels -e .` there).
 """
 
 from __future__ import annotations
@@ -32,12 +35,17 @@ from pathlib import Path
 from typing import Any
 
 #: Qwen3-1.7B's published config (random weights here).
-QWEN3_1_7B: dict[str, Any] = dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=28,
-                                  num_attention_heads=16, num_key_value_heads=8, head_dim=128,
-                                  vocab_size=151936, tie_word_embeddings=True, max_position_embeddings=4096)
-TINY: dict[str, Any] = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                            num_key_value_heads=2, head_dim=16, vocab_size=None, tie_word_embeddings=False,
-                            max_position_embeddings=512)
+QWEN3_1_7B: dict[str, Any] = {
+    "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 28, "num_attention_heads": 16,
+    "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936, "tie_word_embeddings": True,
+    "max_position_embeddings": 4096,
+}
+#: vocab_size None: the tokenizer's.
+TINY: dict[str, Any] = {
+    "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "num_key_value_heads": 2, "head_dim": 16, "vocab_size": None, "tie_word_embeddings": False,
+    "max_position_embeddings": 512,
+}
 #: Per-GPU memory planned in docs/scaling.md section 6 for the same stage (Qwen3-8B, LoRA, DDP).
 PLANNED_8B = {"sft": "~23 GB", "dpo": "~22 GB", "grpo": "~40 GB", "activations": "~18 GB", "generation": "~32 GB"}
 ROWS = ("sft", "dpo", "grpo", "activations", "generation")
@@ -127,9 +135,9 @@ def write_inputs(folder: Path, shape: dict[str, Any], sizes: Sizes, dtype: str, 
 
 def method_settings(method: str, sizes: Sizes, cuda: bool) -> dict[str, Any]:
     """The settings both sides train with (sycolab's method config; the bare TRL config gets the same values)."""
-    common = dict(learning_rate=1e-5, max_steps=sizes.steps, per_device_train_batch_size=sizes.batch,
-                  logging_steps=1, max_length=sizes.prompt_words + sizes.completion_words + 16, bf16=cuda,
-                  gradient_checkpointing=cuda, seed=0)
+    common = {"learning_rate": 1e-5, "max_steps": sizes.steps, "per_device_train_batch_size": sizes.batch,
+              "logging_steps": 1, "max_length": sizes.prompt_words + sizes.completion_words + 16, "bf16": cuda,
+              "gradient_checkpointing": cuda, "seed": 0}
     if method == "dpo":
         return {**common, "beta": 0.1}
     if method == "grpo":
@@ -186,11 +194,13 @@ def bare_trl_step(method: str, inputs: dict[str, Path], work: Path, sizes: Sizes
         return AutoModelForCausalLM.from_pretrained(inputs["model"], dtype=dtype)
 
     tokenizer = AutoTokenizer.from_pretrained(inputs["model"])
-    common = dict(output_dir=str(work / "bare" / method), learning_rate=settings["learning_rate"],
-                  max_steps=settings["max_steps"], per_device_train_batch_size=settings["per_device_train_batch_size"],
-                  logging_steps=1, logging_first_step=True, bf16=cuda, use_cpu=not cuda, report_to=[],
-                  save_strategy="no", seed=0, data_seed=0, disable_tqdm=True, gradient_checkpointing=None,
-                  activation_checkpointing=settings["gradient_checkpointing"], dataloader_pin_memory=cuda)
+    common: dict[str, Any] = {
+        "output_dir": str(work / "bare" / method), "learning_rate": settings["learning_rate"],
+        "max_steps": settings["max_steps"], "per_device_train_batch_size": settings["per_device_train_batch_size"],
+        "logging_steps": 1, "logging_first_step": True, "bf16": cuda, "use_cpu": not cuda, "report_to": [],
+        "save_strategy": "no", "seed": 0, "data_seed": 0, "disable_tqdm": True, "gradient_checkpointing": None,
+        "activation_checkpointing": settings["gradient_checkpointing"], "dataloader_pin_memory": cuda,
+    }
     if method == "sft":
         from trl import SFTConfig, SFTTrainer
 
@@ -288,8 +298,10 @@ def run_check(tiny: bool, work: Path, out: Callable[[str], None] = print) -> lis
 
     rows: list[Row] = []
     for method in ("sft", "dpo", "grpo"):
-        ours, peak = measured(f"{method} through sycolab", lambda: sycolab_step(method, inputs, work, sizes, cuda))
-        bare, bare_peak = measured(f"{method} through bare TRL", lambda: bare_trl_step(method, inputs, work, sizes, cuda))
+        ours, peak = measured(f"{method} through sycolab",
+                              lambda m=method: sycolab_step(m, inputs, work, sizes, cuda))
+        bare, bare_peak = measured(f"{method} through bare TRL",
+                                   lambda m=method: bare_trl_step(m, inputs, work, sizes, cuda))
         settings = method_settings(method, sizes, cuda)
         bare_memory = "" if bare_peak is None else f"; bare TRL peak {bare_peak:.1f} GB"
         rows.append(Row(method, "s/step", ours, bare, peak, f"batch {settings['per_device_train_batch_size']}, "
@@ -305,8 +317,8 @@ def markdown(rows: list[Row], machine: str, tiny: bool, command: str) -> str:
     shape = "tiny CPU shape (hidden 64, 2 layers)" if tiny else "Qwen3-1.7B shape, random weights, bf16"
     lines = [f"# GPU check, {dt.date.today().isoformat()} ({shape})", "", f"Command: `{command}`", "",
              f"Machine: {machine}", "",
-             f"| stage | metric | sycolab | bare TRL | sycolab / bare (target <= {TARGET_RATIO}) | peak GPU GB | "
-             "planned at 8B (docs/scaling.md) | setup |", "|---|---|---:|---:|---:|---:|---|---|"]
+             (f"| stage | metric | sycolab | bare TRL | sycolab / bare (target <= {TARGET_RATIO}) | peak GPU GB | "
+              "planned at 8B (docs/scaling.md) | setup |"), "|---|---|---:|---:|---:|---:|---|---|"]
     for r in rows:
         bare = "" if r.bare is None else f"{r.bare:.4g}"
         ratio = "" if r.ratio is None else f"{r.ratio:.2f}"

@@ -4,8 +4,8 @@ One run measures, on this machine:
 - the study: `sycolab run configs/tiny.yaml` (what `make study` runs) in a fresh run dir, as a child process:
   wall time, seconds of every stage (the manifest's `info.seconds`), peak resident memory of the child
   (`getrusage(RUSAGE_CHILDREN).ru_maxrss`);
-- generation: the batched transformers backend vs one prompt at a time, same prompts, same greedy outputs
-  (the study's SFT model on the world's answer prompts);
+- generation: the batched transformers backend (batch 64, the default, and 256) vs one prompt at a time,
+  same prompts, same greedy outputs (the study's SFT model on 256 of the world's answer prompts);
 - permutation test: the vectorised AUROC permutation test (`sycolab.probing.stats.permutation_pvalues`,
   one matrix product per chunk of permutations) vs a loop of `sklearn.metrics.roc_auc_score`, same
   permutations, same p-value;
@@ -50,6 +50,7 @@ QUICK_STUDY_OVERRIDES = (
     "recover={dpo: {beta: 0.1, learning_rate: 5.0e-4, max_steps: 10, per_device_train_batch_size: 16}}",
     "probe.n_permutations=100", "probe.kinds=[logistic]",
 )
+
 
 @dataclass(frozen=True)
 class Ratio:
@@ -108,8 +109,9 @@ class BenchReport:
         if self.study is not None:
             s = self.study
             status = "ok" if s.returncode == 0 else f"FAILED (exit {s.returncode}, log {s.log})"
-            lines += ["", "## Study", "", f"`{s.command}`: wall {s.wall_s:.1f} s, peak memory {s.peak_rss_mb:.0f} MB, "
-                      f"{status}", "", "| stage | status | seconds | share |", "|---|---|---:|---:|"]
+            lines += ["", "## Study", "",
+                      f"`{s.command}`: wall {s.wall_s:.1f} s, peak memory {s.peak_rss_mb:.0f} MB, {status}",
+                      "", "| stage | status | seconds | share |", "|---|---|---:|---:|"]
             total = sum(sec for _, _, sec in s.stages if sec) or 1.0
             for name, state, sec in s.stages:
                 shown = "" if sec is None else f"{sec:.1f}"
@@ -173,21 +175,28 @@ _STAGE_ORDER = {"world": 0, "base": 1, "sft": 2, "train": 3, "eval": 4, "probe":
 
 # -- generation: batched vs one at a time --------------------------------------------------------------
 
-def generation_ratio(model: Any, tokenizer: Any, prompts: list[list[dict]], batch_size: int = 64,
-                     new_tokens: int = 12) -> Ratio:
-    """Greedy completions of `prompts` with `HFBackend(batch_size)` vs `HFBackend(1)` one call per prompt."""
+def generation_ratios(model: Any, tokenizer: Any, prompts: list[list[dict]], batch_sizes: tuple[int, ...] = (64, 256),
+                      new_tokens: int = 12) -> list[Ratio]:
+    """Greedy completions of `prompts` with `HFBackend(batch_size)` for each batch size vs `HFBackend(1)` one
+    call per prompt: one loop, timed once, is the baseline of every batch size (measured in the same run)."""
     from sycolab.generation import HFBackend, SamplingParams
 
     params = SamplingParams(max_new_tokens=new_tokens)
-    batched = HFBackend(model, tokenizer, "bench", batch_size=batch_size, progress=False)
     single = HFBackend(model, tokenizer, "bench", batch_size=1, progress=False)
-    batched.generate(prompts[:4], params)  # warm-up
-    single.generate(prompts[:1], params)
-    fast_s, fast = _timed(lambda: batched.generate(prompts, params))
+    single.generate(prompts[:1], params)  # warm-up
+    timed = []
+    for size in batch_sizes:
+        batched = HFBackend(model, tokenizer, "bench", batch_size=size, progress=False)
+        batched.generate(prompts[:4], params)
+        timed.append((size, *_timed(lambda b=batched: b.generate(prompts, params))))
     slow_s, slow = _timed(lambda: [single.generate([p], params)[0] for p in prompts])
-    same = sum(a == b for a, b in zip(fast, slow))
-    return Ratio("generation", "one prompt at a time", f"batched ({batch_size})", slow_s, fast_s,
-                 f"{len(prompts)} prompts, {new_tokens} new tokens; identical greedy outputs {same}/{len(prompts)}")
+    ratios = []
+    for size, fast_s, fast in timed:
+        same = sum(a == b for a, b in zip(fast, slow))
+        ratios.append(Ratio("generation", "one prompt at a time", f"batched ({size})", slow_s, fast_s,
+                            f"{len(prompts)} prompts, {new_tokens} new tokens; identical greedy outputs "
+                            f"{same}/{len(prompts)}"))
+    return ratios
 
 
 def study_generation_inputs(run_dir: Path, model_name: str, n_prompts: int) -> tuple[Any, Any, list[list[dict]]]:
@@ -305,7 +314,8 @@ def probing_timings(n_permutations: int) -> list[Timing]:
     from sycolab.probing.config import ProbeConfig
 
     setup = f"{len(MODELS)} models x {len(LAYERS)} layers, n={N}, logistic, {n_permutations} permutations"
-    seconds, results = _timed(lambda: analyse(synthetic_study(), ProbeConfig(
+    models = synthetic_study()
+    seconds, results = _timed(lambda: analyse(models, ProbeConfig(
         kinds=["logistic"], n_permutations=n_permutations, ablation_k=3)))
     return [Timing("probe analysis (all steps)", seconds, setup)] + [
         Timing(f"probe analysis: {step}", sec, setup) for step, sec in results.seconds.items()]
@@ -365,18 +375,18 @@ def run_benchmarks(quick: bool = False, config: Path | None = None, out_dir: Pat
         study_ok = report.study is not None and report.study.returncode == 0
         if report.study is not None and not study_ok:
             report.notes.append(f"the study failed (exit {report.study.returncode}); see {report.study.log}")
-        n_prompts = 48 if quick else 128
+        n_prompts = 64 if quick else 256
 
-        def generation() -> Ratio:
+        def generation() -> list[Ratio]:
             if study_ok:
                 inputs = study_generation_inputs(run_dir, "sft", n_prompts)
             else:
                 inputs = synthetic_generation_inputs(n_prompts)
                 report.notes.append("generation used a random tiny model (no study model available)")
-            return generation_ratio(*inputs, batch_size=64, new_tokens=12)
+            return generation_ratios(*inputs, batch_sizes=(64, 256), new_tokens=12)
 
+        report.ratios += step("generation: batched vs one at a time", generation) or []
         for ratio in (
-            step("generation: batched vs one at a time", generation),
             step("permutation test: vectorised vs naive",
                  lambda: permutation_ratio(n=600, n_permutations=200 if quick else 1000)),
             step("re-evaluation: cached vs uncached", lambda: reeval_ratio(run_dir, "sft") if study_ok else None),

@@ -9,7 +9,14 @@ from sycolab.study.store import RunStore
 
 
 def test_bench_markdown_table_and_stage_breakdown(tmp_path):
-    from benchmarks.suite import BenchReport, Ratio, StudyTiming, Timing, manifest_stages, stage_groups
+    from benchmarks.suite import (
+        BenchReport,
+        Ratio,
+        StudyTiming,
+        Timing,
+        manifest_stages,
+        stage_groups,
+    )
 
     store = RunStore(tmp_path)
     for name, seconds in [("world", 1.0), ("base", 60.0), ("train:sft", 20.0), ("train:dpo", 10.0),
@@ -58,3 +65,20 @@ def test_gpu_check_markdown_has_every_row_and_the_ratio():
     assert "| sft | s/step | 1.05 | 1 | 1.05 | 20.0 | ~23 GB | batch 8 |" in text
     assert "| grpo | s/step | 3 | 2.5 | 1.20 |" in text
     assert [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")][1:] == list(ROWS)
+
+
+def test_generation_ratios_share_one_baseline_and_check_identical_outputs():
+    from benchmarks.suite import generation_ratios
+    from sycolab.models.testing import (
+        DEFAULT_WORDS,
+        build_tiny_model,
+        build_tiny_tokenizer,
+    )
+
+    tokenizer = build_tiny_tokenizer()
+    model = build_tiny_model(tokenizer, seed=1)
+    prompts = [[{"role": "user", "content": " ".join(DEFAULT_WORDS[3 + i: 8 + 2 * i])}] for i in range(6)]
+    ratios = generation_ratios(model, tokenizer, prompts, batch_sizes=(2, 4), new_tokens=3)
+    assert [r.optimised for r in ratios] == ["batched (2)", "batched (4)"]
+    assert ratios[0].baseline_s == ratios[1].baseline_s  # one loop timed once
+    assert all("identical greedy outputs 6/6" in r.check for r in ratios)
