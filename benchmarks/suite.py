@@ -31,6 +31,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,26 +177,44 @@ _STAGE_ORDER = {"world": 0, "base": 1, "sft": 2, "train": 3, "eval": 4, "probe":
 # -- generation: batched vs one at a time --------------------------------------------------------------
 
 def generation_ratios(model: Any, tokenizer: Any, prompts: list[list[dict]], batch_sizes: tuple[int, ...] = (64, 256),
-                      new_tokens: int = 12) -> list[Ratio]:
+                      new_tokens: int = 12, rounds: int = 4) -> list[Ratio]:
     """Greedy completions of `prompts` with `HFBackend(batch_size)` for each batch size vs `HFBackend(1)` one
-    call per prompt: one loop, timed once, is the baseline of every batch size (measured in the same run)."""
+    call per prompt, interleaved so that a shared machine's changing load hits every path alike.
+
+    Each of `rounds` rounds generates all prompts once per batch size, then a `1/rounds` share of the prompts
+    one at a time. Batched seconds: the median round; one-at-a-time seconds: the sum of its shares. Both wall
+    and CPU (process) time are kept; the ratio column is wall time, the check gives the CPU-time ratio, which
+    other processes on the machine disturb far less. Outputs must be identical.
+    """
     from sycolab.generation import HFBackend, SamplingParams
 
     params = SamplingParams(max_new_tokens=new_tokens)
     single = HFBackend(model, tokenizer, "bench", batch_size=1, progress=False)
-    single.generate(prompts[:1], params)  # warm-up
-    timed = []
-    for size in batch_sizes:
-        batched = HFBackend(model, tokenizer, "bench", batch_size=size, progress=False)
-        batched.generate(prompts[:4], params)
-        timed.append((size, *_timed(lambda b=batched: b.generate(prompts, params))))
-    slow_s, slow = _timed(lambda: [single.generate([p], params)[0] for p in prompts])
+    batched = {size: HFBackend(model, tokenizer, "bench", batch_size=size, progress=False) for size in batch_sizes}
+    for backend in (single, *batched.values()):  # warm-up
+        backend.generate(prompts[:4], params)
+    times: dict[int, list[tuple[float, float]]] = {size: [] for size in batch_sizes}
+    outputs: dict[int, list[list[str]]] = {}
+    slow: list[list[str]] = []
+    slow_wall = slow_cpu = 0.0
+    share = -(-len(prompts) // rounds)
+    for r in range(rounds):
+        for size, backend in batched.items():
+            wall, cpu, out = _timed_both(lambda b=backend: b.generate(prompts, params))
+            times[size].append((wall, cpu))
+            outputs.setdefault(size, out)
+        part = prompts[r * share:(r + 1) * share]
+        wall, cpu, out = _timed_both(lambda p=part: [single.generate([x], params)[0] for x in p])
+        slow_wall, slow_cpu = slow_wall + wall, slow_cpu + cpu
+        slow += out
     ratios = []
-    for size, fast_s, fast in timed:
-        same = sum(a == b for a, b in zip(fast, slow))
-        ratios.append(Ratio("generation", "one prompt at a time", f"batched ({size})", slow_s, fast_s,
-                            f"{len(prompts)} prompts, {new_tokens} new tokens; identical greedy outputs "
-                            f"{same}/{len(prompts)}"))
+    for size in batch_sizes:
+        wall = statistics.median(w for w, _ in times[size])
+        cpu = statistics.median(c for _, c in times[size])
+        same = sum(a == b for a, b in zip(outputs[size], slow))
+        ratios.append(Ratio("generation", "one prompt at a time", f"batched ({size})", slow_wall, wall,
+                            f"{len(prompts)} prompts, {new_tokens} new tokens, {rounds} interleaved rounds; "
+                            f"CPU-time ratio {slow_cpu / cpu:.1f}x; identical greedy outputs {same}/{len(prompts)}"))
     return ratios
 
 
@@ -292,8 +311,6 @@ def cached_eval_vs_status(run_dir: Path, model_name: str = "sft", repeats: int =
     """`sycolab eval RUN --model NAME --force` with warm caches vs `sycolab status RUN` (medians of `repeats`
     fresh processes). The ratio column is cached eval / status: what a fully cached evaluation costs beyond
     reading the store (target <= 1.5x)."""
-    import statistics
-
     from benchmarks.bench_cached_eval import TARGET_CACHED_OVER_STATUS, timed_cli
 
     timed_cli("eval", str(run_dir), "--model", model_name)  # fills any cache the study left cold
@@ -415,6 +432,13 @@ def run_benchmarks(quick: bool = False, config: Path | None = None, out_dir: Pat
     path = atomic_write_text(target / f"{today}{'-quick' if quick else ''}.md", text)
     out.write(f"\nbench: results written to {path}\n")
     return report
+
+
+def _timed_both(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall seconds, CPU seconds of this process, value)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, value
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
