@@ -301,8 +301,11 @@ def reeval_ratio(run_dir: Path, model_name: str = "sft") -> Ratio:
         if cache_backup.exists():
             shutil.move(str(cache_backup), store.cache_dir)
         shutil.rmtree(scratch, ignore_errors=True)
+    headline = {k: v for k, v in cold.items() if k != "model_loaded"}
+    same = same and headline == {k: v for k, v in warm.items() if k != "model_loaded"}
     return Ratio(f"re-evaluation ({model_name})", "uncached", "cached", cold_s, warm_s,
-                 f"identical samples: {'yes' if same and cold == warm else 'NO'}; warm: no model load, proxy from cache")
+                 f"identical samples and metrics: {'yes' if same else 'NO'}; model loaded: uncached "
+                 f"{cold.get('model_loaded')}, cached {warm.get('model_loaded')}")
 
 
 # -- cached evaluation vs status, probing ----------------------------------------------------------------
