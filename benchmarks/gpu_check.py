@@ -101,9 +101,12 @@ def write_inputs(folder: Path, shape: dict[str, Any], sizes: Sizes, dtype: str, 
     from sycolab.io import write_jsonl
     from sycolab.models.testing import build_tiny_tokenizer
 
+    # A word for every id of the model's vocabulary (6 ids are the tokenizer's special tokens), so that
+    # every generated id decodes and counts; the data uses the first 2,000 words.
+    n_words = shape["vocab_size"] - 6 if shape["vocab_size"] else 2000
+    tokenizer = build_tiny_tokenizer([f"w{i}" for i in range(n_words)])
+    vocab = len(tokenizer)
     words = [f"w{i}" for i in range(2000)]
-    tokenizer = build_tiny_tokenizer(words)
-    vocab = shape["vocab_size"] or len(tokenizer)
     config = Qwen3Config(**{**shape, "vocab_size": vocab}, pad_token_id=tokenizer.pad_token_id,
                          eos_token_id=tokenizer.eos_token_id, bos_token_id=None, dtype=dtype)
     torch.manual_seed(seed)
@@ -137,7 +140,7 @@ def method_settings(method: str, sizes: Sizes, cuda: bool) -> dict[str, Any]:
     """The settings both sides train with (sycolab's method config; the bare TRL config gets the same values)."""
     common = {"learning_rate": 1e-5, "max_steps": sizes.steps, "per_device_train_batch_size": sizes.batch,
               "logging_steps": 1, "max_length": sizes.prompt_words + sizes.completion_words + 16, "bf16": cuda,
-              "gradient_checkpointing": cuda, "seed": 0}
+              "gradient_checkpointing": True, "seed": 0}  # on in --tiny too: the GPU run's code path
     if method == "dpo":
         return {**common, "beta": 0.1}
     if method == "grpo":
