@@ -32,8 +32,9 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -q -m "not integration and not browser" tests
 
+# The benchmark suite lives in the checkout (benchmarks/ is not installed with sycolab).
 bench: setup
-	$(VENV)/bin/sycolab bench
+	$(PY) -m benchmarks.run_all
 
 report: setup
 	$(VENV)/bin/sycolab report $(RUN_DIR)

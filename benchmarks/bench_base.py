@@ -1,7 +1,7 @@
 """Wall time of the default config's base stage (tiny world, 2 CPU cores) and the base model's held-out
 plain accuracy (greedy, rule judge).
 
-    python benchmarks/bench_base.py [--config configs/tiny.yaml] [--run-dir DIR]
+    python -m benchmarks.bench_base [--config configs/tiny.yaml] [--run-dir DIR]
 
 Target (issue "Foundation"): base stage under 180 s on 2 cores; plain accuracy in [0.6, 0.95].
 """

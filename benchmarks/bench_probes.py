@@ -10,7 +10,7 @@ cosines) and times it (target: under 60 s on 2 cores), then compares the
 vectorised permutation test with a naive loop of `sklearn.metrics.roc_auc_score` over the same permutations
 (one (model, layer) test; the vectorised one tests all layers of a model in one product).
 
-    .venv/bin/python benchmarks/bench_probes.py [--mlp] [--permutations 1000]
+    .venv/bin/python -m benchmarks.bench_probes [--mlp] [--permutations 1000]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ cores (a ratio, not an assertion). With `--quality`, each model is also evaluate
 answer prompts (plain accuracy, answer-sycophancy rate; tiny-world rule parsing), which is how the tiny
 defaults were tuned.
 
-    python benchmarks/bench_training.py --base runs/tiny/models/base --world runs/tiny/world [--quality]
+    python -m benchmarks.bench_training --base runs/tiny/models/base --world runs/tiny/world [--quality]
 
 Without `--world` the default world is generated into the output folder; without `--base` a base model is
 trained there first with `TINY_DEFAULTS["base"]` (not timed against the budget).

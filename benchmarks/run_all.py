@@ -1,6 +1,6 @@
-"""Run the whole benchmark suite (the same as `sycolab bench` / `make bench`) with more options.
+"""Run the whole benchmark suite (what `make bench` runs).
 
-    .venv/bin/python benchmarks/run_all.py [--quick] [--config configs/tiny.yaml] [--out benchmarks/results]
+    .venv/bin/python -m benchmarks.run_all [--quick] [--config configs/tiny.yaml] [--out benchmarks/results]
                                            [--work-dir DIR] [--keep-run-dir] [--gpu | --no-gpu]
 
 Prints a table of ratios measured side by side (batched vs one-at-a-time generation, vectorised vs naive
@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sycolab.study.bench import run_benchmarks
+from benchmarks.suite import run_benchmarks
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import torch
-from _tiny_model import build_tiny_model, build_tiny_tokenizer
+from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 from sycolab.models.digest import weights_sha256
 from sycolab.models.load import relative_base_model

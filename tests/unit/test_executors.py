@@ -340,34 +340,3 @@ def test_train_names_every_missing_upstream_stage(tmp_path):
         run_stage(study.store, stage, keys)
     with pytest.raises(UserError, match=r"upstream stage\(s\) train:sft not done .* --stages induce`"):
         list(train_one(study, "ipo"))
-
-
-# -- bench: report and helpers (no timing) -----------------------------------------------------------------
-
-def test_bench_markdown_table_and_stage_breakdown(tmp_path):
-    from sycolab.study.bench import BenchReport, Ratio, StudyTiming, manifest_stages, stage_groups
-
-    store = RunStore(tmp_path)
-    for name, seconds in [("world", 1.0), ("base", 60.0), ("train:sft", 20.0), ("train:dpo", 10.0),
-                          ("eval:sft", 6.0), ("eval:base", 3.0)]:
-        store.begin_stage(name, "k", {})
-        store.end_stage(name, "done", info={"seconds": seconds})
-    stages = manifest_stages(tmp_path)
-    # pipeline order, whatever the manifest's (sorted) key order and one-second timestamps
-    assert [s[0] for s in stages] == ["world", "base", "train:sft", "train:dpo", "eval:base", "eval:sft"]
-    assert stage_groups(stages) == {"train": 30.0, "eval": 9.0}
-    report = BenchReport(date="2026-01-01", quick=False, machine="test box",
-                         ratios=[Ratio("generation", "one at a time", "batched (64)", 12.0, 1.5, "identical")],
-                         study=StudyTiming("sycolab run configs/tiny.yaml", 100.0, 812.0, stages, 0, "log"))
-    text = report.markdown()
-    assert "| generation | one at a time | batched (64) | 12.000 | 1.500 | 8.0x | identical |" in text
-    assert "wall 100.0 s, peak memory 812 MB, ok" in text
-    assert "| base | done | 60.0 | 60% |" in text  # 60 of the 100 stage-seconds
-    assert "| *eval (all)* | | 9.0 | 9% |" in text
-
-
-def test_bench_permutation_ratio_agrees_with_sklearn():
-    from sycolab.study.bench import permutation_ratio
-
-    r = permutation_ratio(n=60, n_permutations=39)
-    assert "p-values equal" in r.check and r.baseline_s > 0 and r.optimised_s > 0

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 import torch
-from _tiny_model import build_tiny_model, build_tiny_tokenizer
+from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 from sycolab.generation import CachedBackend, GenerationCache, HFBackend, SamplingParams, model_fingerprint
 from sycolab.generation.cache import CacheKey, canonical_params

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _tiny_model import build_tiny_tokenizer
+from sycolab.models.testing import build_tiny_tokenizer
 
 from sycolab.errors import UserError
 from sycolab.generation.chat import (

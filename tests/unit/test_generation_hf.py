@@ -7,7 +7,7 @@ import random
 
 import pytest
 import torch
-from _tiny_model import DEFAULT_WORDS, build_tiny_model, build_tiny_tokenizer
+from sycolab.models.testing import DEFAULT_WORDS, build_tiny_model, build_tiny_tokenizer
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from sycolab.generation import HFBackend, SamplingParams, postprocess_completion, render_prompt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _tiny_model import build_tiny_model, build_tiny_tokenizer
+from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 from sycolab.errors import UserError
 from sycolab.evaluation.proxy import ProxyScore, continuation_logprobs, logit_proxy, summarise_scores

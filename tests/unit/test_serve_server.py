@@ -158,8 +158,8 @@ LIMITS = ServeLimits(max_prompt_tokens=40, max_completion_tokens=8, workers=8, r
 
 @pytest.fixture(scope="module")
 def bounded_server(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
-    """The tiny model of tests/unit/_tiny_model.py, saved and served with small limits."""
-    from _tiny_model import build_tiny_model, build_tiny_tokenizer
+    """The tiny model of sycolab.models.testing, saved and served with small limits."""
+    from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("tiny-served")

@@ -309,10 +309,3 @@ def cmd_data(args: argparse.Namespace) -> int:
     print(f"sycolab: training data written to {args.out}")
     print(format_summary(summary))
     return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from sycolab.study.bench import run_benchmarks
-
-    run_benchmarks(quick=args.quick)
-    return 0

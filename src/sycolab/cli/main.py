@@ -118,9 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--config", required=True, help="a study config with a `data_build` section")
     d.add_argument("--out", required=True)
     d.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
-
-    b = sub.add_parser("bench", help="the benchmark suite (ratios measured side by side)")
-    b.add_argument("--quick", action="store_true")
     return p
 
 

@@ -1,19 +1,23 @@
-"""The benchmark suite behind `sycolab bench` (`make bench`): ratios measured side by side, not timed asserts.
+"""The benchmark suite behind `make bench` (`python -m benchmarks.run_all`): ratios measured side by side.
 
 One run measures, on this machine:
 - the study: `sycolab run configs/tiny.yaml` (what `make study` runs) in a fresh run dir, as a child process:
   wall time, seconds of every stage (the manifest's `info.seconds`), peak resident memory of the child
   (`getrusage(RUSAGE_CHILDREN).ru_maxrss`);
-- generation: the batched transformers backend vs one prompt at a time, same prompts, same greedy outputs
-  (the study's SFT model on the world's answer prompts);
+- generation: the batched transformers backend (batch 64, the default, and 256) vs one prompt at a time,
+  same prompts, same greedy outputs (the study's SFT model on 256 of the world's answer prompts);
 - permutation test: the vectorised AUROC permutation test (`sycolab.probing.stats.permutation_pvalues`,
   one matrix product per chunk of permutations) vs a loop of `sklearn.metrics.roc_auc_score`, same
   permutations, same p-value;
 - re-evaluation: evaluating a stored model with cold caches vs again with the generation and verdict caches
   warm (same metrics);
-- with CUDA: generation and training tokens/s of a 0.5B-class Qwen3 shape with random weights (hidden 896,
-  24 layers, 14 heads, 2 KV heads, vocab 151,936), and the achieved TFLOP/s (2N per generated token, 6N
-  per trained token, N = parameters).
+- cached evaluation vs `sycolab status`: `sycolab eval RUN --model sft --force` with every generation,
+  verdict and proxy result cached, against `sycolab status RUN`, each a fresh process
+  (`benchmarks.bench_cached_eval.timed_cli`; target <= 1.5x);
+- probing: the whole probe analysis on synthetic activations at tiny-world scale
+  (`benchmarks.bench_probes`), seconds per step;
+- with CUDA: `benchmarks.gpu_check` (sycolab's SFT/DPO/GRPO vs bare TRL, activation extraction and
+  generation at Qwen3-1.7B's shapes).
 
 `quick` shrinks the study (a smaller world, a few steps per stage, DPO only, logistic probes) and the
 micro benchmarks, for CI. The table is printed and written to `benchmarks/results/<date>.md`.
@@ -21,13 +25,13 @@ micro benchmarks, for CI. The table is printed and written to `benchmarks/result
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,11 +51,6 @@ QUICK_STUDY_OVERRIDES = (
     "recover={dpo: {beta: 0.1, learning_rate: 5.0e-4, max_steps: 10, per_device_train_batch_size: 16}}",
     "probe.n_permutations=100", "probe.kinds=[logistic]",
 )
-
-#: A 0.5B-class Qwen3 shape (the width and depth of Qwen2.5-0.5B in the Qwen3 architecture).
-QWEN3_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                 num_attention_heads=14, num_key_value_heads=2, head_dim=64, max_position_embeddings=4096,
-                 tie_word_embeddings=True)
 
 
 @dataclass(frozen=True)
@@ -81,12 +80,12 @@ class StudyTiming:
 
 
 @dataclass(frozen=True)
-class Throughput:
+class Timing:
+    """Seconds of one piece of work (no baseline to compare against)."""
+
     name: str
-    tokens_per_s: float
-    tflops: float
+    seconds: float
     detail: str
-    peak_memory_gb: float | None = None
 
 
 @dataclass
@@ -96,7 +95,8 @@ class BenchReport:
     machine: str
     ratios: list[Ratio] = field(default_factory=list)
     study: StudyTiming | None = None
-    throughput: list[Throughput] = field(default_factory=list)
+    timings: list[Timing] = field(default_factory=list)
+    gpu_check: str | None = None  # benchmarks.gpu_check's table, with CUDA
     notes: list[str] = field(default_factory=list)
 
     def markdown(self) -> str:
@@ -110,8 +110,9 @@ class BenchReport:
         if self.study is not None:
             s = self.study
             status = "ok" if s.returncode == 0 else f"FAILED (exit {s.returncode}, log {s.log})"
-            lines += ["", "## Study", "", f"`{s.command}`: wall {s.wall_s:.1f} s, peak memory {s.peak_rss_mb:.0f} MB, "
-                      f"{status}", "", "| stage | status | seconds | share |", "|---|---|---:|---:|"]
+            lines += ["", "## Study", "",
+                      f"`{s.command}`: wall {s.wall_s:.1f} s, peak memory {s.peak_rss_mb:.0f} MB, {status}",
+                      "", "| stage | status | seconds | share |", "|---|---|---:|---:|"]
             total = sum(sec for _, _, sec in s.stages if sec) or 1.0
             for name, state, sec in s.stages:
                 shown = "" if sec is None else f"{sec:.1f}"
@@ -119,12 +120,11 @@ class BenchReport:
                 lines.append(f"| {name} | {state} | {shown} | {share} |")
             for group, sec in stage_groups(s.stages).items():
                 lines.append(f"| *{group} (all)* | | {sec:.1f} | {100 * sec / total:.0f}% |")
-        if self.throughput:
-            lines += ["", "## GPU throughput (0.5B-class Qwen3, random weights)", "",
-                      "| workload | tokens/s | TFLOP/s | peak GPU memory GB | setup |", "|---|---:|---:|---:|---|"]
-            for t in self.throughput:
-                mem = "" if t.peak_memory_gb is None else f"{t.peak_memory_gb:.1f}"
-                lines.append(f"| {t.name} | {t.tokens_per_s:,.0f} | {t.tflops:.1f} | {mem} | {t.detail} |")
+        if self.timings:
+            lines += ["", "## Timings", "", "| work | seconds | setup |", "|---|---:|---|"]
+            lines += [f"| {t.name} | {t.seconds:.2f} | {t.detail} |" for t in self.timings]
+        if self.gpu_check:
+            lines += ["", "## GPU check", "", self.gpu_check.split("\n", 1)[1].strip()]
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
@@ -176,21 +176,46 @@ _STAGE_ORDER = {"world": 0, "base": 1, "sft": 2, "train": 3, "eval": 4, "probe":
 
 # -- generation: batched vs one at a time --------------------------------------------------------------
 
-def generation_ratio(model: Any, tokenizer: Any, prompts: list[list[dict]], batch_size: int = 64,
-                     new_tokens: int = 12) -> Ratio:
-    """Greedy completions of `prompts` with `HFBackend(batch_size)` vs `HFBackend(1)` one call per prompt."""
+def generation_ratios(model: Any, tokenizer: Any, prompts: list[list[dict]], batch_sizes: tuple[int, ...] = (64, 256),
+                      new_tokens: int = 12, rounds: int = 4) -> list[Ratio]:
+    """Greedy completions of `prompts` with `HFBackend(batch_size)` for each batch size vs `HFBackend(1)` one
+    call per prompt, interleaved so that a shared machine's changing load hits every path alike.
+
+    Each of `rounds` rounds generates all prompts once per batch size, then a `1/rounds` share of the prompts
+    one at a time. Batched seconds: the median round; one-at-a-time seconds: the sum of its shares. Both wall
+    and CPU (process) time are kept; the ratio column is wall time, the check gives the CPU-time ratio, which
+    other processes on the machine disturb far less. Outputs must be identical.
+    """
     from sycolab.generation import HFBackend, SamplingParams
 
     params = SamplingParams(max_new_tokens=new_tokens)
-    batched = HFBackend(model, tokenizer, "bench", batch_size=batch_size, progress=False)
     single = HFBackend(model, tokenizer, "bench", batch_size=1, progress=False)
-    batched.generate(prompts[:4], params)  # warm-up
-    single.generate(prompts[:1], params)
-    fast_s, fast = _timed(lambda: batched.generate(prompts, params))
-    slow_s, slow = _timed(lambda: [single.generate([p], params)[0] for p in prompts])
-    same = sum(a == b for a, b in zip(fast, slow))
-    return Ratio("generation", "one prompt at a time", f"batched ({batch_size})", slow_s, fast_s,
-                 f"{len(prompts)} prompts, {new_tokens} new tokens; identical greedy outputs {same}/{len(prompts)}")
+    batched = {size: HFBackend(model, tokenizer, "bench", batch_size=size, progress=False) for size in batch_sizes}
+    for backend in (single, *batched.values()):  # warm-up
+        backend.generate(prompts[:4], params)
+    times: dict[int, list[tuple[float, float]]] = {size: [] for size in batch_sizes}
+    outputs: dict[int, list[list[str]]] = {}
+    slow: list[list[str]] = []
+    slow_wall = slow_cpu = 0.0
+    share = -(-len(prompts) // rounds)
+    for r in range(rounds):
+        for size, backend in batched.items():
+            wall, cpu, out = _timed_both(lambda b=backend: b.generate(prompts, params))
+            times[size].append((wall, cpu))
+            outputs.setdefault(size, out)
+        part = prompts[r * share:(r + 1) * share]
+        wall, cpu, out = _timed_both(lambda p=part: [single.generate([x], params)[0] for x in p])
+        slow_wall, slow_cpu = slow_wall + wall, slow_cpu + cpu
+        slow += out
+    ratios = []
+    for size in batch_sizes:
+        wall = statistics.median(w for w, _ in times[size])
+        cpu = statistics.median(c for _, c in times[size])
+        same = sum(a == b for a, b in zip(outputs[size], slow))
+        ratios.append(Ratio("generation", "one prompt at a time", f"batched ({size})", slow_wall, wall,
+                            f"{len(prompts)} prompts, {new_tokens} new tokens, {rounds} interleaved rounds; "
+                            f"CPU-time ratio {slow_cpu / cpu:.1f}x; identical greedy outputs {same}/{len(prompts)}"))
+    return ratios
 
 
 def study_generation_inputs(run_dir: Path, model_name: str, n_prompts: int) -> tuple[Any, Any, list[list[dict]]]:
@@ -276,89 +301,44 @@ def reeval_ratio(run_dir: Path, model_name: str = "sft") -> Ratio:
         if cache_backup.exists():
             shutil.move(str(cache_backup), store.cache_dir)
         shutil.rmtree(scratch, ignore_errors=True)
+    headline = {k: v for k, v in cold.items() if k != "model_loaded"}
+    same = same and headline == {k: v for k, v in warm.items() if k != "model_loaded"}
     return Ratio(f"re-evaluation ({model_name})", "uncached", "cached", cold_s, warm_s,
-                 f"identical samples: {'yes' if same and cold == warm else 'NO'}; warm: no model load, proxy from cache")
+                 f"identical samples and metrics: {'yes' if same else 'NO'}; model loaded: uncached "
+                 f"{cold.get('model_loaded')}, cached {warm.get('model_loaded')}")
 
 
-# -- GPU throughput ------------------------------------------------------------------------------------
+# -- cached evaluation vs status, probing ----------------------------------------------------------------
 
-def qwen3_throughput(device: str = "cuda", shape: dict[str, Any] | None = None, gen_batch: int = 32,
-                     prompt_len: int = 128, new_tokens: int = 128, train_batch: int = 8, seq_len: int = 512,
-                     train_steps: int = 5, dtype: str = "bfloat16") -> list[Throughput]:
-    """Generation and training tokens/s of a random-weight Qwen3 of `shape` (default the 0.5B class).
+def cached_eval_vs_status(run_dir: Path, model_name: str = "sft", repeats: int = 3) -> Ratio:
+    """`sycolab eval RUN --model NAME --force` with warm caches vs `sycolab status RUN` (medians of `repeats`
+    fresh processes). The ratio column is cached eval / status: what a fully cached evaluation costs beyond
+    reading the store (target <= 1.5x)."""
+    from benchmarks.bench_cached_eval import TARGET_CACHED_OVER_STATUS, timed_cli
 
-    Generation: greedy, `gen_batch` prompts of `prompt_len` random tokens, exactly `new_tokens` new tokens
-    each (min = max), KV cache, weights in `dtype`. Training: AdamW on fp32 weights under `dtype` autocast,
-    `train_batch` x `seq_len` tokens per step, `train_steps` timed steps after two warm-up steps.
-    """
-    import torch
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    torch_dtype = getattr(torch, dtype)
-    config = Qwen3Config(**(shape or QWEN3_05B))
-    torch.manual_seed(0)
-    model = Qwen3ForCausalLM(config).to(device)
-    n_params = sum(p.numel() for p in model.parameters())
-    cuda = device.startswith("cuda")
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    out: list[Throughput] = []
-
-    gen_model = copy.deepcopy(model).to(dtype=torch_dtype).eval()
-    ids = torch.randint(0, config.vocab_size, (gen_batch, prompt_len), device=device)
-    mask = torch.ones_like(ids)
-    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0,
-                  eos_token_id=None)
-    with torch.no_grad():
-        gen_model.generate(input_ids=ids[:, :16], attention_mask=mask[:, :16], **{**kwargs, "max_new_tokens": 4,
-                                                                                   "min_new_tokens": 4})
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-        sync()
-        start = time.perf_counter()
-        gen_model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        sync()
-    gen_s = time.perf_counter() - start
-    tokens = gen_batch * new_tokens
-    out.append(Throughput("generation (HF generate, greedy)", tokens / gen_s, 2 * n_params * tokens / gen_s / 1e12,
-                          f"batch {gen_batch}, prompt {prompt_len}, {new_tokens} new tokens, {dtype} weights, "
-                          f"{n_params / 1e6:.0f}M params", _peak_gb(cuda)))
-    del gen_model
-    if cuda:
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=cuda)
-    batch = torch.randint(0, config.vocab_size, (train_batch, seq_len), device=device)
-
-    def step() -> None:
-        with torch.autocast(device_type="cuda" if cuda else "cpu", dtype=torch_dtype):
-            loss = model(input_ids=batch, labels=batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    for _ in range(2):
-        step()
-    sync()
-    start = time.perf_counter()
-    for _ in range(train_steps):
-        step()
-    sync()
-    train_s = time.perf_counter() - start
-    tokens = train_steps * train_batch * seq_len
-    out.append(Throughput("training (AdamW, full fine-tune)", tokens / train_s, 6 * n_params * tokens / train_s / 1e12,
-                          f"batch {train_batch} x {seq_len} tokens, fp32 weights, {dtype} autocast, "
-                          f"{train_steps} timed steps", _peak_gb(cuda)))
-    return out
+    timed_cli("eval", str(run_dir), "--model", model_name)  # fills any cache the study left cold
+    cached = statistics.median(timed_cli("eval", str(run_dir), "--model", model_name, "--force")
+                               for _ in range(repeats))
+    status = statistics.median(timed_cli("status", str(run_dir)) for _ in range(repeats))
+    info = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))["stages"][f"eval:{model_name}"]
+    loaded = (info.get("info") or {}).get("model_loaded")
+    return Ratio(f"cached eval ({model_name}) / status", "sycolab eval --force, all cached", "sycolab status",
+                 cached, status, f"target <= {TARGET_CACHED_OVER_STATUS}x; model loaded: {loaded}; "
+                 f"median of {repeats} processes each")
 
 
-def _peak_gb(cuda: bool) -> float | None:
-    if not cuda:
-        return None
-    import torch
+def probing_timings(n_permutations: int) -> list[Timing]:
+    """The probe analysis of `benchmarks.bench_probes` (6 models x 5 layers, n=600, d=128, logistic)."""
+    from benchmarks.bench_probes import LAYERS, MODELS, N, synthetic_study
+    from sycolab.probing.analysis import analyse
+    from sycolab.probing.config import ProbeConfig
 
-    return torch.cuda.max_memory_allocated() / 1024**3
+    setup = f"{len(MODELS)} models x {len(LAYERS)} layers, n={N}, logistic, {n_permutations} permutations"
+    models = synthetic_study()
+    seconds, results = _timed(lambda: analyse(models, ProbeConfig(
+        kinds=["logistic"], n_permutations=n_permutations, ablation_k=3)))
+    return [Timing("probe analysis (all steps)", seconds, setup)] + [
+        Timing(f"probe analysis: {step}", sec, setup) for step, sec in results.seconds.items()]
 
 
 # -- the suite -----------------------------------------------------------------------------------------
@@ -367,8 +347,8 @@ def default_config() -> Path:
     """configs/tiny.yaml of the working directory (the repo root under `make bench`)."""
     path = Path("configs/tiny.yaml")
     if not path.exists():
-        raise UserError("bench: configs/tiny.yaml not found; run `sycolab bench` from the repository root "
-                        "(or give --config to benchmarks/run_all.py)")
+        raise UserError("bench: configs/tiny.yaml not found; run `python -m benchmarks.run_all` from the "
+                        "repository root (or give it --config)")
     return path
 
 
@@ -387,8 +367,8 @@ def run_benchmarks(quick: bool = False, config: Path | None = None, out_dir: Pat
     """Run the whole suite, print the table, write `<out_dir>/<date>[-quick].md`; return the report.
 
     `config`: the study to time (default configs/tiny.yaml); `work_dir`: where the study's run dir goes
-    (default a temporary folder, deleted unless `keep_run_dir`); `gpu`: run the CUDA throughput benchmark
-    (default: when CUDA is available).
+    (default a temporary folder, deleted unless `keep_run_dir`); `gpu`: run `benchmarks.gpu_check` (default:
+    when CUDA is available).
     """
     import torch
 
@@ -415,28 +395,35 @@ def run_benchmarks(quick: bool = False, config: Path | None = None, out_dir: Pat
         study_ok = report.study is not None and report.study.returncode == 0
         if report.study is not None and not study_ok:
             report.notes.append(f"the study failed (exit {report.study.returncode}); see {report.study.log}")
-        n_prompts = 48 if quick else 128
+        n_prompts = 64 if quick else 256
 
-        def generation() -> Ratio:
+        def generation() -> list[Ratio]:
             if study_ok:
                 inputs = study_generation_inputs(run_dir, "sft", n_prompts)
             else:
                 inputs = synthetic_generation_inputs(n_prompts)
                 report.notes.append("generation used a random tiny model (no study model available)")
-            return generation_ratio(*inputs, batch_size=64, new_tokens=12)
+            return generation_ratios(*inputs, batch_sizes=(64, 256), new_tokens=12)
 
+        report.ratios += step("generation: batched vs one at a time", generation) or []
         for ratio in (
-            step("generation: batched vs one at a time", generation),
             step("permutation test: vectorised vs naive",
                  lambda: permutation_ratio(n=600, n_permutations=200 if quick else 1000)),
             step("re-evaluation: cached vs uncached", lambda: reeval_ratio(run_dir, "sft") if study_ok else None),
+            step("cached evaluation vs sycolab status",
+                 lambda: cached_eval_vs_status(run_dir, "sft") if study_ok else None),
         ):
             if ratio is not None:
                 report.ratios.append(ratio)
+        report.timings = step("probe analysis", lambda: probing_timings(200 if quick else 1000)) or []
         if gpu if gpu is not None else torch.cuda.is_available():
-            shape = None if not quick else dict(QWEN3_05B, num_hidden_layers=4)
-            report.throughput = step("GPU throughput (0.5B-class Qwen3)", lambda: qwen3_throughput(
-                "cuda", shape=shape, train_steps=3 if quick else 5)) or []
+            from benchmarks import gpu_check
+
+            def check() -> str:
+                rows = gpu_check.run_check(tiny=False, work=scratch / "gpu-check", out=lambda m: out.write(m + "\n"))
+                return gpu_check.markdown(rows, gpu_check.machine(), False, "python -m benchmarks.run_all --gpu")
+
+            report.gpu_check = step("GPU check (benchmarks.gpu_check)", check)
     finally:
         if not keep_run_dir and work_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -448,6 +435,13 @@ def run_benchmarks(quick: bool = False, config: Path | None = None, out_dir: Pat
     path = atomic_write_text(target / f"{today}{'-quick' if quick else ''}.md", text)
     out.write(f"\nbench: results written to {path}\n")
     return report
+
+
+def _timed_both(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall seconds, CPU seconds of this process, value)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, value
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -1,4 +1,8 @@
-"""A tiny random Qwen3 model and a throwaway word-level tokenizer for fast tests (no downloads).
+"""A tiny random Qwen3 model and a throwaway word-level tokenizer for tests and benchmarks (no downloads).
+
+Not the study's model factory (`sycolab.models.tiny.build_tiny_model` builds the tiny world's model from a
+`TinyModelConfig`): this one takes keyword shapes and comes with a ChatML tokenizer over a fixed word list,
+so a test can generate, score or serve a chat model in milliseconds.
 
 The chat template mimics Qwen's ChatML (`<|im_start|>{role}\\n{content}<|im_end|>\\n`, generation prompt
 `<|im_start|>assistant\\n`). It needs no special branch for `continue_final_message`: transformers renders
@@ -8,8 +12,8 @@ content verbatim (no trimming), which this one does. With `qwen3_thinking=True` 
 carries Qwen3's empty `<think>\\n\\n</think>\\n\\n` block when `enable_thinking=False` is passed, as the real
 Qwen3 template does.
 
-Import it from tests as `from _tiny_model import build_tiny_model, build_tiny_tokenizer` (pytest puts
-tests/unit on sys.path); benchmarks add tests/unit to sys.path themselves.
+Import it as `from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer` (tests and
+benchmarks alike; nothing edits sys.path).
 """
 
 from __future__ import annotations
