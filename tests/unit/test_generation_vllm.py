@@ -29,11 +29,12 @@ def test_greedy_maps_to_one_temperature_zero_request():
 
 
 def test_sampling_maps_every_field():
-    params = SamplingParams(max_new_tokens=16, temperature=0.7, top_p=0.9, n=8, seed=2, stop=(".", "?"))
+    params = SamplingParams(max_new_tokens=16, temperature=0.7, top_p=0.9, top_k=20, n=8, seed=2, stop=(".", "?"))
     assert vllm_sampling_kwargs(params, seed=1234) == {
-        "n": 8, "temperature": 0.7, "top_p": 0.9, "max_tokens": 16, "stop": [".", "?"], "seed": 1234,
+        "n": 8, "temperature": 0.7, "top_p": 0.9, "top_k": 20, "max_tokens": 16, "stop": [".", "?"], "seed": 1234,
         "skip_special_tokens": True,
     }
+    assert vllm_sampling_kwargs(SamplingParams(temperature=0.7), seed=1)["top_k"] == -1  # 0 = off -> vLLM's -1
 
 
 def test_request_seed_depends_on_seed_and_prompt_only():

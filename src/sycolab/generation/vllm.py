@@ -85,14 +85,15 @@ def request_seed(params: SamplingParams, prompt: list[dict]) -> int | None:
 
 def vllm_sampling_kwargs(params: SamplingParams, seed: int | None = None) -> dict[str, Any]:
     """`SamplingParams` -> keyword arguments for `vllm.SamplingParams`. Greedy asks for one completion
-    (the backend copies it `n` times) at temperature 0; sampling passes temperature, top_p, n and `seed`."""
+    (the backend copies it `n` times) at temperature 0; sampling passes temperature, top_p, top_k (-1 = off,
+    which every vLLM version accepts), n and `seed`."""
     if params.greedy:
         return {
             "n": 1, "temperature": 0.0, "top_p": 1.0, "max_tokens": params.max_new_tokens,
             "stop": list(params.stop), "seed": None, "skip_special_tokens": True,
         }
     return {
-        "n": params.n, "temperature": params.temperature, "top_p": params.top_p,
+        "n": params.n, "temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k or -1,
         "max_tokens": params.max_new_tokens, "stop": list(params.stop), "seed": seed, "skip_special_tokens": True,
     }
 
