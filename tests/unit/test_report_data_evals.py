@@ -48,7 +48,8 @@ def test_each_data_evaluation_is_a_row_with_files_judge_and_both_protocols(tmp_p
     assert keys[:4] == ["model", "data", "judge", "generation"]
     assert {"answer_sycophancy_rate", "flip_rate", "seed.answer_sycophancy_rate"} <= set(keys)
     base, dpo = ({c.key: cell for c, cell in zip(table.columns, row)} for row in table.rows)
-    assert dpo["data"].text == "/data/answer.jsonl abababababab; /data/are_you_sure.jsonl cdcdcdcdcdcd"
+    assert dpo["data"].text == "answer.jsonl abababababab; are_you_sure.jsonl cdcdcdcdcdcd"
+    assert dpo["data"].detail == "/data/answer.jsonl; /data/are_you_sure.jsonl"
     assert dpo["judge"].text == "openai grader http://127.0.0.1:8001/v1"
     assert dpo["generation"].text == "backend=hf, top_k=20"
     assert dpo["answer_sycophancy_rate"].text.startswith("0.250 [0.150, 0.350]")

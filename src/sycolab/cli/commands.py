@@ -278,7 +278,7 @@ def _evaluated_table(run_dir: Path, models: list[str], data: list[str] | None) -
     folder = data_eval_folder(Path(p) for p in data)
     store = RunStore(run_dir)
     evaluations = read_data_evaluations(run_dir, [store.eval_dir(name) / folder for name in models])
-    return section_text(f"Behaviour on {', '.join(data)} (value [95% bootstrap CI])",
+    return section_text(f"Behaviour on {', '.join(Path(p).name for p in data)} (value [95% bootstrap CI])",
                         data_evaluation_table(evaluations), TERMINAL_DATA_EVAL)
 
 

@@ -61,7 +61,8 @@ def read_data_evaluations(run_dir: Path, folders: list[Path] | None = None) -> l
 
 
 def data_evaluation_table(evaluations: list[DataEvaluation]) -> Table | NoData:
-    """One row per (model, data set): data files (sha256 prefix), judge, generation settings, then the
+    """One row per (model, data set): data file names with sha256 prefixes (full paths as the cell's
+    detail), judge, generation settings, then the
     headline metrics of the protocols the evaluations stored; notes carry each evaluation's flags."""
     if not evaluations:
         return NoData("other evaluation sets", "no eval/<model>/data-*/metrics.json (run `sycolab eval RUN --data FILE...`)")
@@ -79,7 +80,8 @@ def data_evaluation_table(evaluations: list[DataEvaluation]) -> Table | NoData:
         else:
             judge = prov.judge
             described = [
-                Cell("; ".join(f"{d.path} {d.sha256[:SHA_PREFIX]}" for d in prov.data) or DASH),
+                Cell("; ".join(f"{Path(d.path).name} {d.sha256[:SHA_PREFIX]}" for d in prov.data) or DASH,
+                     "; ".join(d.path for d in prov.data)),
                 Cell(" ".join(str(v) for v in (judge.get("kind"), judge.get("model"), judge.get("endpoint")) if v) or DASH),
                 Cell(", ".join(f"{k}={v}" for k, v in prov.generation.items()) or DASH),
             ]
