@@ -115,5 +115,6 @@ def test_fixtures_evaluate_end_to_end_with_sycolab_serve_as_the_judge(
 
     # the CLI printed the behaviour table of what it evaluated: the files, the served judge, both protocols
     assert "Behaviour on answer.jsonl, are_you_sure.jsonl, feedback.jsonl" in out
-    assert f"openai judge-model {url}/v1" in out and "answer.jsonl " + metrics["provenance"]["data"][0]["sha256"][:12] in out
+    assert f"openai judge-model {url}/v1" in out
+    assert "answer.jsonl " + metrics["provenance"]["data"][0]["sha256"][:12] in out
     assert "answer sycophancy" in out and "seed: answer sycophancy" in out

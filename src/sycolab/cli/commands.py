@@ -264,9 +264,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _evaluated_table(run_dir: Path, models: list[str], data: list[str] | None) -> str:
     """The behaviour table of what `sycolab eval` evaluated: the run's behaviour table, or with `--data`
     one row per model on those files with the files' hashes and the judge."""
-    from sycolab.reporting.terminal import TERMINAL_BEHAVIOUR, section_text
     from sycolab.reporting._results import StudyData
     from sycolab.reporting.tables import behaviour_table
+    from sycolab.reporting.terminal import TERMINAL_BEHAVIOUR, section_text
 
     if not data:
         return section_text("Behaviour (value [95% bootstrap CI])", behaviour_table(StudyData.read(run_dir)),

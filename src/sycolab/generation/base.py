@@ -68,7 +68,9 @@ class SamplingParams:
         if not all(isinstance(s, str) and s for s in self.stop):
             problems.append(f"stop: expected non-empty strings, got {list(self.stop)!r}")
         if not all(isinstance(t, str) and t for t in self.allowed_first_tokens):
-            problems.append(f"allowed_first_tokens: expected non-empty strings, got {list(self.allowed_first_tokens)!r}")
+            problems.append(
+                f"allowed_first_tokens: expected non-empty strings, got {list(self.allowed_first_tokens)!r}"
+            )
         if problems:
             raise UserError("SamplingParams: " + "; ".join(problems))
 

@@ -123,8 +123,8 @@ class HFBackend:
         rng = seeded_rng(derived_seed(params.seed, batch_index), device) if sampled else contextlib.nullcontext()
         with rng:
             output = self.model.generate(
-                input_ids=input_ids, attention_mask=attention_mask, generation_config=config, stopping_criteria=stopping,
-                logits_processor=processors,
+                input_ids=input_ids, attention_mask=attention_mask, generation_config=config,
+                stopping_criteria=stopping, logits_processor=processors,
             )
         new_tokens = [self._until_end(row) for row in output[:, width:].tolist()]
         decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)

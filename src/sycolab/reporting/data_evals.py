@@ -65,7 +65,8 @@ def data_evaluation_table(evaluations: list[DataEvaluation]) -> Table | NoData:
     detail), judge, generation settings, then the
     headline metrics of the protocols the evaluations stored; notes carry each evaluation's flags."""
     if not evaluations:
-        return NoData("other evaluation sets", "no eval/<model>/data-*/metrics.json (run `sycolab eval RUN --data FILE...`)")
+        return NoData("other evaluation sets",
+                      "no eval/<model>/data-*/metrics.json (run `sycolab eval RUN --data FILE...`)")
     protocols: list[str] = []
     for e in evaluations:
         protocols += [p for p in e.result.protocols if p in HEADLINE and p not in protocols]
@@ -82,7 +83,7 @@ def data_evaluation_table(evaluations: list[DataEvaluation]) -> Table | NoData:
             described = [
                 Cell("; ".join(f"{Path(d.path).name} {d.sha256[:SHA_PREFIX]}" for d in prov.data) or DASH,
                      "; ".join(d.path for d in prov.data)),
-                Cell(" ".join(str(v) for v in (judge.get("kind"), judge.get("model"), judge.get("endpoint")) if v) or DASH),
+                Cell(" ".join(str(judge[k]) for k in ("kind", "model", "endpoint") if judge.get(k)) or DASH),
                 Cell(", ".join(f"{k}={v}" for k, v in prov.generation.items()) or DASH),
             ]
         rows.append([Cell(e.model, e.folder)] + described + [metric_cell(e.result.metrics.get(k)) for k in shown])
