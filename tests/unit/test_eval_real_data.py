@@ -296,3 +296,71 @@ def test_answer_metrics_for_seen_and_unseen_questions(tmp_path: Path) -> None:
     assert b["seen.answer_sycophancy_rate"].value == pytest.approx(0.5) and b["unseen.answer_sycophancy_rate"].n == 2
     assert b["seen.seed.answer_sycophancy_rate"].value == pytest.approx(1.0)  # both Peter pressured replies are not correct
     assert any(f.startswith("answer: 1 of 2 questions also occur in the training data") for f in result.flags)
+
+
+class ParamsRecordingBackend(ScriptedBackend):
+    """ScriptedBackend that also records the sampling params each prompt was generated with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.params: list[SamplingParams] = []
+
+    def generate(self, prompts: list[list[dict[str, str]]], params: SamplingParams) -> list[list[str]]:
+        self.params.extend([params] * len(prompts))
+        return super().generate(prompts, params)
+
+
+@pytest.mark.parametrize("constrain", [True, False])
+def test_multiple_choice_first_answer_is_constrained_to_its_letters(tmp_path: Path, constrain: bool) -> None:
+    from sycolab.generation.config import GenerationConfig
+
+    items = load_eval_dir(ASSETS)
+    backend = ParamsRecordingBackend()
+    with scripted_server(keyword_judge) as (url, _):
+        judge_cfg = JudgeConfig(kind="openai", base_url=url, model="grader", retry_backoff_s=0.0, max_retries=0)
+        cfg = EvaluateConfig(judge=judge_cfg, bootstrap_resamples=50,
+                             generation=GenerationConfig(constrain_mc_letter=constrain))
+        evaluate_model("m", backend, build_judge(judge_cfg, None), items, cfg, tmp_path / "eval")
+    allowed = {p[0]["content"][:20]: params.allowed_first_tokens for p, params in zip(backend.prompts, backend.params)
+               if len(p) <= 2 and any(p[0]["content"].startswith(k) for k in AYS_FIRST)}
+    mc_rows = [it for it in items.are_you_sure if multiple_choice(it.base) is not None]
+    assert len(mc_rows) == 2 and len(allowed) == 4  # two multiple-choice and two free-form first turns
+    for item in items.are_you_sure:
+        mc = multiple_choice(item.base)
+        expected = tuple(mc.options) if (mc is not None and constrain) else ()
+        assert allowed[item.messages[0]["content"][:20]] == expected
+    # second turns and the other datasets are never constrained
+    assert sum(1 for params in backend.params if params.allowed_first_tokens) == (2 if constrain else 0)
+
+
+def test_tiny_model_first_answers_commit_to_a_letter_only_under_the_constraint(tmp_path: Path) -> None:
+    """The HF backend on a tiny random model: with `constrain_mc_letter` every multiple-choice first answer
+    names one of its option letters (graded COMMITTED without a judge); without it the model mostly does not."""
+    import torch
+    from _tiny_model import DEFAULT_WORDS, build_tiny_model, build_tiny_tokenizer
+
+    from sycolab.data.sycophancy_eval import load_eval_items
+    from sycolab.generation import HFBackend
+    from sycolab.generation.config import GenerationConfig
+
+    torch.set_num_threads(1)
+    tok = build_tiny_tokenizer((*DEFAULT_WORDS, "A", "B", "C", "D", "E", "(", ")"))
+    backend = HFBackend(build_tiny_model(tok, seed=3), tok, "tiny", progress=False)
+    first_hedged: dict[bool, list[str | None]] = {}
+    with scripted_server(keyword_judge) as (url, _):
+        judge_cfg = JudgeConfig(kind="openai", base_url=url, model="grader", retry_backoff_s=0.0, max_retries=0)
+        for constrain in (True, False):
+            gen = GenerationConfig(constrain_mc_letter=constrain, temperature=1.0, n_samples=6, max_new_tokens=4)
+            cfg = EvaluateConfig(judge=judge_cfg, bootstrap_resamples=20, generation=gen)
+            out = tmp_path / str(constrain)
+            items = load_eval_items(are_you_sure=ASSETS / "are_you_sure.jsonl")
+            evaluate_model("m", backend, build_judge(judge_cfg, None), items, cfg, out)
+            mc = [s for s in read_jsonl(out / "samples.jsonl") if s["sample_id"].split("#")[0] in _mc_ids()]
+            first_hedged[constrain] = [s["verdicts"]["first_hedged"] for s in mc]
+    assert len(first_hedged[True]) == 12  # two multiple-choice rows x 6 samples
+    assert set(first_hedged[True]) == {"COMMITTED"}
+    assert first_hedged[False].count("HEDGED") >= 6
+
+
+def _mc_ids() -> set[str]:
+    return {it.sample_id for it in load_eval_dir(ASSETS).are_you_sure if multiple_choice(it.base) is not None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import pytest
 import torch
@@ -155,3 +156,19 @@ def test_model_fingerprint_changes_with_contents(tmp_path):
     assert model_fingerprint(tmp_path) == before
     (tmp_path / "config.json").write_text('{"a": 2}')
     assert model_fingerprint(tmp_path) != before
+
+
+def test_top_k_and_first_token_constraint_are_part_of_the_key(tmp_path):
+    inner = CountingBackend()
+    cached = CachedBackend(inner, tmp_path / "g.sqlite")
+    cached.generate([_q("a")], SAMPLED)
+    cached.generate([_q("a")], replace(SAMPLED, top_k=20))
+    cached.generate([_q("a")], replace(SAMPLED, top_k=5))
+    cached.generate([_q("a")], replace(SAMPLED, allowed_first_tokens=("A", "B")))
+    assert inner.generated == 4
+    cached.generate([_q("a")], replace(SAMPLED, top_k=20))
+    assert inner.generated == 4
+    # greedy ignores top_k; "off" values leave the key as it was before these fields existed
+    assert canonical_params(SamplingParams(top_k=20)) == canonical_params(SamplingParams())
+    assert canonical_params(SamplingParams(allowed_first_tokens=("A",))) != canonical_params(SamplingParams())
+    assert "top_k" not in canonical_params(SAMPLED) and "allowed_first_tokens" not in canonical_params(SAMPLED)

@@ -22,9 +22,9 @@ def test_defaults_and_sampling_params():
     cfg = GenerationConfig()
     assert (cfg.backend, cfg.batch_size, cfg.max_new_tokens, cfg.temperature, cfg.top_p) == ("hf", 64, 24, 0.0, 1.0)
     assert (cfg.n_samples, cfg.seed, cfg.stop) == (1, 0, [])
-    cfg = GenerationConfig(temperature=0.7, n_samples=8, seed=3, stop=["\n"], max_new_tokens=12, top_p=0.9)
+    cfg = GenerationConfig(temperature=0.7, n_samples=8, seed=3, stop=["\n"], max_new_tokens=12, top_p=0.9, top_k=20)
     assert cfg.sampling_params() == SamplingParams(
-        max_new_tokens=12, temperature=0.7, top_p=0.9, n=8, seed=3, stop=("\n",)
+        max_new_tokens=12, temperature=0.7, top_p=0.9, top_k=20, n=8, seed=3, stop=("\n",)
     )
 
 
@@ -36,6 +36,8 @@ def test_defaults_and_sampling_params():
         ("temperature", -0.1, "expected a number >= 0 (0 = greedy decoding)"),
         ("top_p", 0.0, "expected a number in (0, 1]"),
         ("top_p", 1.5, "expected a number in (0, 1]"),
+        ("top_k", -1, "expected an integer >= 0 (tokens kept when sampling; 0 = no top-k truncation), got -1"),
+        ("constrain_mc_letter", "maybe", "valid boolean"),
         ("n_samples", 0, "expected an integer >= 1 (completions per prompt)"),
         ("seed", -1, "expected an integer >= 0"),
         ("stop", [""], "expected non-empty stop strings"),

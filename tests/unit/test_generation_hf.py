@@ -4,12 +4,14 @@ assistant turns are continued, reasoning/stop/eos handling, PEFT models."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 import torch
 from sycolab.models.testing import DEFAULT_WORDS, build_tiny_model, build_tiny_tokenizer
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from sycolab.errors import UserError
 from sycolab.generation import HFBackend, SamplingParams, postprocess_completion, render_prompt
 
 torch.set_num_threads(1)
@@ -191,3 +193,38 @@ def test_model_generation_defaults_do_not_leak_into_sampling(tok):
     assert backend.generate(_prompts(3), SamplingParams(max_new_tokens=6)) == expected_greedy
     sampled = backend.generate(_prompts(1), SamplingParams(max_new_tokens=6, temperature=1.0, n=6, seed=0))
     assert len(set(sampled[0])) > 1
+
+
+def test_sampling_with_top_k_1_equals_greedy(model, tok):
+    prompts = _prompts(6, seed=3)
+    greedy = HFBackend(model, tok, "tiny", progress=False).generate(prompts, SamplingParams(max_new_tokens=8))
+    top1 = HFBackend(model, tok, "tiny", progress=False).generate(
+        prompts, SamplingParams(max_new_tokens=8, temperature=1.5, top_k=1, n=3, seed=7)
+    )
+    assert top1 == [c * 3 for c in greedy]
+    # and without top_k the same temperature really samples something else
+    free = HFBackend(model, tok, "tiny", progress=False).generate(
+        prompts, SamplingParams(max_new_tokens=8, temperature=1.5, n=3, seed=7)
+    )
+    assert free != top1
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_first_token_constraint_allows_only_the_given_tokens(model, tok, temperature):
+    # one new token, so each completion is exactly the first generated token
+    prompts = [p[:1] + [{"role": "assistant", "content": "the answer is"}] for p in _prompts(10, seed=4)]
+    free_params = SamplingParams(max_new_tokens=1, temperature=temperature, n=4, seed=1)
+    free = HFBackend(model, tok, "tiny", batch_size=4, progress=False).generate(prompts, free_params)
+    assert {c for comps in free for c in comps} - {"blue", "red"}  # unconstrained, other first tokens occur
+    params = replace(free_params, allowed_first_tokens=("blue", "red"))
+    constrained = HFBackend(model, tok, "tiny", batch_size=4, progress=False).generate(prompts, params)
+    firsts = {c for comps in constrained for c in comps}
+    assert firsts <= {"blue", "red"}
+    if temperature:
+        assert firsts == {"blue", "red"}  # sampling draws among both allowed tokens
+
+
+def test_first_token_constraint_refuses_a_string_that_is_not_one_token(model, tok):
+    backend = HFBackend(model, tok, "tiny", progress=False)
+    with pytest.raises(UserError, match="'blue red' is not a single token"):
+        backend.generate(_prompts(1), SamplingParams(max_new_tokens=2, allowed_first_tokens=("blue red",)))

@@ -29,11 +29,12 @@ def test_greedy_maps_to_one_temperature_zero_request():
 
 
 def test_sampling_maps_every_field():
-    params = SamplingParams(max_new_tokens=16, temperature=0.7, top_p=0.9, n=8, seed=2, stop=(".", "?"))
+    params = SamplingParams(max_new_tokens=16, temperature=0.7, top_p=0.9, top_k=20, n=8, seed=2, stop=(".", "?"))
     assert vllm_sampling_kwargs(params, seed=1234) == {
-        "n": 8, "temperature": 0.7, "top_p": 0.9, "max_tokens": 16, "stop": [".", "?"], "seed": 1234,
+        "n": 8, "temperature": 0.7, "top_p": 0.9, "top_k": 20, "max_tokens": 16, "stop": [".", "?"], "seed": 1234,
         "skip_special_tokens": True,
     }
+    assert vllm_sampling_kwargs(SamplingParams(temperature=0.7), seed=1)["top_k"] == -1  # 0 = off -> vLLM's -1
 
 
 def test_request_seed_depends_on_seed_and_prompt_only():
@@ -83,3 +84,62 @@ def test_engine_kwargs_enable_lora_only_for_adapters():
     lora = vllm_engine_kwargs(ModelSource("m", "/a"), options)
     assert lora["enable_lora"] is True and lora["max_lora_rank"] == 32
     assert "max_model_len" not in vllm_engine_kwargs(ModelSource("m"), VLLMOptions())
+
+
+class _FakeOutput:
+    def __init__(self, texts):
+        self.outputs = [type("Completion", (), {"text": t})() for t in texts]
+
+
+class _FakeLLM:
+    """Stands in for vllm.LLM: the first-token call returns the allowed token ids' words in turn, the
+    continuation call echoes the continued assistant turn; every call is recorded."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.calls = tokenizer, []
+
+    def get_tokenizer(self):
+        return self.tokenizer
+
+    def chat(self, messages, sampling, **kwargs):
+        self.calls.append((messages, sampling, kwargs))
+        outs = []
+        for m, s in zip(messages, sampling):
+            if "allowed_token_ids" in s:
+                words = self.tokenizer.convert_ids_to_tokens(s["allowed_token_ids"])
+                outs.append(_FakeOutput([words[k % len(words)] for k in range(s["n"])]))
+            else:
+                outs.append(_FakeOutput([f" then [{m[-1]['content']}]"]))
+        return outs
+
+
+def test_first_token_constraint_is_a_one_token_call_then_a_continuation(monkeypatch):
+    from types import SimpleNamespace
+
+    from _tiny_model import build_tiny_tokenizer
+
+    import sycolab.generation.vllm as vllm_backend
+
+    llm = _FakeLLM(build_tiny_tokenizer())
+    monkeypatch.setattr(vllm_backend, "vllm_available", lambda: True)
+    monkeypatch.setattr(vllm_backend, "_import_vllm", lambda: SimpleNamespace(SamplingParams=lambda **kw: kw))
+    monkeypatch.setattr(vllm_backend._ENGINES, "get", lambda source, options: llm)
+    backend = vllm_backend.VLLMBackend("some/model", "m")
+    prompt = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "the answer is"}]
+    params = SamplingParams(max_new_tokens=5, temperature=0.7, top_k=20, n=2, seed=3,
+                            allowed_first_tokens=("blue", "red"), stop=("\n",))
+    seen = []
+    out = backend.generate([prompt], params, on_batch=lambda idx, comps: seen.append((idx, comps)))
+    assert out == [["blue then [the answer isblue]", "red then [the answer isred]"]]
+    assert seen == [([0], out)]
+    (first_msgs, first_sp, first_kw), (rest_msgs, rest_sp, _) = llm.calls
+    tok = llm.tokenizer
+    assert first_sp[0]["allowed_token_ids"] == tok.convert_tokens_to_ids(["blue", "red"])
+    assert (first_sp[0]["max_tokens"], first_sp[0]["n"], first_sp[0]["stop"]) == (1, 2, [])
+    assert first_kw["continue_final_message"] is True
+    assert [m[-1]["content"] for m in rest_msgs] == ["the answer isblue", "the answer isred"]
+    assert all(s["n"] == 1 and s["max_tokens"] == 4 and s["top_k"] == 20 and s["stop"] == ["\n"]
+               and "allowed_token_ids" not in s for s in rest_sp)
+    assert rest_sp[0]["seed"] != rest_sp[1]["seed"]  # each sample continues under its own seed
+    with pytest.raises(UserError, match="only to prompts that continue an assistant turn"):
+        backend.generate([prompt[:1]], params)

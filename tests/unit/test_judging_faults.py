@@ -343,7 +343,9 @@ def test_eval_cli_rejudge_unscored_reruns_the_done_stage_with_rejudging(tmp_path
     assert seen == [False]  # the second plain eval is skipped: the stage is done
     assert main(["eval", run, "--rejudge-unscored"]) == 0
     assert seen == [False, True]
-    assert capsys.readouterr().out.splitlines()[-1] == "  [eval:base] done"
+    lines = capsys.readouterr().out.splitlines()
+    # the stage line, then the behaviour table of what was evaluated (none here: the eval body is replaced)
+    assert lines[lines.index("  [eval:base] done") + 1] == "Behaviour (value [95% bootstrap CI])"
 
 
 def test_run_cli_rejudge_unscored_forces_only_the_eval_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

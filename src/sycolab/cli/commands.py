@@ -251,11 +251,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for path in args.data:
             load_eval_file(path)
     study.validate_inputs({"eval"})
+    evaluated = []
     with quiet_output(_log_file(study.store.root), verbose=args.verbose):
         for name, status in evaluate_run(study, models=args.model, data=args.data,
                                          force=args.force or args.rejudge_unscored):
             say(f"  [eval:{name}] {status}")
+            evaluated.append(name)
+    print(_evaluated_table(study.store.root, evaluated, args.data))
     return 0
+
+
+def _evaluated_table(run_dir: Path, models: list[str], data: list[str] | None) -> str:
+    """The behaviour table of what `sycolab eval` evaluated: the run's behaviour table, or with `--data`
+    one row per model on those files with the files' hashes and the judge."""
+    from sycolab.reporting._results import StudyData
+    from sycolab.reporting.tables import behaviour_table
+    from sycolab.reporting.terminal import TERMINAL_BEHAVIOUR, section_text
+
+    if not data:
+        return section_text("Behaviour (value [95% bootstrap CI])", behaviour_table(StudyData.read(run_dir)),
+                            TERMINAL_BEHAVIOUR)
+    from sycolab.reporting.data_evals import TERMINAL_DATA_EVAL, data_evaluation_table, read_data_evaluations
+    from sycolab.study.evaluate import data_eval_folder
+    from sycolab.study.store import RunStore
+
+    folder = data_eval_folder(Path(p) for p in data)
+    store = RunStore(run_dir)
+    evaluations = read_data_evaluations(run_dir, [store.eval_dir(name) / folder for name in models])
+    return section_text(f"Behaviour on {', '.join(Path(p).name for p in data)} (value [95% bootstrap CI])",
+                        data_evaluation_table(evaluations), TERMINAL_DATA_EVAL)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

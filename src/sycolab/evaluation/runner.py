@@ -129,7 +129,7 @@ def evaluate_model(
     logger.info("evaluating %s: %d answer, %d are_you_sure, %d feedback prompts", name, len(answer), len(ays), len(feedback))
     pending = (
         _answer_samples(backend, answer, params)
-        + _are_you_sure_samples(backend, ays, params, challenges)
+        + _are_you_sure_samples(backend, ays, params, challenges, cfg.generation.constrain_mc_letter)
         + _feedback_samples(backend, feedback, params)
     )
     records, flags = _judge(judge, pending)
@@ -239,10 +239,29 @@ def _answer_samples(backend: GenerationBackend, items: list[EvalItem], params: S
 _AYS_NAMES = (V_FIRST_CORRECT, V_FIRST_HEDGED, V_ADMITS_MISTAKE, V_APOLOGISES, V_FINAL_CORRECT, V_FINAL_HEDGED)
 
 
+def _first_answers(
+    backend: GenerationBackend, items: list[EvalItem], params: SamplingParams, constrain_mc_letter: bool
+) -> list[list[str | None]]:
+    """The first-turn completions of are_you_sure items. With `constrain_mc_letter`, a multiple-choice row's
+    first generated token must be one of its option letters (the reference study's constrained answer after
+    "The answer is ("); rows are generated in groups that share a letter set, other rows unconstrained."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, item in enumerate(items):
+        mc = multiple_choice(item.base) if constrain_mc_letter else None
+        groups.setdefault(tuple(mc.options) if mc is not None else (), []).append(i)
+    firsts: list[list[str | None]] = [[] for _ in items]
+    for letters, members in groups.items():
+        outs = _generate(backend, [items[i].messages for i in members], replace(params, allowed_first_tokens=letters))
+        for i, out in zip(members, outs):
+            firsts[i] = out
+    return firsts
+
+
 def _are_you_sure_samples(
-    backend: GenerationBackend, items: list[EvalItem], params: SamplingParams, challenges: list[str]
+    backend: GenerationBackend, items: list[EvalItem], params: SamplingParams, challenges: list[str],
+    constrain_mc_letter: bool = False,
 ) -> list[_Pending]:
-    firsts = _generate(backend, [it.messages for it in items], params)
+    firsts = _first_answers(backend, items, params, constrain_mc_letter)
     convs: list[tuple[EvalItem, int, str | None, list[dict[str, str]]]] = []
     for item, comps, challenge in zip(items, firsts, challenges):
         continued = bool(item.messages) and item.messages[-1].get("role") == "assistant"

@@ -4,7 +4,8 @@ evaluation regenerates nothing and an interrupted one loses at most one batch.
 Key = (model_id, prompt, sampling params). `prompt` is the exact rendered prompt text when the backend can
 render it (`backend.render_prompt`, as the HF backend does: a changed chat template then misses the cache),
 otherwise the canonical JSON of the messages. The params JSON includes `n`, `seed`, `stop` and the token
-budget; for greedy decoding `seed` and `top_p` cannot change the output and are normalised away.
+budget, `top_k` and the first-token constraint; for greedy decoding `seed`, `top_p` and `top_k` cannot
+change the output and are normalised away.
 `model_id` must identify the weights: the study uses the weights digest recorded in the model's
 sycolab_model.json (`sycolab.models.digest.model_weights_key`, e.g. "sft@3f9c..."), so new weights saved
 under the same stage key or name miss the cache. `LazyBackend` defers building the real backend (loading
@@ -47,11 +48,17 @@ _LOOKUP_CHUNK = 500
 
 
 def canonical_params(params: SamplingParams) -> str:
-    """Sampling params as canonical JSON; greedy decoding ignores seed and top_p, so they are normalised."""
+    """Sampling params as canonical JSON; greedy decoding ignores seed, top_p and top_k, so they are
+    normalised. `top_k` and `allowed_first_tokens` are left out at their "off" values (0, none), so keys
+    written before these fields existed still match the same decoding."""
     fields = dataclasses.asdict(params)
     fields["stop"] = list(params.stop)
+    fields["allowed_first_tokens"] = list(params.allowed_first_tokens)
     if params.greedy:
-        fields["seed"], fields["top_p"] = 0, 1.0
+        fields["seed"], fields["top_p"], fields["top_k"] = 0, 1.0, 0
+    for name, off in (("top_k", 0), ("allowed_first_tokens", [])):
+        if fields[name] == off:
+            del fields[name]
     return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 

@@ -50,7 +50,10 @@ class GenerationConfig(BaseModel):
     """How evaluation prompts are answered: which backend, how many prompts per batch, and how to sample.
 
     Greedy decoding when `temperature` is 0 (the default, as in the reference evaluation); `n_samples`
-    completions per prompt need `temperature` > 0.
+    completions per prompt need `temperature` > 0. `top_k` keeps only the k most likely tokens when
+    sampling (0 = off). `constrain_mc_letter`: the first answer of a multiple-choice are_you_sure row (after
+    the prefill "The answer is (") must start with one of the row's option letters, as in the reference
+    study; other prompts are never constrained.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -60,9 +63,11 @@ class GenerationConfig(BaseModel):
     max_new_tokens: int = 24
     temperature: float = 0.0
     top_p: float = 1.0
+    top_k: int = 0
     n_samples: int = 1
     seed: int = 0
     stop: list[str] = []
+    constrain_mc_letter: bool = False
     vllm: VLLMOptions = VLLMOptions()
 
     @field_validator("batch_size")
@@ -91,6 +96,13 @@ class GenerationConfig(BaseModel):
     def _top_p(cls, v: float) -> float:
         if not 0 < v <= 1:
             raise ValueError(f"expected a number in (0, 1] (1 = no nucleus truncation), got {v}")
+        return v
+
+    @field_validator("top_k")
+    @classmethod
+    def _top_k(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError(f"expected an integer >= 0 (tokens kept when sampling; 0 = no top-k truncation), got {v}")
         return v
 
     @field_validator("n_samples")
@@ -128,6 +140,7 @@ class GenerationConfig(BaseModel):
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
+            top_k=self.top_k,
             n=self.n_samples,
             seed=self.seed,
             stop=tuple(self.stop),

@@ -2,9 +2,10 @@
 
 Prompts are rendered with the chat template, tokenized, sorted by length (longest first, so padding is
 small and an out-of-memory error shows up in the first batch), left-padded into batches of `batch_size`
-and decoded with the KV cache. Greedy when `temperature == 0`; otherwise sampling with `temperature` and
-`top_p` only (the model's own generation defaults such as top_k or repetition_penalty are switched off so
-that the same `SamplingParams` mean the same thing on every backend). `n` samples per prompt come from
+and decoded with the KV cache. Greedy when `temperature == 0`; otherwise sampling with `temperature`,
+`top_p` and `top_k` only (the model's own generation defaults such as its top_k or repetition_penalty are
+overridden so that the same `SamplingParams` mean the same thing on every backend). `allowed_first_tokens`
+becomes a `FirstTokenConstraint` logits processor. `n` samples per prompt come from
 `num_return_sequences`. Each batch samples under its own seed derived from `params.seed` and the batch
 index, so a call is reproducible given the same prompts, params and batch size; it is not invariant to how
 prompts are grouped into batches. Works with PEFT-wrapped models.
@@ -17,7 +18,7 @@ from typing import Any
 
 import torch
 from tqdm.auto import tqdm
-from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
+from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from sycolab.errors import UserError
 from sycolab.generation._torch_utils import (
@@ -30,6 +31,7 @@ from sycolab.generation._torch_utils import (
 )
 from sycolab.generation.base import BatchCallback, SamplingParams
 from sycolab.generation.chat import postprocess_completion, render_prompt, strip_think
+from sycolab.generation.first_token import FirstTokenConstraint, first_token_ids
 
 
 class _StopOnStrings(StoppingCriteria):
@@ -116,10 +118,13 @@ class HFBackend:
             **self._sampling_overrides(params),
         )
         stopping = StoppingCriteriaList([_StopOnStrings(self.tokenizer, params.stop, width)] if params.stop else [])
+        allowed = first_token_ids(self.tokenizer, params.allowed_first_tokens, self.model_id)
+        processors = LogitsProcessorList([FirstTokenConstraint(allowed, width)] if allowed else [])
         rng = seeded_rng(derived_seed(params.seed, batch_index), device) if sampled else contextlib.nullcontext()
         with rng:
             output = self.model.generate(
-                input_ids=input_ids, attention_mask=attention_mask, generation_config=config, stopping_criteria=stopping
+                input_ids=input_ids, attention_mask=attention_mask, generation_config=config,
+                stopping_criteria=stopping, logits_processor=processors,
             )
         new_tokens = [self._until_end(row) for row in output[:, width:].tolist()]
         decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
@@ -134,7 +139,7 @@ class HFBackend:
         neutral = {"repetition_penalty": 1.0, "typical_p": 1.0}
         if params.greedy:
             return {**neutral, "temperature": 1.0, "top_p": 1.0, "top_k": 50}
-        overrides = {**neutral, "temperature": params.temperature, "top_p": params.top_p, "top_k": 0}
+        overrides = {**neutral, "temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k}
         if getattr(getattr(self.model, "generation_config", None), "min_p", None) is not None:
             overrides["min_p"] = 0.0
         return overrides

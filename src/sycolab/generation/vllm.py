@@ -8,6 +8,13 @@ sent in a separate call with `continue_final_message=True, add_generation_prompt
 Sampling: each prompt gets its own seed derived from `params.seed` and the prompt, so sampled completions
 do not depend on batching (unlike the HF backend) and different prompts never share a random stream.
 
+First-token constraint (`params.allowed_first_tokens`): vLLM's `allowed_token_ids` restricts every
+generated token, so it is done in two calls: a one-token call with `allowed_token_ids` (n samples), then
+each sampled first token is appended to the final assistant turn and continued unconstrained for the
+remaining `max_new_tokens - 1` tokens (one completion each, under a seed derived from the prompt's seed
+and the sample index). Only prompts that continue an assistant turn (e.g. "The answer is (") can be
+constrained this way; others are refused.
+
 Only one engine is kept per process: asking for a different base model or engine options drops the
 previous engine first (vLLM does not always give all GPU memory back; one model per process is safest).
 """
@@ -19,7 +26,7 @@ import importlib
 import importlib.util
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +92,15 @@ def request_seed(params: SamplingParams, prompt: list[dict]) -> int | None:
 
 def vllm_sampling_kwargs(params: SamplingParams, seed: int | None = None) -> dict[str, Any]:
     """`SamplingParams` -> keyword arguments for `vllm.SamplingParams`. Greedy asks for one completion
-    (the backend copies it `n` times) at temperature 0; sampling passes temperature, top_p, n and `seed`."""
+    (the backend copies it `n` times) at temperature 0; sampling passes temperature, top_p, top_k (-1 = off,
+    which every vLLM version accepts), n and `seed`."""
     if params.greedy:
         return {
             "n": 1, "temperature": 0.0, "top_p": 1.0, "max_tokens": params.max_new_tokens,
             "stop": list(params.stop), "seed": None, "skip_special_tokens": True,
         }
     return {
-        "n": params.n, "temperature": params.temperature, "top_p": params.top_p,
+        "n": params.n, "temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k or -1,
         "max_tokens": params.max_new_tokens, "stop": list(params.stop), "seed": seed, "skip_special_tokens": True,
     }
 
@@ -201,6 +209,8 @@ class VLLMBackend:
     ) -> list[list[str]]:
         for i, p in enumerate(prompts):
             validate_messages(p, where=f"prompts[{i}]")
+        if params.allowed_first_tokens:
+            return self._generate_first_token_constrained(prompts, params, on_batch)
         vllm = _import_vllm()
         llm = _ENGINES.get(self.source, self.options)
         lora = _ENGINES.lora_request(self.source.adapter, self.model_id) if self.source.adapter else None
@@ -221,3 +231,58 @@ class VLLMBackend:
             if on_batch is not None:
                 on_batch(chunk, [results[i] for i in chunk])
         return results
+
+    def _generate_first_token_constrained(
+        self, prompts: list[list[dict]], params: SamplingParams, on_batch: BatchCallback | None
+    ) -> list[list[str]]:
+        """The two-call first-token constraint described in the module docstring."""
+        fresh, _ = split_by_continuation(prompts)
+        if fresh:
+            raise UserError(
+                f"prompts[{fresh[0]}]: vLLM applies allowed_first_tokens only to prompts that continue an "
+                "assistant turn (e.g. 'The answer is ('); this prompt opens a new one"
+            )
+        from sycolab.generation.first_token import first_token_ids
+
+        vllm = _import_vllm()
+        llm = _ENGINES.get(self.source, self.options)
+        lora = _ENGINES.lora_request(self.source.adapter, self.model_id) if self.source.adapter else None
+        allowed_ids = first_token_ids(llm.get_tokenizer(), params.allowed_first_tokens, self.model_id)
+        results: list[list[str]] = [[] for _ in prompts]
+        for start in range(0, len(prompts), self.batch_size):
+            chunk = list(range(start, min(start + self.batch_size, len(prompts))))
+            members = [prompts[i] for i in chunk]
+            seeds = [request_seed(params, p) for p in members]
+            first_calls = [vllm.SamplingParams(**first_token_kwargs(params, seed, allowed_ids)) for seed in seeds]
+            outputs = llm.chat(members, first_calls, use_tqdm=True, lora_request=lora, **vllm_chat_kwargs(True))
+            firsts = [[c.text for c in output.outputs] for output in outputs]
+            rests: list[list[str]] = [["" for _ in f] for f in firsts]
+            if params.max_new_tokens > 1:
+                jobs = [(j, k) for j, f in enumerate(firsts) for k in range(len(f))]
+                continued = [with_first_token(members[j], firsts[j][k]) for j, k in jobs]
+                rest_params = replace(params, n=1, max_new_tokens=params.max_new_tokens - 1, allowed_first_tokens=())
+                rest_calls = [
+                    vllm.SamplingParams(**vllm_sampling_kwargs(
+                        rest_params, None if seeds[j] is None else derived_seed(seeds[j], k) % (2**31)))
+                    for j, k in jobs
+                ]
+                rest_out = llm.chat(continued, rest_calls, use_tqdm=True, lora_request=lora, **vllm_chat_kwargs(True))
+                for (j, k), output in zip(jobs, rest_out):
+                    rests[j][k] = output.outputs[0].text
+            for j, i in enumerate(chunk):
+                results[i] = completions_from_output([f + r for f, r in zip(firsts[j], rests[j])], params)
+            if on_batch is not None:
+                on_batch(chunk, [results[i] for i in chunk])
+        return results
+
+
+def first_token_kwargs(params: SamplingParams, seed: int | None, allowed_ids: list[int]) -> dict[str, Any]:
+    """`vllm.SamplingParams` keywords for the constrained first token: one token among `allowed_ids`, no
+    stop strings (a stop string could only end the completion early), otherwise as `vllm_sampling_kwargs`."""
+    return {**vllm_sampling_kwargs(params, seed), "max_tokens": 1, "stop": [], "allowed_token_ids": list(allowed_ids)}
+
+
+def with_first_token(prompt: list[dict], first: str) -> list[dict]:
+    """`prompt` (ending in an assistant turn) with `first` appended to that turn, to be continued."""
+    last = prompt[-1]
+    return [*prompt[:-1], {**last, "content": last["content"] + first}]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sycolab.reporting import plots
 from sycolab.reporting._format import DASH, num
 from sycolab.reporting._results import StudyData, TrainingLog
+from sycolab.reporting.data_evals import data_evaluation_table, read_data_evaluations
 from sycolab.reporting.document import Cell, Column, NoData, Paragraph, Report, SampleBrowser, Section, Table
 from sycolab.reporting.provenance import provenance_table
 from sycolab.reporting.samples import select_samples
@@ -39,6 +40,8 @@ def assemble_report(data: StudyData, cfg: ReportConfig) -> Report:
         Section("training", "Training", _training_blocks(data, logs, palette)),
         Section("samples", "Sample replies", _sample_blocks(data, cfg)),
         Section("provenance", "Provenance", [provenance_table(data)]),
+        Section("data_evaluations", "Other evaluation sets",
+                [data_evaluation_table(read_data_evaluations(data.reader.root))]),
     ]
     return Report(f"Sycophancy-recovery study: {data.reader.root.name}", _meta(data), sections)
 

@@ -37,6 +37,11 @@ def _section(title: str, built: Table | NoData, columns: list[str]) -> list[str]
     return [title, text_table(table), *(f"  * {note}" for note in built.notes), ""]
 
 
+def section_text(title: str, built: Table | NoData, columns: list[str]) -> str:
+    """One titled table (restricted to `columns`) with its notes, or the reason it is empty."""
+    return "\n".join(_section(title, built, columns)).rstrip()
+
+
 def terminal_summary(run_dir: Path) -> str:
     """Behavioural and probing tables as aligned text, and where the HTML report is (if it exists)."""
     data = StudyData.read(Path(run_dir))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,8 @@ from sycolab.io import atomic_write_json, read_json
 if TYPE_CHECKING:
     from sycolab.study.pipeline import Study
 
+DATA_EVAL_PREFIX = "data-"
+"""Folder prefix of a `sycolab eval --data` result under eval/<model>/."""
 PROXY_CACHE_DIR = "proxy"
 """Logit-proxy summaries under RUN_DIR/cache/, one JSON file per (weights, proxy data, settings)."""
 
@@ -181,7 +183,6 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
     weights are unchanged."""
     from sycolab.data.sycophancy_eval import infer_dataset
     from sycolab.errors import UserError
-    from sycolab.models.digest import file_sha256
     from sycolab.study.stages import run_stage
 
     stored = [r.name for r in study.store.list_models()]
@@ -195,9 +196,8 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
             if not Path(path).exists():
                 raise UserError(f"--data: file '{path}' not found")
             files[infer_dataset(path)] = Path(path)
-        tag = hashlib.sha256("|".join(sorted(file_sha256(p) for p in files.values())).encode()).hexdigest()[:8]
         for name in names:
-            out = study.store.eval_dir(name) / f"data-{tag}"
+            out = study.store.eval_dir(name) / data_eval_folder(files.values())
             key = data_evaluation_key(study, name, files)
             if not force and _stored_evaluation_key(out) == key:
                 yield name, f"already evaluated on these files with this judge and settings ({out})"
@@ -212,6 +212,14 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
         if entry and entry.get("key"):
             keys[upstream] = entry["key"]
         yield name, run_stage(study.store, study.eval_stage(name), keys, force=force).status
+
+
+def data_eval_folder(files: Iterable[Path]) -> str:
+    """The folder under eval/<model>/ of an evaluation on `files`: 'data-' + a hash of their contents."""
+    from sycolab.models.digest import file_sha256
+
+    tag = hashlib.sha256("|".join(sorted(file_sha256(p) for p in files)).encode()).hexdigest()[:8]
+    return f"{DATA_EVAL_PREFIX}{tag}"
 
 
 def _stored_evaluation_key(out: Path) -> str | None:

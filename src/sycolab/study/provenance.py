@@ -33,9 +33,11 @@ def judge_settings(cfg: JudgeConfig) -> dict[str, Any]:
 
 
 def generation_settings(cfg: GenerationConfig) -> dict[str, Any]:
-    """What decides a reply: backend and sampling (max_new_tokens, temperature, top_p, n, seed, stop)."""
+    """What decides a reply: backend and sampling (max_new_tokens, temperature, top_p, top_k, n, seed, stop)
+    and whether multiple-choice first answers were constrained to a letter."""
     return {"backend": cfg.backend, "max_new_tokens": cfg.max_new_tokens, "temperature": cfg.temperature,
-            "top_p": cfg.top_p, "n_samples": cfg.n_samples, "seed": cfg.seed, "stop": list(cfg.stop)}
+            "top_p": cfg.top_p, "top_k": cfg.top_k, "n_samples": cfg.n_samples, "seed": cfg.seed,
+            "stop": list(cfg.stop), "constrain_mc_letter": cfg.constrain_mc_letter}
 
 
 def _public_url(url: str | None) -> str | None:
