@@ -70,9 +70,11 @@ class Study:
         return Path(given) if given else self.store.world_dir / WORLD_FILES[name]
 
     def inputs(self, data: tuple[str, ...] = (), seed: bool = False, judge: bool = False,
-               generation: bool = False, tokenizer_corpus: bool = False) -> Callable[[], StageInputs]:
+               generation: bool = False, tokenizer_corpus: bool = False,
+               files: dict[str, Path] | None = None) -> Callable[[], StageInputs]:
         """A stage's `inputs` callback: the named data files (content-hashed when the key is computed; with
-        `tokenizer_corpus`, every world file the tiny tokenizer reads) and the settings that decide its result."""
+        `tokenizer_corpus`, every world file the tiny tokenizer reads; `files`: other files by name, e.g. a
+        method's constitution) and the settings that decide its result."""
         def build() -> StageInputs:
             settings: dict[str, Any] = {}
             if seed:
@@ -85,10 +87,11 @@ class Study:
                 from sycolab.study.provenance import generation_settings
 
                 settings["generation"] = generation_settings(self.cfg.evaluate.generation)
-            files = {n: self.data_location(n) for n in data}
+            paths = {n: self.data_location(n) for n in data}
             if tokenizer_corpus:
-                files.update(self.tokenizer_corpus())
-            return StageInputs(data=files, settings=settings, root=self.store.root)
+                paths.update(self.tokenizer_corpus())
+            paths.update(files or {})
+            return StageInputs(data=paths, settings=settings, root=self.store.root)
         return build
 
     @property
@@ -144,7 +147,7 @@ class Study:
                 upstream.append(f"train:{by_method[need].name}")
             out.append(("recover", Stage(f"train:{cell.name}", {"method": cell.method, **cell.config.model_dump(mode="json")},
                                          upstream, self._recover_runner(cell, by_method),
-                                         inputs=self.inputs(RECOVER_DATA, seed=True))))
+                                         inputs=self.inputs(RECOVER_DATA, seed=True, files=_method_files(cell)))))
         for name in self.evaluated_models():
             out.append(("eval", self.eval_stage(name)))
         if cfg.probe.enabled:
@@ -323,6 +326,12 @@ def corpus_texts(paths: list[Path]) -> list[str]:
         for _, row in iter_jsonl(path):
             walk(row)
     return texts
+
+
+def _method_files(cell: MethodCell) -> dict[str, Path]:
+    """Files a method config names beyond the data sets (`input_files()`, e.g. cai_*'s constitution)."""
+    files = getattr(cell.config, "input_files", None)
+    return files() if callable(files) else {}
 
 
 def _as_info(obj: Any) -> dict[str, Any]:
