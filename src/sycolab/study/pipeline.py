@@ -15,12 +15,13 @@ from sycolab.config.schema import StudyConfig
 from sycolab.errors import UserError
 from sycolab.io import atomic_dir, atomic_write_text, iter_jsonl
 from sycolab.methods.registry import MethodContext, get_method
+from sycolab.study.relearn import relearn_model, relearn_models
 from sycolab.study.stages import Stage, StageInputs, StageOutcome
 from sycolab.study.store import RunStore, write_model_record
 
 log = logging.getLogger(__name__)
 
-STAGE_GROUPS = ("world", "base", "induce", "recover", "eval", "probe", "report")
+STAGE_GROUPS = ("world", "base", "induce", "recover", "eval", "probe", "relearn", "report")
 
 RECOVER_DATA = ("preference", "preference_heldout", "grpo_prompts", "proxy")
 """Data files a recovery method may read (preference pairs, the reward model's held-out pairs and GRPO
@@ -154,6 +155,8 @@ class Study:
             out.append(("probe", Stage("probe", cfg.probe.model_dump(mode="json"),
                                        [f"eval:{n}" for n in self.evaluated_models()], self._run_probe,
                                        inputs=self.inputs(("answer", "proxy"), judge=True, generation=True))))
+        if cfg.relearn.enabled:
+            out.extend(("relearn", self.relearn_stage(name)) for name in relearn_models(self))
         out.append(("report", Stage("report", cfg.report.model_dump(mode="json"),
                                     [s.name for _, s in out], self._run_report)))
         return out
@@ -166,6 +169,16 @@ class Study:
         return Stage(f"eval:{name}", cfg.model_dump(mode="json", exclude={"judge", "generation"}),
                      [f"train:{name}" if name != "base" else "base"], lambda: self._run_eval(name),
                      inputs=self.inputs(data, judge=True, generation=True), force=self.rejudge_unscored)
+
+    def relearn_stage(self, name: str) -> Stage:
+        """Relearning from stored model `name` (`sycolab.study.relearn`): keyed by the relearn, induce and
+        evaluate sections, the SFT and evaluation data, the seed, the judge and the generation settings."""
+        data = (*self.induce_data, "answer", "are_you_sure")
+        slice_ = {"relearn": self.cfg.relearn.model_dump(mode="json", exclude={"models", "enabled", "keep_checkpoints"}),
+                  "induce": self.cfg.induce, "evaluate": self.cfg.evaluate.model_dump(mode="json", exclude={"judge", "generation"})}
+        upstream = ["base" if name == "base" else f"train:{name}", *(["world"] if self.needs_world else [])]
+        return Stage(f"relearn:{name}", slice_, upstream, lambda: relearn_model(self, name),
+                     inputs=self.inputs(data, seed=True, judge=True, generation=True))
 
     def evaluated_models(self) -> list[str]:
         return produced_models(self.cfg)
