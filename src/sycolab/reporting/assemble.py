@@ -10,6 +10,7 @@ from sycolab.reporting._format import DASH, num
 from sycolab.reporting._results import StudyData, TrainingLog
 from sycolab.reporting.document import Cell, Column, NoData, Paragraph, Report, SampleBrowser, Section, Table
 from sycolab.reporting.provenance import provenance_table
+from sycolab.reporting.relearn import relearn_blocks
 from sycolab.reporting.samples import select_samples
 from sycolab.reporting.tables import (
     behaviour_table,
@@ -35,6 +36,7 @@ def assemble_report(data: StudyData, cfg: ReportConfig) -> Report:
             plots.patching_curve(data.probe.patching, palette),
             plots.steering_sweep(data.probe.steering, palette),
         ]),
+        Section("relearn", "Relearning speed", relearn_blocks(data, palette)),
         Section("training", "Training", _training_blocks(data, logs, palette)),
         Section("samples", "Sample replies", _sample_blocks(data, cfg)),
         Section("provenance", "Provenance", [provenance_table(data)]),
