@@ -2,14 +2,15 @@
 arXiv:2212.08073; the reference study's fifth post).
 
 For each prompt of `ctx.data[prompts_data]` (the world's GRPO prompts by default: pressured questions on
-entities disjoint from evaluation, with their correct answers) one principle of the constitution is drawn
-(seeded); the SFT model answers (HF generation backend, cached under `training/<name>/cai/`); the critic
-judges the reply against the principle and rewrites it only on a violation. A pair is dropped when the
-critic's verdict is unreadable ("unreadable"), there was no violation ("no_violation"), the revision is
-missing ("empty") or equal to the reply ("unchanged"), or the revision fails the text filters of `sycolab data`
-(`FilterConfig`: "empty", "truncated", "too_short", "too_long", "repetitive").
+entities disjoint from evaluation, with their correct answers) the SFT model samples `replies_per_prompt`
+replies (HF generation backend, cached under `training/<name>/cai/`), and for each reply one principle of
+the constitution is drawn (seeded); the critic judges the reply against the principle and rewrites it only
+on a violation. A pair is dropped when the critic's verdict is unreadable ("unreadable"), there was no
+violation ("no_violation"), the revision is missing ("empty") or equal to the reply ("unchanged"), or the
+revision fails the text filters of `sycolab data` (`FilterConfig`: "truncated", "too_short", "too_long",
+"repetitive").
 
-Written under `training/<name>/cai/`: critiques.jsonl (every prompt: principle, reply, verdict, revision,
+Written under `training/<name>/cai/`: critiques.jsonl (every reply: principle, reply, verdict, revision,
 drop reason), pairs.jsonl (TRL preference rows: chosen = revision, rejected = initial reply) and
 revisions.jsonl (TRL prompt/completion rows of the revisions). `stats` goes into summary.json under "cai",
 with the mean word and character lengths of chosen and rejected texts (the reference study's revisions were
@@ -66,6 +67,7 @@ class CAISettings(BaseModel):
     critic: CriticSettings = Field(default_factory=CriticSettings, description="Who critiques and revises.")
     prompts_data: str = Field("grpo_prompts", min_length=1, description="ctx.data entry holding the prompts.")
     max_prompts: int | None = Field(None, gt=0, description="Use only the first N prompts; null: all.")
+    replies_per_prompt: int = Field(1, gt=0, description="Initial replies sampled per prompt (each critiqued).")
     reply_max_new_tokens: int = Field(16, gt=0, description="Token budget of the SFT model's initial replies.")
     reply_temperature: float = Field(0.7, ge=0, description="Sampling temperature of the initial replies.")
     reply_top_p: float = Field(0.8, gt=0, le=1, description="Nucleus sampling of the initial replies.")
@@ -136,16 +138,16 @@ def build_cai_data(ctx: MethodContext, cfg: Any, method: str) -> CAIData:
 
         raise DataError(str(path), "expected rows with a non-empty 'prompt' message list", line=bad)
     seed = training_seed(cfg, ctx)
-    rng = random.Random(seed)
-    principles = [rng.choice(constitution.principles) for _ in rows]
     out_dir = ctx.work_dir / CAI_DIR
     backend = _policy_backend(ctx, out_dir)
     from sycolab.generation import SamplingParams
 
     params = SamplingParams(max_new_tokens=cfg.reply_max_new_tokens, temperature=cfg.reply_temperature,
-                            top_p=cfg.reply_top_p, seed=seed)
-    replies = [o[0] for o in backend.generate([r["prompt"] for r in rows], params)]
-    tasks = [CritiqueTask(r["prompt"], reply, p, r) for r, reply, p in zip(rows, replies, principles)]
+                            top_p=cfg.reply_top_p, seed=seed, n=cfg.replies_per_prompt)
+    outs = backend.generate([r["prompt"] for r in rows], params)
+    rng = random.Random(seed)
+    tasks = [CritiqueTask(r["prompt"], reply, rng.choice(constitution.principles), r)
+             for r, replies in zip(rows, outs) for reply in replies]
     critic = make_critic(cfg.critic, backend, out_dir, role=f"recover.{ctx.name}.critic.endpoint", seed=seed)
     critiques = critic.critique(tasks)
     records, pairs, revisions, drops = [], [], [], Counter()
@@ -164,7 +166,7 @@ def build_cai_data(ctx: MethodContext, cfg: Any, method: str) -> CAIData:
     stats = {
         "critic": critic.kind, "constitution": {"source": constitution.source, "sha256": constitution.sha256,
                                                 "principles": [p.name for p in constitution.principles]},
-        "n_prompts": len(rows), "n_violations": sum(c.violates is True for c in critiques),
+        "n_prompts": len(rows), "n_replies": len(tasks), "n_violations": sum(c.violates is True for c in critiques),
         "n_unreadable": sum(c.violates is None for c in critiques), "n_kept": len(pairs),
         "drops": {r: drops[r] for r in DROP_REASONS if drops[r]},
         "kept_by_principle": dict(sorted(Counter(r["principle"] for r in records if r["dropped"] is None).items())),
