@@ -29,3 +29,13 @@ def test_steps_to_threshold_not_reached_or_undefined():
     assert steps_to_threshold([(0, 0.1), (10, 0.7)], None, 0.5).text == "no value"
     # an unscored step is skipped, not counted as reaching the target
     assert steps_to_threshold([(0, 0.1), (10, None), (20, 0.4)], 0.5, 0.5).step == 20
+
+
+def test_relearn_models_must_be_study_models(tmp_path):
+    from sycolab.config import load_config
+    from sycolab.errors import ConfigError
+
+    path = tmp_path / "study.yaml"
+    path.write_text("recover:\n  dpo: {}\nrelearn:\n  enabled: true\n  models: [base, dpo, ipo]\n")
+    with pytest.raises(ConfigError, match=r"line 5: relearn.models: \['ipo'\] not among the models"):
+        load_config(path)

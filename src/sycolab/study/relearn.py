@@ -107,6 +107,7 @@ def _relearn(study: Study, name: str, out: Path) -> Path:
     """Induction SFT from stored model `name` for `relearn.steps` steps, a checkpoint every `eval_every`."""
     from sycolab.config import method_config
     from sycolab.methods import CheckpointPolicy, MethodContext, get_method
+    from sycolab.study.launch import run_method
 
     cfg = study.cfg.relearn
     induce = method_config("sft", study.cfg.induce, "induce")
@@ -121,7 +122,7 @@ def _relearn(study: Study, name: str, out: Path) -> Path:
         trust_remote_code=study.cfg.base.trust_remote_code, attn_implementation=study.cfg.base.attn_implementation,
         use_cpu=study.device == "cpu",
     )
-    get_method("sft").run(ctx)
+    run_method(get_method("sft"), ctx, study.cfg.execution)
     return work
 
 
