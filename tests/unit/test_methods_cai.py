@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sycolab.data.build.config import FilterConfig
+from sycolab.data.build.config import FilterConfig, GeneratorConfig
 from sycolab.errors import ConfigError
 from sycolab.methods._cai import length_stats, pair_drop_reason
 from sycolab.methods._constitution import Principle, load_constitution
@@ -137,3 +137,47 @@ def test_bad_constitution_in_a_study_config_is_exit_2_naming_file_and_key(tmp_pa
     err = capsys.readouterr().err
     assert "line 3: recover.cai_dpo.constitution:" in err and f"{bad}: principles[0]: unknown field(s) ['colour']" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_endpoint_critic_over_real_http_with_its_request_cache(tmp_path: Path):
+    """A stdlib OpenAI-compatible server: VIOLATION + revision when the reviewed reply says "red", else OK.
+    The second critique of the same replies is answered from the request cache (no new call)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from sycolab.methods._critic import EndpointCritic
+
+    calls: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            prompt = body["messages"][0]["content"]
+            calls.append(prompt)
+            reply = prompt.split("Assistant's reply:\n", 1)[1].split("\n\n", 1)[0]
+            text = "VIOLATION\nREVISION: the answer is blue ." if "red" in reply else "OK"
+            out = json.dumps({"choices": [{"message": {"content": text}, "finish_reason": "stop"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = GeneratorConfig(base_url=f"http://127.0.0.1:{server.server_port}/v1", model="critic", temperature=0.0)
+        critic = EndpointCritic(endpoint, tmp_path / "requests.sqlite", role="recover.cai_dpo.critic.endpoint", seed=0)
+        tasks = [CritiqueTask(QUESTION, "the answer is red .", PRINCIPLE, ROW),
+                 CritiqueTask(QUESTION, "the answer is blue .", PRINCIPLE, ROW)]
+        first = critic.critique(tasks)
+        assert [(c.violates, c.revision) for c in first] == [(True, "the answer is blue ."), (False, None)]
+        assert len(calls) == 2 and "Principle (position_consistency)" in calls[0]
+        assert critic.critique(tasks) == first and len(calls) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
