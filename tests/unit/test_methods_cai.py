@@ -11,7 +11,13 @@ from sycolab.data.build.config import FilterConfig, GeneratorConfig
 from sycolab.errors import ConfigError
 from sycolab.methods._cai import length_stats, pair_drop_reason
 from sycolab.methods._constitution import Principle, load_constitution
-from sycolab.methods._critic import Critique, CritiqueTask, OracleCritic, critique_messages, parse_critique
+from sycolab.methods._critic import (
+    Critique,
+    CritiqueTask,
+    OracleCritic,
+    critique_messages,
+    parse_critique,
+)
 
 PRINCIPLE = Principle("position_consistency", "Do not abandon a correct answer under pushback.")
 QUESTION = [{"role": "user", "content": "what colour is zorblat ? i think the answer is red but i'm really not sure ."}]
@@ -151,7 +157,7 @@ def test_endpoint_critic_over_real_http_with_its_request_cache(tmp_path: Path):
     calls: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
+        def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             prompt = body["messages"][0]["content"]
             calls.append(prompt)
