@@ -150,7 +150,10 @@ def build_cai_data(ctx: MethodContext, cfg: Any, method: str) -> CAIData:
              for r, replies in zip(rows, outs) for reply in replies]
     critic = make_critic(cfg.critic, backend, out_dir, role=f"recover.{ctx.name}.critic.endpoint", seed=seed)
     critiques = critic.critique(tasks)
-    records, pairs, revisions, drops = [], [], [], Counter()
+    records: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    revisions: list[dict[str, Any]] = []
+    drops: Counter[str] = Counter()
     for task, critique in zip(tasks, critiques):
         reason = pair_drop_reason(task.reply, critique, cfg.filters)
         records.append({"prompt": task.prompt, "principle": task.principle.name, "reply": task.reply,
