@@ -55,13 +55,14 @@ def steps_to_threshold(curve: Sequence[tuple[int, float | None]], reference: flo
     return Threshold(target, None, f"> {last}")
 
 
-def read_curves(root: Path) -> dict[str, list[dict]]:
-    """relearn/<model>.csv rows by model, SFT first."""
+def read_curves(root: Path, order: Sequence[str] = ()) -> dict[str, list[dict]]:
+    """relearn/<model>.csv rows by model: SFT first, then the models in `order` (the study's), then the rest."""
     folder = root / "relearn"
     if not folder.is_dir():
         return {}
     curves = {p.stem: read_table(p) for p in sorted(folder.glob("*.csv"))}
-    return dict(sorted(curves.items(), key=lambda kv: kv[0] != REFERENCE))
+    rank = {name: i for i, name in enumerate([REFERENCE, *order])}
+    return dict(sorted(curves.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
 def relearn_blocks(data: StudyData, colour: Callable[[str], str]) -> list:
@@ -69,7 +70,7 @@ def relearn_blocks(data: StudyData, colour: Callable[[str], str]) -> list:
     threshold fraction is the run's `relearn.threshold` (manifest config), 0.5 if absent."""
     config = data.reader.manifest.get("config") or {}
     fraction = float(((config.get("relearn") or {}) if isinstance(config, dict) else {}).get("threshold", 0.5))
-    curves = read_curves(data.reader.root)
+    curves = read_curves(data.reader.root, [m.name for m in data.models])
     if not curves:
         return [NoData("relearning results", "relearn/ holds no table (enable the `relearn` section to run it)")]
     reference = {metric: (curves.get(REFERENCE) or [{}])[0].get(metric) for metric, _ in CURVES}
