@@ -10,7 +10,7 @@ import pytest
 from sycolab.methods import expand_grid, get_method, method_names
 from sycolab.methods.defaults import REFERENCE_DEFAULTS, TINY_DEFAULTS
 
-BUILT_IN = ["dpo", "grpo", "ipo", "refree_ipo", "reward_model", "sft", "simpo"]
+BUILT_IN = ["cai_dpo", "cai_sl", "dpo", "grpo", "ipo", "refree_ipo", "reward_model", "sft", "simpo"]
 
 
 def test_builtin_methods_and_their_specs():

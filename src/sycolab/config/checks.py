@@ -31,6 +31,11 @@ def study_problems(cfg: StudyConfig, produced: list[str] | None) -> list[Problem
     if cfg.probe.enabled and produced is not None and cfg.probe.transfer_from not in produced:
         problems.append((("probe", "transfer_from"), f"'{cfg.probe.transfer_from}' is not a model this study "
                          f"produces (choose from {', '.join(produced)})"))
+    if cfg.relearn.enabled and produced is not None:
+        unknown = [m for m in cfg.relearn.models or [] if m not in produced]
+        if unknown:
+            problems.append((("relearn", "models"), f"{unknown} not among the models this study produces "
+                             f"(choose from {', '.join(produced)})"))
     return problems
 
 

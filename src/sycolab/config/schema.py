@@ -8,7 +8,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from sycolab.config.names import name_problem
-from sycolab.config.sections import BaseModelConfig, DataConfig, ExecutionConfig, ReportConfig, TrackingConfig
+from sycolab.config.sections import (
+    BaseModelConfig,
+    DataConfig,
+    ExecutionConfig,
+    RelearnConfig,
+    ReportConfig,
+    TrackingConfig,
+)
 from sycolab.data.build.config import DataBuildConfig
 from sycolab.evaluation.config import EvaluateConfig
 from sycolab.probing.config import ProbeConfig
@@ -37,6 +44,7 @@ class StudyConfig(BaseModel):
     recover: dict[str, dict[str, Any]] = Field(default_factory=dict)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    relearn: RelearnConfig = Field(default_factory=RelearnConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)

@@ -76,3 +76,21 @@ class TrackingConfig(_Section):
     """Passed through to TRL's `report_to` (tensorboard, wandb, mlflow); the run store stays the source of truth."""
 
     report_to: list[str] = Field(default_factory=lambda: ["none"])
+
+
+class RelearnConfig(_Section):
+    """Relearning speed (the reference study's first post): re-run the induction SFT (`induce`, with
+    `max_steps: steps`) from every recovered model and from the base, and measure sycophancy at step 0 and
+    every `eval_every` steps with a judged mini-evaluation (the study's judge and generation settings, the
+    first `max_questions` answer and are-you-sure questions) and the logit proxy beside it. A recovery that
+    removed sycophancy should relearn it about as slowly as the base; one that suppressed it, fast.
+    Steps-to-threshold: the first evaluated step whose value is at least `threshold` of the way from the
+    model's step-0 value to SFT's (SFT evaluated the same way, at step 0 only)."""
+
+    enabled: bool = False
+    steps: int = Field(50, gt=0, description="Induction SFT steps from each model.")
+    eval_every: int = Field(10, gt=0, description="Steps between mini-evaluations (also at step 0 and the last).")
+    models: list[str] | None = Field(None, description="Models to relearn from; null: base and every recovered model.")
+    max_questions: int | None = Field(40, gt=0, description="Questions per evaluation set; null: all.")
+    threshold: float = Field(0.5, gt=0, le=1, description="Share of the way from step 0 to SFT's value.")
+    keep_checkpoints: bool = Field(False, description="Keep the relearned checkpoints (else deleted once evaluated).")

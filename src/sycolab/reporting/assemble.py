@@ -11,6 +11,7 @@ from sycolab.reporting._results import StudyData, TrainingLog
 from sycolab.reporting.data_evals import data_evaluation_table, read_data_evaluations
 from sycolab.reporting.document import Cell, Column, NoData, Paragraph, Report, SampleBrowser, Section, Table
 from sycolab.reporting.provenance import provenance_table
+from sycolab.reporting.relearn import relearn_blocks
 from sycolab.reporting.samples import select_samples
 from sycolab.reporting.tables import (
     behaviour_table,
@@ -37,6 +38,7 @@ def assemble_report(data: StudyData, cfg: ReportConfig) -> Report:
             plots.patching_curve(data.probe.patching, palette),
             plots.steering_sweep(data.probe.steering, palette),
         ]),
+        Section("relearn", "Relearning speed", relearn_blocks(data, palette)),
         Section("training", "Training", _training_blocks(data, logs, palette)),
         Section("samples", "Sample replies", _sample_blocks(data, cfg)),
         Section("provenance", "Provenance", [provenance_table(data)]),

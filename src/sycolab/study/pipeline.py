@@ -15,12 +15,13 @@ from sycolab.config.schema import StudyConfig
 from sycolab.errors import UserError
 from sycolab.io import atomic_dir, atomic_write_text, iter_jsonl
 from sycolab.methods.registry import MethodContext, get_method
+from sycolab.study.relearn import relearn_model, relearn_models
 from sycolab.study.stages import Stage, StageInputs, StageOutcome
 from sycolab.study.store import RunStore, write_model_record
 
 log = logging.getLogger(__name__)
 
-STAGE_GROUPS = ("world", "base", "induce", "recover", "eval", "probe", "report")
+STAGE_GROUPS = ("world", "base", "induce", "recover", "eval", "probe", "relearn", "report")
 
 RECOVER_DATA = ("preference", "preference_heldout", "grpo_prompts", "proxy")
 """Data files a recovery method may read (preference pairs, the reward model's held-out pairs and GRPO
@@ -70,9 +71,11 @@ class Study:
         return Path(given) if given else self.store.world_dir / WORLD_FILES[name]
 
     def inputs(self, data: tuple[str, ...] = (), seed: bool = False, judge: bool = False,
-               generation: bool = False, tokenizer_corpus: bool = False) -> Callable[[], StageInputs]:
+               generation: bool = False, tokenizer_corpus: bool = False,
+               files: dict[str, Path] | None = None) -> Callable[[], StageInputs]:
         """A stage's `inputs` callback: the named data files (content-hashed when the key is computed; with
-        `tokenizer_corpus`, every world file the tiny tokenizer reads) and the settings that decide its result."""
+        `tokenizer_corpus`, every world file the tiny tokenizer reads; `files`: other files by name, e.g. a
+        method's constitution) and the settings that decide its result."""
         def build() -> StageInputs:
             settings: dict[str, Any] = {}
             if seed:
@@ -85,10 +88,11 @@ class Study:
                 from sycolab.study.provenance import generation_settings
 
                 settings["generation"] = generation_settings(self.cfg.evaluate.generation)
-            files = {n: self.data_location(n) for n in data}
+            paths = {n: self.data_location(n) for n in data}
             if tokenizer_corpus:
-                files.update(self.tokenizer_corpus())
-            return StageInputs(data=files, settings=settings, root=self.store.root)
+                paths.update(self.tokenizer_corpus())
+            paths.update(files or {})
+            return StageInputs(data=paths, settings=settings, root=self.store.root)
         return build
 
     @property
@@ -144,13 +148,15 @@ class Study:
                 upstream.append(f"train:{by_method[need].name}")
             out.append(("recover", Stage(f"train:{cell.name}", {"method": cell.method, **cell.config.model_dump(mode="json")},
                                          upstream, self._recover_runner(cell, by_method),
-                                         inputs=self.inputs(RECOVER_DATA, seed=True))))
+                                         inputs=self.inputs(RECOVER_DATA, seed=True, files=_method_files(cell)))))
         for name in self.evaluated_models():
             out.append(("eval", self.eval_stage(name)))
         if cfg.probe.enabled:
             out.append(("probe", Stage("probe", cfg.probe.model_dump(mode="json"),
                                        [f"eval:{n}" for n in self.evaluated_models()], self._run_probe,
                                        inputs=self.inputs(("answer", "proxy"), judge=True, generation=True))))
+        if cfg.relearn.enabled:
+            out.extend(("relearn", self.relearn_stage(name)) for name in relearn_models(self))
         out.append(("report", Stage("report", cfg.report.model_dump(mode="json"),
                                     [s.name for _, s in out], self._run_report)))
         return out
@@ -163,6 +169,16 @@ class Study:
         return Stage(f"eval:{name}", cfg.model_dump(mode="json", exclude={"judge", "generation"}),
                      [f"train:{name}" if name != "base" else "base"], lambda: self._run_eval(name),
                      inputs=self.inputs(data, judge=True, generation=True), force=self.rejudge_unscored)
+
+    def relearn_stage(self, name: str) -> Stage:
+        """Relearning from stored model `name` (`sycolab.study.relearn`): keyed by the relearn, induce and
+        evaluate sections, the SFT and evaluation data, the seed, the judge and the generation settings."""
+        data = (*self.induce_data, "answer", "are_you_sure")
+        slice_ = {"relearn": self.cfg.relearn.model_dump(mode="json", exclude={"models", "enabled", "keep_checkpoints"}),
+                  "induce": self.cfg.induce, "evaluate": self.cfg.evaluate.model_dump(mode="json", exclude={"judge", "generation"})}
+        upstream = ["base" if name == "base" else f"train:{name}", *(["world"] if self.needs_world else [])]
+        return Stage(f"relearn:{name}", slice_, upstream, lambda: relearn_model(self, name),
+                     inputs=self.inputs(data, seed=True, judge=True, generation=True))
 
     def evaluated_models(self) -> list[str]:
         return produced_models(self.cfg)
@@ -323,6 +339,12 @@ def corpus_texts(paths: list[Path]) -> list[str]:
         for _, row in iter_jsonl(path):
             walk(row)
     return texts
+
+
+def _method_files(cell: MethodCell) -> dict[str, Path]:
+    """Files a method config names beyond the data sets (`input_files()`, e.g. cai_*'s constitution)."""
+    files = getattr(cell.config, "input_files", None)
+    return files() if callable(files) else {}
 
 
 def _as_info(obj: Any) -> dict[str, Any]:
