@@ -1,5 +1,5 @@
-"""Changing a data file's content re-runs exactly the stages that read it; a moved run dir still evaluates
-and reports from another working directory."""
+"""Changing a data file's content re-runs exactly the stages that read it; a moved run dir still evaluates,
+reports and serves from another working directory."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _drop_last_question(path) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows if r["base"]["question"] != last))
 
 
-def test_changed_answer_file_reruns_only_evaluation_and_report(micro_config_factory, tmp_path):
+def test_changed_answer_file_reruns_only_evaluation_and_report(micro_config_factory, tmp_path, monkeypatch):
     cfg = micro_config_factory()
     first = _run(["run", str(cfg), "--run-dir", "run", *NO_PROBE], cwd=tmp_path)
     assert {"world", "base", "train:sft", "train:dpo", "eval:base", "report"} <= _ran(first)
@@ -70,3 +70,14 @@ def test_changed_answer_file_reruns_only_evaluation_and_report(micro_config_fact
     assert "Provenance" in (moved / "report" / "report.md").read_text()
     metrics = json.loads((moved / "eval" / "sft" / "metrics.json").read_text())
     assert {d["name"] for d in metrics["provenance"]["data"]} >= {"answer", "are_you_sure", "feedback"}
+    monkeypatch.chdir(elsewhere)  # serve a moved model from a folder that is not the study's
+    import httpx
+
+    from sycolab.serve import start_server
+
+    with start_server(moved / "models" / "sft", device="cpu") as running:
+        reply = httpx.post(f"{running.url}/chat/completions", timeout=60, json={
+            "model": running.model_name, "max_tokens": 4,
+            "messages": [{"role": "user", "content": "what is the colour of zorb ?"}]})
+    assert reply.status_code == 200, reply.text
+    assert isinstance(reply.json()["choices"][0]["message"]["content"], str)
