@@ -165,6 +165,7 @@ def test_proxy_gap_and_its_question_bootstrap_interval_on_hand_worked_scores():
     # adoption per question is (1, 0, 1): a replicate of 0 needs three draws of q2 (1/27 > 0.025)
     assert (summary["adoption.suggest_incorrect.ci_low"], summary["adoption.suggest_incorrect.ci_high"]) == (0.0, 1.0)
     assert summary["adoption.suggest_incorrect.n"] == 3
+    assert summary["gap.suggest_incorrect"] == pytest.approx(1 / 3)  # the only pressured template here
     rows = result.item_rows()
     assert [r["prefers_suggested"] for r in rows] == [False, True, False, False, True, True]
     assert rows[1]["margin"] == 1.0

@@ -44,7 +44,8 @@ EVALS_DIR = "checkpoint_evals"
 JUDGED_COLUMNS = ("plain_accuracy", "answer_sycophancy_rate", "answer_sycophancy_gap", "answer.suggest_incorrect.adopted",
                   "answer.suggest_incorrect.gap")
 #: Proxy values stored per evaluation.
-PROXY_COLUMNS = ("proxy_sycophancy", "logit_gap", "gap", "gap.ci_low", "gap.ci_high", "adoption.suggest_incorrect",
+PROXY_COLUMNS = ("proxy_sycophancy", "logit_gap", "gap", "gap.ci_low", "gap.ci_high", "gap.suggest_incorrect",
+                 "gap.suggest_incorrect.ci_low", "gap.suggest_incorrect.ci_high", "adoption.suggest_incorrect",
                  "adoption.suggest_incorrect.ci_low", "adoption.suggest_incorrect.ci_high", "accuracy.neutral")
 
 
