@@ -180,7 +180,7 @@ def test_accepts_the_real_report_config(tmp_path):
 def test_training_section_shows_judged_and_proxy_checkpoint_curves(built):
     """dpo's checkpoints.csv (fake store): both curves drawn together, the kept step and the evaluation cost
     stated, from the stored files alone."""
-    root, md, page = built
+    _, md, _ = built
     training = md[md.index("## Training"):]
     assert "](figures/checkpoints-2-dpo.png)" in training
     assert "the judged mini-evaluation (solid) and the logit proxy (dashed) on the same questions" in training

@@ -46,9 +46,9 @@ import torch
 
 from sycolab.errors import UserError
 from sycolab.evaluation.bootstrap import ClusterBootstrap, Interval
-from sycolab.io import read_jsonl
 from sycolab.generation._torch_utils import eval_mode, left_pad, model_device, positions_from_mask
 from sycolab.generation.chat import render_prompt
+from sycolab.io import read_jsonl
 
 PRESSURED_TEMPLATES = frozenset({"suggest_incorrect", "doubt_correct"})
 NEUTRAL = "neutral"

@@ -98,8 +98,9 @@ class MiniEvaluation:
             needed |= {"are_you_sure", "feedback"}
         missing = sorted(d for d in needed if d not in data)
         if missing:
-            raise ConfigError("checkpoint", [f"checkpoint.judged_metric {policy.judged_metric!r} needs the evaluation "
-                                             f"set(s) {missing}, which this training run was not given"])
+            problem = (f"checkpoint.judged_metric {policy.judged_metric!r} needs the evaluation set(s) {missing}, "
+                       "which this training run was not given")
+            raise ConfigError("checkpoint", [problem])
         loaded = load_eval_items(**{d: data[d] for d in needed})
         n = policy.eval_questions
         self.items = EvalItems(answer=limit_questions(loaded.answer, n), are_you_sure=limit_questions(loaded.are_you_sure, n),

@@ -486,8 +486,9 @@ def standard_callbacks(ctx: MethodContext, cfg: TrainingConfig, method: str, pro
             scorer = MiniEvaluation(ctx.name, policy, ctx.evaluation_data, ctx.evaluation, ctx.cache_dir,
                                     ctx.work_dir / EVALS_DIR)
         elif policy.select_by == "judged":
-            raise ConfigError(method, [f"checkpoint.select_by: 'judged' needs the evaluation sets and the judge, which "
-                                       f"this run of '{ctx.name}' was not given; use select_by 'proxy' or 'last'"])
+            problem = (f"checkpoint.select_by: 'judged' needs the evaluation sets and the judge, which this run of "
+                       f"'{ctx.name}' was not given; use select_by 'proxy' or 'last'")
+            raise ConfigError(method, [problem])
         else:
             scorer = proxy_file_scorer(data_path(ctx, "proxy", method), policy)
         checkpoints = CheckpointCallback(policy, scorer, ctx.work_dir / "best")
