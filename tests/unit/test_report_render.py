@@ -183,7 +183,7 @@ def test_training_section_shows_judged_and_proxy_checkpoint_curves(built):
     _, md, _ = built
     training = md[md.index("## Training"):]
     assert "](figures/checkpoints-2-dpo.png)" in training
-    assert "the judged mini-evaluation (solid) and the logit proxy (dashed) on the same questions" in training
+    assert "the judged mini-evaluation (solid, blue) and the logit proxy (dashed, orange) on the same questions" in training
     assert "Kept by: judged (judged.answer\\_sycophancy\\_rate), step 2." in training or \
         "Kept by: judged (judged.answer_sycophancy_rate), step 2." in training
     assert "step 2 by judged.answer" in training and "3 evaluations, 2.2 s" in training

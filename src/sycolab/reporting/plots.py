@@ -142,10 +142,15 @@ CHECKPOINT_PANELS = (
 )
 
 
+#: Fixed colours of the two evaluations in every checkpoint plot (not the model's: two series per panel).
+JUDGED_COLOUR, PROXY_COLOUR = "#4c72b0", "#dd8452"
+
+
 def checkpoint_curves(log: TrainingLog, colour: str, key: str) -> Figure | NoData:
     """The judged mini-evaluation and the logit proxy at every checkpoint evaluation
     (training/<name>/checkpoints.csv), like for like on the same prompts, with their 95% intervals as bands;
-    a third panel shows the selection metric, the kept checkpoint starred."""
+    a third panel shows the selection metric, the kept checkpoint starred. `colour` (the model's) is unused:
+    the judged and proxy series keep the same two colours in every model's plot."""
     cols = log.checkpoints
     steps = cols.get("step") or []
     check = log.summary.get("checkpoint") if isinstance(log.summary.get("checkpoint"), dict) else {}
@@ -166,7 +171,7 @@ def checkpoint_curves(log: TrainingLog, colour: str, key: str) -> Figure | NoDat
             if not points:
                 continue
             xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, color=colour if judged else "#555555", linestyle="-" if judged else "--", linewidth=1.4,
+            ax.plot(xs, ys, color=JUDGED_COLOUR if judged else PROXY_COLOUR, linestyle="-" if judged else "--", linewidth=1.4,
                     marker="o", markersize=3, label="judged" if judged else "logit proxy")
             low, high = cols.get(f"{column}.ci_low"), cols.get(f"{column}.ci_high")
             if low and high:
@@ -174,18 +179,23 @@ def checkpoint_curves(log: TrainingLog, colour: str, key: str) -> Figure | NoDat
                         if s is not None and lo is not None and hi is not None]
                 if band:
                     bx, blo, bhi = zip(*band, strict=True)
-                    ax.fill_between(bx, blo, bhi, color=colour if judged else "#555555", alpha=0.15, linewidth=0)
+                    ax.fill_between(bx, blo, bhi, color=JUDGED_COLOUR if judged else PROXY_COLOUR, alpha=0.15, linewidth=0)
             if best is not None and column == metric:
                 kept = [v for s, v in points if s == best]
                 if kept:
                     ax.plot([best], kept, marker="*", markersize=11, color="#c44e52", linestyle="none", label="kept")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
-    _legend_outside(axes[-1])
+    legend: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    axes[-1].legend(list(legend.values()), list(legend), fontsize=7, frameon=False, loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     selection = check.get("select_by", "last")
     return Figure(key, f"Checkpoint evaluations: {log.model}", _png(fig),
-                  caption=f"training/{log.model}/checkpoints.csv: the judged mini-evaluation (solid) and the logit "
-                          "proxy (dashed) on the same questions and templates at each checkpoint evaluation; bands: "
+                  caption=f"training/{log.model}/checkpoints.csv: the judged mini-evaluation (solid, blue) and the logit "
+                          "proxy (dashed, orange) on the same questions and templates at each checkpoint evaluation; bands: "
                           f"95% cluster-bootstrap intervals. Kept by: {selection}"
                           + (f" ({metric}), step {best}." if best is not None else " (the last step)."))
 
