@@ -312,30 +312,31 @@ def test_best_checkpoint_survives_rotation_and_becomes_the_model(
     key = "model.layers.0.self_attn.q_proj.weight"
 
     def scripted_scorer(path, policy):
-        def score(model, tokenizer):
+        def score(model, tokenizer, step):
             snapshots[len(snapshots) + 1] = model.state_dict()[key].detach().clone()
-            return {"proxy_sycophancy": next(script), "logit_gap": 0.0}
+            return {"proxy.proxy_sycophancy": next(script), "proxy.logit_gap": 0.0}
         return score
 
-    monkeypatch.setattr(_checkpoints, "logit_proxy_scorer", scripted_scorer)
-    checkpoint = {"eval_every": 1, "select": "best", "save_steps": 1, "save_total_limit": 1}
+    monkeypatch.setattr(_checkpoints, "proxy_file_scorer", scripted_scorer)
+    checkpoint = {"eval_every": 1, "select_by": "proxy", "save_steps": 1, "save_total_limit": 1}
     ctx = _context("sft", {"learning_rate": 1e-2, "max_steps": 4, "checkpoint": checkpoint}, base_model, world, tmp_path)
     out = _run("sft", ctx)
     kept = sorted(p.name for p in (ctx.work_dir / "checkpoints").iterdir() if p.name.startswith("checkpoint-"))
     assert kept == ["checkpoint-4"]
-    assert read_json(ctx.work_dir / "best" / "best.json") == {"step": 2, "metric": "proxy_sycophancy", "value": 0.2}
+    assert read_json(ctx.work_dir / "best" / "best.json") == {"step": 2, "metric": "proxy.proxy_sycophancy", "value": 0.2}
     assert torch.equal(_weights(out)[key], snapshots[2])
     assert not torch.equal(snapshots[2], snapshots[4])
     summary = read_json(ctx.work_dir / "summary.json")["checkpoint"]
     assert (summary["chosen"], summary["best_step"], summary["last_step"], summary["evaluations"]) == ("best", 2, 4, 4)
-    assert [r["best"] for r in read_table(ctx.work_dir / "proxy.csv")] == [True, True, False, False]
+    assert [r["kept"] for r in read_table(ctx.work_dir / "checkpoints.csv")] == [True, True, False, False]
 
 
 def test_logit_proxy_callback_scores_real_proxy_items(tmp_path: Path, sft_model: Path, world: dict[str, Path]):
-    ctx = _context("dpo", {"learning_rate": 1e-3, "checkpoint": {"eval_every": 1, "metric": "logit_gap"}},
-                   sft_model, world, tmp_path, reference_model=sft_model)
+    checkpoint = {"eval_every": 1, "select_by": "proxy", "proxy_metric": "logit_gap"}
+    ctx = _context("dpo", {"learning_rate": 1e-3, "checkpoint": checkpoint}, sft_model, world, tmp_path,
+                   reference_model=sft_model)
     _run("dpo", ctx)
-    rows = read_table(ctx.work_dir / "proxy.csv")
+    rows = read_table(ctx.work_dir / "checkpoints.csv")
     assert [r["step"] for r in rows] == [1, 2]
-    assert all(0.0 <= r["proxy_sycophancy"] <= 1.0 and r["n"] == 8 for r in rows)
+    assert all(0.0 <= r["proxy.proxy_sycophancy"] <= 1.0 for r in rows)
     assert (ctx.work_dir / "best" / "best.json").exists()

@@ -267,8 +267,24 @@ def _write_training(folder: Path, name: str) -> None:
                  "logps/chosen": -154 - 10 * s, "logps/rejected": -160 - 20 * s, "wall_time_s": s * 0.2}
                 for s in range(1, 6)]
     write_table(folder / "diagnostics.csv", rows)
-    atomic_write_json(folder / "summary.json", {"wall_time_s": 12.5, "tokens_per_s": 8400.0,
-                                                "chosen_checkpoint": "checkpoint-5"})
+    summary: dict = {"wall_time_s": 12.5, "tokens_per_s": 8400.0, "chosen_checkpoint": "checkpoint-5"}
+    if name == "dpo":  # checkpoint evaluations where proxy and judge disagree (CHECKPOINT_ROWS)
+        write_table(folder / "checkpoints.csv", CHECKPOINT_ROWS)
+        summary = {"wall_time_s": 12.5, "tokens_per_s": 8400.0, "checkpoint": {
+            "select_by": "judged", "metric": "judged.answer_sycophancy_rate", "best_step": 2, "best_value": 0.30,
+            "last_step": 6, "evaluations": 3, "evaluation_seconds": 2.25, "chosen": "best"}}
+    atomic_write_json(folder / "summary.json", summary)
+
+
+#: dpo's checkpoint evaluations: the judge prefers step 2, the proxy step 6.
+CHECKPOINT_ROWS = [
+    {"step": s, "judged.answer_sycophancy_rate": j, "judged.answer.suggest_incorrect.adopted": j + 0.05,
+     "judged.answer.suggest_incorrect.adopted.ci_low": j - 0.05, "judged.answer.suggest_incorrect.adopted.ci_high": j + 0.15,
+     "judged.answer.suggest_incorrect.gap": g, "proxy.proxy_sycophancy": p, "proxy.adoption.suggest_incorrect": p,
+     "proxy.adoption.suggest_incorrect.ci_low": p - 0.1, "proxy.adoption.suggest_incorrect.ci_high": p + 0.1,
+     "proxy.gap.suggest_incorrect": pg, "seconds": 0.75, "kept": s == 2}
+    for s, j, g, p, pg in ((2, 0.30, 0.05, 0.50, 0.40), (4, 0.45, 0.20, 0.20, 0.15), (6, 0.40, 0.15, 0.10, 0.05))
+]
 
 
 class Settings:

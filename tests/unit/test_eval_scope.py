@@ -90,7 +90,10 @@ def test_mixed_sources_leave_the_aggregates_out(world_dir: Path) -> None:
 def test_proxy_items_come_from_the_evaluated_answer_data(world_dir: Path) -> None:
     world = load_eval_dir(world_dir / "eval")
     from_world = proxy_items_for(world.answer, True, world_dir / "heldout" / "proxy.jsonl")
-    assert len(from_world) == 120 and from_world[0].correct.startswith("the answer is")
+    assert len(from_world) == 240 and from_world[0].correct.startswith("the answer is")
+    # the 120 suggest_incorrect rows, then each question's neutral prompt on the same two continuations
+    assert {it.template for it in from_world[120:]} == {"neutral"}
+    assert (from_world[120].question_id, from_world[120].correct) == (from_world[0].question_id, from_world[0].correct)
     real = load_eval_dir(ASSETS).answer
     items = proxy_items_for(real, False, world_dir / "heldout" / "proxy.jsonl")
     # the two pressured rows of each of the two questions, framed with the row's own answers
@@ -98,8 +101,10 @@ def test_proxy_items_come_from_the_evaluated_answer_data(world_dir: Path) -> Non
         ("suggest_incorrect", ANSWER_FRAME.format(answer="The Peter Principle"), ANSWER_FRAME.format(answer="The Jones Theory")),
         ("doubt_correct", ANSWER_FRAME.format(answer="The Peter Principle"), ANSWER_FRAME.format(answer="The Jones Theory")),
     ]
-    assert len(items) == 4 and proxy_items_for([], False, None) == []
-    assert len(proxy_items_for(real, False, None, max_items=3)) == 3
+    assert len(items) == 6 and [it.template for it in items[4:]] == ["neutral", "neutral"]
+    assert proxy_items_for([], False, None) == []
+    assert [it.template for it in proxy_items_for(real, False, None, max_items=3)] == [
+        "suggest_incorrect", "doubt_correct", "suggest_incorrect", "neutral", "neutral"]
 
 
 def _run_dir(tmp_path: Path) -> Path:

@@ -20,7 +20,7 @@ def _problems(cls, raw, where="induce"):
 def test_defaults_are_cpu_friendly_full_fine_tuning():
     cfg = TrainingConfig()
     assert (cfg.bf16, cfg.gradient_checkpointing, cfg.lora, cfg.max_steps) == (False, False, None, -1)
-    assert (cfg.checkpoint.eval_every, cfg.checkpoint.select) == (None, "last")
+    assert (cfg.checkpoint.eval_every, cfg.checkpoint.select_by) == (None, "judged")
 
 
 @pytest.mark.parametrize("raw,problem", [
@@ -34,10 +34,10 @@ def test_defaults_are_cpu_friendly_full_fine_tuning():
     ({"adam_beta2": 1.0}, "induce.adam_beta2: expected a number < 1, got 1.0"),
     ({"lora": {"r": 0}}, "induce.lora.r: expected a number > 0, got 0"),
     ({"lora": {"rank": 8}}, "induce.lora.rank: unknown field (known fields: r, alpha, dropout, target_modules, merge)"),
-    ({"checkpoint": {"metric": "accuracy"}},
-     "induce.checkpoint.metric: expected one of 'proxy_sycophancy' or 'logit_gap', got 'accuracy'"),
-    ({"checkpoint": {"select": "best"}},
-     "induce.checkpoint: select 'best' expected eval_every (steps between proxy evaluations), got null"),
+    ({"checkpoint": {"proxy_metric": "accuracy"}},
+     "induce.checkpoint.proxy_metric: expected one of 'proxy_sycophancy', 'logit_gap' or 'gap', got 'accuracy'"),
+    ({"checkpoint": {"select_by": "judged"}},
+     "induce.checkpoint: select_by 'judged' expected eval_every (steps between checkpoint evaluations), got null"),
 ])
 def test_training_config_problems(raw, problem):
     assert _problems(TrainingConfig, raw) == [problem]

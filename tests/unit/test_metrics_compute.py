@@ -192,14 +192,22 @@ def test_no_records_gives_nulls_not_errors() -> None:
 
 def test_model_metrics_round_trip_and_proxy_comparison(computed) -> None:
     records = example_records()
-    mm = build_model_metrics("sft", records, n_resamples=200, proxy={"gap": 0.9, "proxy_sycophancy": 2 / 7, "logit_gap": 1.3, "n": 40})
+    proxy = {"gap": 0.9, "gap.ci_low": 0.8, "gap.ci_high": 0.95, "proxy_sycophancy": 2 / 7, "logit_gap": 1.3, "n": 40,
+             "accuracy.suggest_incorrect": 0.1, "accuracy.doubt_correct": 0.2, "adoption.suggest_incorrect": 0.9}
+    mm = build_model_metrics("sft", records, n_resamples=200, proxy=proxy)
     d = mm.to_dict()
     assert set(d) == {"model", "metrics", "flags", "proxy", "proxy_vs_generation", "breakdown", "sources", "challenge", "protocols"}
     assert set(d["metrics"]["plain_accuracy"]) == {"value", "ci_low", "ci_high", "n", "n_unscored", "n_questions"}
     assert ModelMetrics.from_dict(d) == mm
     text = mm.proxy_vs_generation
-    assert "proxy gap 0.900 vs judged answer_sycophancy_gap 0.071 (difference +0.829): disagree" in text
-    assert "proxy proxy_sycophancy 0.286 vs judged answer_sycophancy_rate 0.286 (difference +0.000): agree" in text
+    assert "proxy gap 0.900 [0.800, 0.950] vs judged answer_sycophancy_gap 0.071 (difference +0.829): disagree" in text
+    adopted = mm.breakdown["answer.suggest_incorrect.adopted"].value
+    assert f"proxy adoption.suggest_incorrect 0.900 vs judged answer.suggest_incorrect.adopted {adopted:.3f}" in text
+    assert "proxy_sycophancy" not in text  # another population than any judged rate: stored, not compared
+    # a proxy over suggest_incorrect prompts only is compared with the gap on suggest_incorrect only
+    si_only = {k: v for k, v in proxy.items() if k != "accuracy.doubt_correct"}
+    text = build_model_metrics("sft", records, n_resamples=200, proxy=si_only).proxy_vs_generation
+    assert "vs judged answer.suggest_incorrect.gap" in text and "answer_sycophancy_gap" not in text
     assert build_model_metrics("x", records, n_resamples=10).proxy_vs_generation is None
 
 

@@ -35,9 +35,9 @@ def built(tmp_path_factory) -> tuple[Path, str, str]:
 def test_figures_are_written_for_markdown_and_embedded_in_html(built):
     root, md, page = built
     pngs = sorted(p.name for p in (root / "report" / "figures").iterdir())
-    assert pngs == ["auroc-by-layer.png", "behaviour-bars.png", "cosine-heatmap.png", "patching-curve.png",
-                    "proxy-agreement.png",
-                    "steering-sweep.png", "training-1-sft.png", "training-2-dpo.png", "transfer-heatmap.png"]
+    assert pngs == ["auroc-by-layer.png", "behaviour-bars.png", "checkpoints-2-dpo.png", "cosine-heatmap.png",
+                    "patching-curve.png", "proxy-agreement.png", "steering-sweep.png", "training-1-sft.png",
+                    "training-2-dpo.png", "transfer-heatmap.png"]
     for name in pngs:
         assert f"](figures/{name})" in md
     embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
@@ -175,3 +175,33 @@ def test_accepts_the_real_report_config(tmp_path):
     root = write_fake_study(tmp_path, probe=False, training=False)
     assert build_report(root, ReportConfig(formats=["html"], max_samples_per_model=2)) == [root / "report" / "report.html"]
     assert len(_embedded_samples((root / "report" / "report.html").read_text())) == 6
+
+
+def test_training_section_shows_judged_and_proxy_checkpoint_curves(built):
+    """dpo's checkpoints.csv (fake store): both curves drawn together, the kept step and the evaluation cost
+    stated, from the stored files alone."""
+    _, md, _ = built
+    training = md[md.index("## Training"):]
+    assert "](figures/checkpoints-2-dpo.png)" in training
+    assert "the judged mini-evaluation (solid, blue) and the logit proxy (dashed, orange) on the same questions" in training
+    assert "Kept by: judged (judged.answer\\_sycophancy\\_rate), step 2." in training or \
+        "Kept by: judged (judged.answer_sycophancy_rate), step 2." in training
+    assert "step 2 by judged.answer" in training and "3 evaluations, 2.2 s" in training
+    assert "checkpoints-1-sft" not in md  # sft has no checkpoints.csv: no empty figure
+
+
+def test_checkpoint_curves_plot_both_series_from_the_stored_columns(tmp_path):
+    from _fake_store import CHECKPOINT_ROWS
+
+    from sycolab.reporting import plots
+    from sycolab.reporting._results import TrainingLog
+    from sycolab.reporting.document import Figure, NoData
+
+    columns = {k: [float(r[k]) for r in CHECKPOINT_ROWS] for k in CHECKPOINT_ROWS[0] if k != "kept"}
+    log = TrainingLog("dpo", {}, {"checkpoint": {"select_by": "proxy", "metric": "proxy.proxy_sycophancy", "best_step": 6}},
+                      columns)
+    figure = plots.checkpoint_curves(log, "#4c72b0", "k")
+    assert isinstance(figure, Figure) and figure.png.startswith(b"\x89PNG")
+    assert "Kept by: proxy (proxy.proxy_sycophancy), step 6." in figure.caption
+    empty = plots.checkpoint_curves(TrainingLog("x", {}, {}, {}), "#4c72b0", "k")
+    assert isinstance(empty, NoData) and "training/x/checkpoints.csv" in empty.reason

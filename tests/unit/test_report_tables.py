@@ -154,7 +154,8 @@ def test_training_table_reads_diagnostics_and_summary(study):
     assert list(rows) == ["sft", "dpo"]
     # dpo loss = 0.69 - 0.05 * step, last step 5
     assert [rows["dpo"][k].text for k in ("steps", "loss", "wall_time", "tokens_per_s", "checkpoint")] == \
-        ["5", "0.4400", "12.5", "8400", "checkpoint-5"]
+        ["5", "0.4400", "12.5", "8400", "step 2 by judged.answer_sycophancy_rate = 0.300 (3 evaluations, 2.2 s)"]
+    assert rows["sft"]["checkpoint"].text == "checkpoint-5"  # a plain value is shown as it is
 
 
 def test_training_table_without_diagnostics(tmp_path):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sycolab.errors import UserError
+from sycolab.errors import ConfigError, UserError
 from sycolab.io import atomic_dir, atomic_write_json, read_jsonl
 from sycolab.methods.registry import MethodContext
 
@@ -56,25 +56,45 @@ class LoraSettings(BaseModel):
         raise ValueError(f"expected a non-empty list of module names or 'all-linear', got {show_value(value)}")
 
 
-class CheckpointPolicy(BaseModel):
-    """Mid-training logit-proxy evaluation and which checkpoint becomes the method's model.
+JUDGED_SELECTION_METRICS = ("answer_sycophancy_rate", "answer_sycophancy_gap", "seed.answer_sycophancy_rate",
+                            "aggregate_sycophancy", "seed.aggregate_sycophancy")
+"""Judged metrics a checkpoint may be kept by (lower is better for each)."""
 
-    Every `eval_every` optimiser steps (and at the last step) the logit proxy is computed on the held-out
-    proxy items (`ctx.data["proxy"]`); the best checkpoint so far by `metric` (lower is better) is saved in
+
+class CheckpointPolicy(BaseModel):
+    """Mid-training evaluation and which checkpoint becomes the method's model.
+
+    Every `eval_every` optimiser steps (and at the last step) the live model gets a judged mini-evaluation
+    (generation + the study's judge on the first `eval_questions` questions of the evaluation sets) and
+    the logit proxy on the same questions; both curves go to `training/<name>/checkpoints.csv`. The best
+    checkpoint so far by `select_by` (`judged_metric` or `proxy_metric`, lower is better) is saved in
     `training/<name>/best/`, outside TRL's checkpoint folder, so `save_total_limit` rotation can never
-    delete it (the reference study lost its best GRPO checkpoint that way).
+    delete it (the reference study lost its best GRPO checkpoint that way, and its proxy, which picked
+    checkpoints, said GRPO's gap was 0.26 where the judge said 0.027). With `eval_every` null nothing is
+    evaluated and the last step is the model.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     eval_every: int | None = Field(
-        None, gt=0, description="Optimiser steps between logit-proxy evaluations; null turns the proxy off."
+        None, gt=0, description="Optimiser steps between checkpoint evaluations; null evaluates nothing (last step kept)."
     )
-    select: Literal["best", "last"] = Field(
-        "last", description="Which checkpoint becomes the method's model: best by `metric`, or the last step."
+    select_by: Literal["judged", "proxy", "last"] = Field(
+        "judged", description="Which checkpoint becomes the method's model: best by the judged mini-evaluation, "
+        "best by the logit proxy, or the last step."
     )
-    metric: Literal["proxy_sycophancy", "logit_gap"] = Field(
-        "proxy_sycophancy", description="Proxy metric that ranks checkpoints; lower is better for both."
+    judged_metric: Literal[JUDGED_SELECTION_METRICS] = Field(  # type: ignore[valid-type]
+        "answer_sycophancy_rate", description="Judged metric that ranks checkpoints under select_by judged; lower is better."
+    )
+    proxy_metric: Literal["proxy_sycophancy", "logit_gap", "gap"] = Field(
+        "proxy_sycophancy", description="Proxy metric that ranks checkpoints under select_by proxy; lower is better."
+    )
+    eval_questions: int = Field(
+        24, gt=0, description="Questions per evaluation set in the judged mini-evaluation (every template of each)."
+    )
+    min_plain_accuracy: float | None = Field(
+        0.2, ge=0, le=1, description="A checkpoint whose judged plain accuracy is below this is never kept by the judge "
+        "(a collapsed model that answers nothing has no sycophancy); null: no floor."
     )
     save_steps: int | None = Field(
         None, gt=0, description="Steps between TRL resumable checkpoints (weights + optimiser); null saves none."
@@ -84,13 +104,14 @@ class CheckpointPolicy(BaseModel):
     )
     proxy_batch_size: int = Field(32, gt=0, description="Batch size of the logit-proxy forward passes.")
     proxy_max_items: int | None = Field(
-        None, gt=0, description="Use only the first N proxy items (keeps mid-training evaluation cheap)."
+        None, gt=0, description="Without evaluation sets (a method run alone): use the first N proxy-file items."
     )
 
     @model_validator(mode="after")
-    def _best_needs_proxy(self) -> CheckpointPolicy:
-        if self.select == "best" and self.eval_every is None:
-            raise ValueError("select 'best' expected eval_every (steps between proxy evaluations), got null")
+    def _selection_needs_evaluations(self) -> CheckpointPolicy:
+        if "select_by" in self.model_fields_set and self.select_by != "last" and self.eval_every is None:
+            raise ValueError(f"select_by '{self.select_by}' expected eval_every (steps between checkpoint evaluations), "
+                             "got null")
         return self
 
 
@@ -450,16 +471,27 @@ def export_model(
 
 
 def standard_callbacks(ctx: MethodContext, cfg: TrainingConfig, method: str, proxy: bool = True) -> tuple[Any, Any]:
-    """The diagnostics callback and, when `cfg.checkpoint.eval_every` is set, the proxy checkpoint callback."""
-    from sycolab.methods._checkpoints import ProxyCheckpointCallback, logit_proxy_scorer
+    """The diagnostics callback and, when `cfg.checkpoint.eval_every` is set, the checkpoint callback:
+    the judged mini-evaluation plus the proxy when the context carries the evaluation sets
+    (`ctx.evaluation_data`), else the proxy file alone (`select_by: judged` then refused)."""
+    from sycolab.methods._checkpoints import EVALS_DIR, CheckpointCallback, MiniEvaluation, proxy_file_scorer
     from sycolab.methods._diagnostics import DiagnosticsCallback
 
     diagnostics = DiagnosticsCallback(ctx.work_dir)
     checkpoints = None
-    if proxy and cfg.checkpoint.eval_every is not None:
-        path = data_path(ctx, "proxy", method)
-        scorer = logit_proxy_scorer(path, cfg.checkpoint)
-        checkpoints = ProxyCheckpointCallback(cfg.checkpoint, scorer, ctx.work_dir / "best")
+    policy = cfg.checkpoint
+    if proxy and policy.eval_every is not None:
+        if ctx.evaluation_data and ctx.evaluation is not None and ctx.cache_dir is not None:
+            shutil.rmtree(ctx.work_dir / EVALS_DIR, ignore_errors=True)
+            scorer = MiniEvaluation(ctx.name, policy, ctx.evaluation_data, ctx.evaluation, ctx.cache_dir,
+                                    ctx.work_dir / EVALS_DIR)
+        elif policy.select_by == "judged":
+            problem = (f"checkpoint.select_by: 'judged' needs the evaluation sets and the judge, which this run of "
+                       f"'{ctx.name}' was not given; use select_by 'proxy' or 'last'")
+            raise ConfigError(method, [problem])
+        else:
+            scorer = proxy_file_scorer(data_path(ctx, "proxy", method), policy)
+        checkpoints = CheckpointCallback(policy, scorer, ctx.work_dir / "best")
     return diagnostics, checkpoints
 
 
@@ -483,6 +515,8 @@ def train_and_export(
     """
     from transformers.trainer_callback import PrinterCallback
 
+    from sycolab.methods._checkpoints import MiniEvaluation
+
     for stale in ("last", "best"):
         shutil.rmtree(ctx.work_dir / stale, ignore_errors=True)
     from sycolab.methods._progress import StepProgressCallback
@@ -495,10 +529,12 @@ def train_and_export(
     extra = after_train(trainer) if after_train is not None else {}
     if not trainer.is_world_process_zero():
         return {"model_dir": str(ctx.output_dir)}
-    chosen, checkpoint_summary = last, {"select": "last", "chosen": "last"}
+    chosen, checkpoint_summary = last, {"select_by": "last", "chosen": "last"}
     if checkpoints is not None:
         checkpoint_summary = checkpoints.summary()
-        use_best = cfg.checkpoint.select == "best" and checkpoints.best_step is not None
+        if isinstance(checkpoints.scorer, MiniEvaluation):
+            checkpoint_summary["mini_evaluation"] = checkpoints.scorer.describe()
+        use_best = cfg.checkpoint.select_by != "last" and checkpoints.best_step is not None
         chosen = checkpoints.best_dir if use_best else last
         checkpoint_summary["chosen"] = "best" if use_best else "last"
     export_model(chosen, ctx, method, cfg, base_model, auto_class, base_kwargs)

@@ -130,12 +130,12 @@ REFERENCE_DEFAULTS: dict[str, dict[str, Any]] = {
         **_QWEN_COMMON, "reward": "reward_model", "learning_rate": 2e-5, "num_train_epochs": 1,
         "num_generations": 8, "temperature": 0.7, "beta": 0.04, "per_device_train_batch_size": 8,
         "gradient_accumulation_steps": 4, "max_completion_length": 256,
-        "checkpoint": {"eval_every": 25, "select": "best", "save_steps": 25, "save_total_limit": 3},
+        "checkpoint": {"eval_every": 25, "select_by": "judged", "save_steps": 25, "save_total_limit": 3},
     },
     "grpo_binary": {
         "method": "grpo", **_QWEN_COMMON, "reward": "binary_threshold", "learning_rate": 2e-5, "num_train_epochs": 1,
         "num_generations": 8, "temperature": 0.7, "beta": 0.04, "per_device_train_batch_size": 8,
         "gradient_accumulation_steps": 4, "max_completion_length": 256,
-        "checkpoint": {"eval_every": 25, "select": "best", "save_steps": 25, "save_total_limit": 3},
+        "checkpoint": {"eval_every": 25, "select_by": "judged", "save_steps": 25, "save_total_limit": 3},
     },
 }

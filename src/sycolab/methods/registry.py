@@ -32,6 +32,11 @@ class MethodContext:
     attn_implementation: str | None = None      # None: transformers' default (sdpa); the tiny model trains faster eager
     report_to: list[str] = field(default_factory=lambda: ["none"])
     use_cpu: bool = True
+    # checkpoint evaluation (`checkpoint.eval_every`): the evaluation sets ("answer", "are_you_sure", "feedback",
+    # and the world's "world"/"proxy" files), the study's evaluate section as a dict, and the run's cache folder
+    evaluation_data: dict[str, Path] = field(default_factory=dict)
+    evaluation: dict[str, Any] | None = None
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)

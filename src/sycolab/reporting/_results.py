@@ -216,6 +216,8 @@ class TrainingLog:
     model: str
     columns: dict[str, list[float | None]]
     summary: dict[str, Any]
+    checkpoints: dict[str, list[float | None]] = field(default_factory=dict)
+    """training/<name>/checkpoints.csv (judged and proxy scores per checkpoint evaluation), when present."""
 
     @property
     def steps(self) -> list[float | None]:
@@ -305,7 +307,9 @@ class StoreReader:
             return None
         summary_path = folder / "summary.json"
         summary = read_json(summary_path) if summary_path.exists() else {}
-        return TrainingLog(name, _numeric_columns(diag), summary if isinstance(summary, dict) else {})
+        checkpoints = folder / "checkpoints.csv"
+        return TrainingLog(name, _numeric_columns(diag), summary if isinstance(summary, dict) else {},
+                           _numeric_columns(checkpoints) if checkpoints.exists() else {})
 
 
 def _method_of(name: str) -> str:

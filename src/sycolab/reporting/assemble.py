@@ -132,6 +132,8 @@ def _training_blocks(data: StudyData, logs: dict[str, TrainingLog], palette: plo
         blocks.append(calibration)
     blocks += [plots.training_curves(log, palette(name), f"training-{i}-{_slug(name)}")
                for i, (name, log) in enumerate(logs.items(), start=1)]
+    blocks += [plots.checkpoint_curves(log, palette(name), f"checkpoints-{i}-{_slug(name)}")
+               for i, (name, log) in enumerate(logs.items(), start=1) if log.checkpoints]
     untrained = [m.name for m in data.models if m.name not in logs and m.method not in ("base", "steer")]
     if untrained and logs:
         blocks.append(Paragraph("No diagnostics.csv for: " + ", ".join(untrained) + "."))

@@ -137,6 +137,71 @@ def training_curves(log: TrainingLog, colour: str, key: str) -> Figure | NoData:
                   caption=f"training/{log.model}/diagnostics.csv, one point per logging step.")
 
 
+#: (panel title, judged column, proxy column) of the checkpoint curves: each pair on the same prompts.
+CHECKPOINT_PANELS = (
+    ("adoption on suggest_incorrect", "judged.answer.suggest_incorrect.adopted", "proxy.adoption.suggest_incorrect"),
+    ("gap: neutral - suggest_incorrect accuracy", "judged.answer.suggest_incorrect.gap", "proxy.gap.suggest_incorrect"),
+)
+
+
+#: Fixed colours of the two evaluations in every checkpoint plot (not the model's: two series per panel).
+JUDGED_COLOUR, PROXY_COLOUR = "#4c72b0", "#dd8452"
+
+
+def checkpoint_curves(log: TrainingLog, colour: str, key: str) -> Figure | NoData:
+    """The judged mini-evaluation and the logit proxy at every checkpoint evaluation
+    (training/<name>/checkpoints.csv), like for like on the same prompts, with their 95% intervals as bands;
+    a third panel shows the selection metric, the kept checkpoint starred. `colour` (the model's) is unused:
+    the judged and proxy series keep the same two colours in every model's plot."""
+    cols = log.checkpoints
+    steps = cols.get("step") or []
+    check = log.summary.get("checkpoint") if isinstance(log.summary.get("checkpoint"), dict) else {}
+    metric = check.get("metric")
+    panels = [(t, [c for c in (j, p) if c in cols]) for t, j, p in CHECKPOINT_PANELS]
+    if isinstance(metric, str) and metric in cols and all(metric not in cs for _, cs in panels):
+        panels.append((f"kept by {metric}", [metric]))
+    panels = [(t, cs) for t, cs in panels if cs]
+    if not steps or not panels:
+        return NoData(f"checkpoint curves for {log.model}",
+                      f"training/{log.model}/checkpoints.csv is missing or has no judged or proxy column")
+    fig, axes = _figure(3.0 * len(panels) + 1.4, 2.5, ncols=len(panels), right=1.4)
+    best = check.get("best_step")
+    for ax, (title, columns) in zip(axes, panels, strict=True):
+        for column in columns:
+            judged = column.startswith("judged.")
+            points = [(s, v) for s, v in zip(steps, cols[column], strict=False) if s is not None and v is not None]
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, color=JUDGED_COLOUR if judged else PROXY_COLOUR, linestyle="-" if judged else "--", linewidth=1.4,
+                    marker="o", markersize=3, label="judged" if judged else "logit proxy")
+            low, high = cols.get(f"{column}.ci_low"), cols.get(f"{column}.ci_high")
+            if low and high:
+                band = [(s, lo, hi) for s, lo, hi in zip(steps, low, high, strict=False)
+                        if s is not None and lo is not None and hi is not None]
+                if band:
+                    bx, blo, bhi = zip(*band, strict=True)
+                    ax.fill_between(bx, blo, bhi, color=JUDGED_COLOUR if judged else PROXY_COLOUR, alpha=0.15, linewidth=0)
+            if best is not None and column == metric:
+                kept = [v for s, v in points if s == best]
+                if kept:
+                    ax.plot([best], kept, marker="*", markersize=11, color="#c44e52", linestyle="none", label="kept")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+    legend: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    axes[-1].legend(list(legend.values()), list(legend), fontsize=7, frameon=False, loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    selection = check.get("select_by", "last")
+    return Figure(key, f"Checkpoint evaluations: {log.model}", _png(fig),
+                  caption=f"training/{log.model}/checkpoints.csv: the judged mini-evaluation (solid, blue) and the logit "
+                          "proxy (dashed, orange) on the same questions and templates at each checkpoint evaluation; bands: "
+                          f"95% cluster-bootstrap intervals. Kept by: {selection}"
+                          + (f" ({metric}), step {best}." if best is not None else " (the last step)."))
+
+
 # -- behaviour --------------------------------------------------------------------------------------
 def behaviour_bars(evals: dict[str, EvalResult], palette: Palette) -> Figure | NoData:
     """Grouped bars: a group per headline metric, a bar per model, error bars = 95% bootstrap interval."""

@@ -409,10 +409,24 @@ def training_table(data: StudyData, logs: dict[str, TrainingLog]) -> Table | NoD
             Cell(num(losses[-1], 4) if losses else DASH, numeric=True),
             Cell(_plain(found["wall_time"], 1), numeric=True),
             Cell(_plain(found["tokens_per_s"], 0), numeric=True),
-            Cell(_plain(found["checkpoint"], 0)),
+            Cell(_chosen_checkpoint(found["checkpoint"])),
         ])
     return Table("training", columns, rows,
                  caption="From each model's training folder: diagnostics.csv (one row per logging step) and summary.json.")
+
+
+def _chosen_checkpoint(value: object) -> str:
+    """summary.json "checkpoint" (the checkpoint policy's summary) in words; other values as they are."""
+    if not isinstance(value, dict):
+        return _plain(value, 0)
+    if value.get("chosen") != "best" or value.get("best_step") is None:
+        text = "last step"
+    else:
+        best = value.get("best_value")
+        text = f"step {value['best_step']} by {value.get('metric')}" + (f" = {best:.3f}" if isinstance(best, float) else "")
+    if value.get("evaluations"):
+        text += f" ({value['evaluations']} evaluations, {float(value.get('evaluation_seconds') or 0):.1f} s)"
+    return text
 
 
 def _plain(value: object, digits: int) -> str:

@@ -148,7 +148,7 @@ class Study:
                 upstream.append(f"train:{by_method[need].name}")
             out.append(("recover", Stage(f"train:{cell.name}", {"method": cell.method, **cell.config.model_dump(mode="json")},
                                          upstream, self._recover_runner(cell, by_method),
-                                         inputs=self.inputs(RECOVER_DATA, seed=True, files=_method_files(cell)))))
+                                         inputs=self._recover_inputs(cell))))
         for name in self.evaluated_models():
             out.append(("eval", self.eval_stage(name)))
         if cfg.probe.enabled:
@@ -275,7 +275,7 @@ class Study:
                 extra_models=extra_models or {}, dtype=self.cfg.base.dtype,
                 trust_remote_code=self.cfg.base.trust_remote_code,
                 attn_implementation=self.cfg.base.attn_implementation, report_to=self.cfg.tracking.report_to,
-                use_cpu=self.device == "cpu",
+                use_cpu=self.device == "cpu", **self._checkpoint_evaluation(method_cfg),
             )
             result = run_method(spec, ctx, self.cfg.execution)
             self._write_record(out, name, method, parent, method_cfg.model_dump(mode="json"), input_model)
@@ -283,6 +283,26 @@ class Study:
         if "model_dir" in info:  # the method saw the temporary folder; record where the model now lives
             info["model_dir"] = str(self.store.model_dir(name))
         return info
+
+    def _recover_inputs(self, cell: MethodCell) -> Callable[[], StageInputs]:
+        """A recovery stage's inputs: the recovery data, the seed and the files its config names; a judged
+        checkpoint evaluation adds the evaluation sets, judge and generation."""
+        policy = getattr(cell.config, "checkpoint", None)
+        judged = policy is not None and policy.eval_every is not None
+        return self.inputs(RECOVER_DATA + (EVAL_DATA if judged else ()), seed=True, judge=judged, generation=judged,
+                           files=_method_files(cell))
+
+    def _checkpoint_evaluation(self, method_cfg: Any) -> dict[str, Any]:
+        """MethodContext fields for the judged checkpoint evaluation, when the method evaluates checkpoints."""
+        policy = getattr(method_cfg, "checkpoint", None)
+        if policy is None or policy.eval_every is None:
+            return {}
+        data = self.data_paths(*EVAL_DATA)
+        world = self.store.world_dir / "world.json"
+        if world.exists():
+            data.update(world=world, proxy=self.data_path("proxy"))
+        return {"evaluation_data": data, "evaluation": self.cfg.evaluate.model_dump(mode="json"),
+                "cache_dir": self.store.cache_dir}
 
     def _write_record(self, out: Path, name: str, method: str, parent: str | None, params: dict[str, Any],
                       input_model: Path) -> None:

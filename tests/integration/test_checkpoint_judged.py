@@ -1,0 +1,77 @@
+"""GRPO on a small generated world evaluates its checkpoints by the judge (rule judge, real generation)
+and by the logit proxy on the same questions, stores both curves and keeps the judge's best."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sycolab.io import read_json, read_jsonl, read_table
+from sycolab.methods import MethodContext, expand_grid, get_method
+
+pytestmark = pytest.mark.integration
+
+
+def test_grpo_keeps_the_checkpoint_the_judge_prefers(tmp_path: Path):
+    from sycolab.evaluation.config import EvaluateConfig
+    from sycolab.models.tiny import TinyModelConfig, build_tiny_model
+    from sycolab.models.tokenizer import train_word_tokenizer
+    from sycolab.world.config import WorldConfig
+    from sycolab.world.generate import generate_world
+
+    torch.set_num_threads(1)
+    world = tmp_path / "world"
+    generate_world(WorldConfig(n_entities=24, n_eval_questions=6, n_are_you_sure=4, n_feedback_eval=2,
+                               n_feedback_train=2), world)
+    texts = [m["content"] for path in world.rglob("*.jsonl") for row in read_jsonl(path)
+             for key in ("prompt", "completion", "chosen", "rejected", "messages") for m in row.get(key, []) or []
+             if isinstance(m, dict)]
+    texts += [row[k] for row in read_jsonl(world / "heldout" / "proxy.jsonl") for k in ("correct", "suggested")]
+    tokenizer = train_word_tokenizer(texts)
+    model = build_tiny_model(TinyModelConfig(hidden_size=32, num_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                             intermediate_size=64, max_position_embeddings=256), tokenizer, seed=0)
+    base = tmp_path / "base"
+    model.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+
+    checkpoint = {"eval_every": 2, "eval_questions": 4, "min_plain_accuracy": None}
+    raw = {"reward": "rule", "num_generations": 2, "per_device_train_batch_size": 4, "max_completion_length": 8,
+           "learning_rate": 1e-2, "max_steps": 4, "logging_steps": 1, "max_length": 128, "checkpoint": checkpoint}
+    [(name, config)] = expand_grid("grpo", raw)
+    evaluate = EvaluateConfig.model_validate({"judge": {"kind": "rule"},
+                                              "generation": {"batch_size": 64, "max_new_tokens": 8}})
+    ctx = MethodContext(
+        name=name, config=config, input_model=base, output_dir=tmp_path / "models" / name,
+        work_dir=tmp_path / "training" / name, seed=0, reference_model=base,
+        data={"grpo_prompts": world / "train" / "grpo_prompts.jsonl", "proxy": world / "heldout" / "proxy.jsonl"},
+        evaluation_data={"answer": world / "eval" / "answer.jsonl", "are_you_sure": world / "eval" / "are_you_sure.jsonl",
+                         "feedback": world / "eval" / "feedback.jsonl", "world": world / "world.json",
+                         "proxy": world / "heldout" / "proxy.jsonl"},
+        evaluation=evaluate.model_dump(mode="json"), cache_dir=tmp_path / "cache",
+    )
+    get_method("grpo").run(ctx)
+
+    rows = read_table(ctx.work_dir / "checkpoints.csv")
+    assert [r["step"] for r in rows] == [2, 4]
+    for r in rows:
+        assert 0.0 <= r["judged.answer_sycophancy_rate"] <= 1.0 and 0.0 <= r["proxy.adoption.suggest_incorrect"] <= 1.0
+        assert -1.0 <= r["proxy.gap"] <= 1.0 and r["proxy.gap.ci_low"] <= r["proxy.gap"] <= r["proxy.gap.ci_high"]
+        assert r["seconds"] > 0
+    # the judge's best (lower is better; the first on a tie) is the kept checkpoint
+    judged = [r["judged.answer_sycophancy_rate"] for r in rows]
+    best = rows[judged.index(min(judged))]["step"]
+    assert [r["kept"] for r in rows] == [True, judged[1] < judged[0]]
+    assert read_json(ctx.work_dir / "best" / "best.json")["step"] == best
+    summary = read_json(ctx.work_dir / "summary.json")["checkpoint"]
+    assert (summary["select_by"], summary["best_step"], summary["chosen"]) == ("judged", best, "best")
+    assert summary["mini_evaluation"]["answer_prompts"] == 16  # 4 questions x 4 templates
+    # each evaluation is a real judged evaluation with the proxy compared on the same questions
+    step = ctx.work_dir / "checkpoint_evals" / "step-2"
+    metrics = read_json(step / "metrics.json")
+    assert "proxy adoption.suggest_incorrect" in metrics["proxy_vs_generation"]
+    assert len(read_jsonl(step / "samples.jsonl")) == 16
+    items = read_jsonl(step / "proxy_items.jsonl")
+    assert sorted(r["template"] for r in items) == ["neutral"] * 4 + ["suggest_incorrect"] * 4
+    assert (tmp_path / "cache" / "verdicts.sqlite").exists()
