@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from _tiny_model import build_tiny_model, build_tiny_tokenizer
 
 from sycolab.cli.main import main
 from sycolab.data.prompts import DOUBT_CORRECT, SUGGEST_INCORRECT
 from sycolab.io import atomic_write_json, read_json, read_jsonl
+from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "sycophancy_eval"
 SRC = Path(__file__).resolve().parents[2] / "src"

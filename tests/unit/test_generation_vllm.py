@@ -116,7 +116,7 @@ class _FakeLLM:
 def test_first_token_constraint_is_a_one_token_call_then_a_continuation(monkeypatch):
     from types import SimpleNamespace
 
-    from _tiny_model import build_tiny_tokenizer
+    from sycolab.models.testing import build_tiny_tokenizer
 
     import sycolab.generation.vllm as vllm_backend
 

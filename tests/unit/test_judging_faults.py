@@ -360,7 +360,7 @@ def test_run_cli_rejudge_unscored_forces_only_the_eval_stages(tmp_path: Path, mo
 
     monkeypatch.setattr(Study, "run", fake_run)
     config = str(Path(__file__).parents[2] / "configs" / "tiny.yaml")
-    assert main(["run", config, "--run-dir", str(tmp_path / "run"), "--rejudge-unscored"]) == 0
+    assert main(["run", config, "--run-dir", str(tmp_path / "run"), "--set", "seeds=[]", "--rejudge-unscored"]) == 0
     evals = {name for name in forced if name.startswith("eval:")}
     assert evals >= {"eval:base", "eval:sft"} and all(forced[n] for n in evals)
     assert not any(forced[n] for n in set(forced) - evals)

@@ -47,6 +47,8 @@ def test_each_seed_is_a_full_study_with_seed_and_world_seed_set(tmp_path):
     sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
     assert sets == ["evaluate.bootstrap_resamples=10", "seed=2", "world.seed=2", "seeds=[]"]
     assert cmd[-2:] == ["--stages", "eval,report"]
+    assert child_command("c.yaml", tmp_path, 0, [], None, True, rejudge_unscored=True)[-2:] == [
+        "--force", "--rejudge-unscored"]
 
 
 def test_status_and_report_of_a_study_over_seeds(tmp_path, capsys):

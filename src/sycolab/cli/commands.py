@@ -97,8 +97,8 @@ def _run_seeds(args: argparse.Namespace, study) -> int:
           f"({parallel} in parallel, 1 torch thread each)", flush=True)
     start = time.perf_counter()
     try:
-        run_seeds(args.config, root, seeds, args.overrides, stages=args.stages, force=args.force, parallel=parallel,
-                  say=say)
+        run_seeds(args.config, root, seeds, args.overrides, stages=args.stages, force=args.force,
+                  rejudge_unscored=args.rejudge_unscored, parallel=parallel, say=say)
     except StageError as e:
         print(f"sycolab: error: {e}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ class SeedRun:
 
 
 def child_command(config: str, run_dir: Path, seed: int, overrides: list[str], stages: str | None,
-                  force: bool) -> list[str]:
+                  force: bool, rejudge_unscored: bool = False) -> list[str]:
     """The `sycolab run` command line of one seed's study."""
     cmd = [sys.executable, "-m", "sycolab.cli.main", "run", config, "--run-dir", str(seed_dir(run_dir, seed))]
     for item in [*overrides, f"seed={seed}", f"world.seed={seed}", "seeds=[]"]:
@@ -49,11 +49,14 @@ def child_command(config: str, run_dir: Path, seed: int, overrides: list[str], s
         cmd += ["--stages", stages]
     if force:
         cmd.append("--force")
+    if rejudge_unscored:
+        cmd.append("--rejudge-unscored")
     return cmd
 
 
 def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str], *, stages: str | None = None,
-              force: bool = False, parallel: int | None = None, threads_per_seed: int = 1,
+              force: bool = False, rejudge_unscored: bool = False, parallel: int | None = None,
+              threads_per_seed: int = 1,
               say: Callable[[str], None] = print) -> list[SeedRun]:
     """Run one study per seed, `parallel` at a time (default: one per available core), each child with
     `threads_per_seed` torch threads. Raises StageError naming every seed that failed."""
@@ -67,7 +70,7 @@ def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str]
 
     def one(seed: int) -> None:
         with slots:
-            cmd = child_command(config, run_dir, seed, overrides, stages, force)
+            cmd = child_command(config, run_dir, seed, overrides, stages, force, rejudge_unscored)
             log = seed_dir(run_dir, seed) / "logs" / "terminal.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             lines: list[str] = []
