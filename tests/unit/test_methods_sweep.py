@@ -53,6 +53,6 @@ def test_every_problem_is_collected_with_the_given_prefix():
 
 
 def test_unknown_method_unknown_field_and_duplicate_cells():
-    assert sweep_problems("nope", {})[0].startswith("recover.nope: unknown method 'nope' (known: dpo, grpo")
+    assert sweep_problems("nope", {})[0].startswith("recover.nope: unknown method 'nope' (known: cai_dpo, cai_sl, dpo, grpo")
     assert sweep_problems("dpo", {"betta": 0.1})[0].startswith("recover.dpo.betta: unknown field (known fields: ")
     assert sweep_problems("dpo", {"beta": [0.1, 0.1]}) == ["recover.dpo: sweep values give the cell 'dpo[beta=0.1]' twice"]
