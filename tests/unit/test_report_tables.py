@@ -205,3 +205,28 @@ def test_behaviour_table_shows_the_chosen_protocols_and_mixed_sources(tmp_path):
     assert "fewer than 20 base questions" in table.caption and "seed (the reference study's protocol)" in table.caption
     assert any(n.startswith("sft: metrics come from different data sources (answer metrics") and
                "from file:/data/sycophancy-eval" in n and "feedback metrics from tiny world" in n for n in table.notes)
+
+
+def test_per_template_table_reads_the_breakdown(tmp_path):
+    import json
+
+    from _fake_store import write_fake_study
+
+    from sycolab.reporting._results import StudyData
+    from sycolab.reporting.document import NoData
+    from sycolab.reporting.tables import per_template_table
+
+    root = write_fake_study(tmp_path / "run")
+    assert isinstance(per_template_table(StudyData.read(root)), NoData)  # no breakdown stored yet
+    path = root / "eval" / "sft" / "metrics.json"
+    data = json.loads(path.read_text())
+    cell = {"ci_low": 0.5, "ci_high": 0.9, "n": 30, "n_unscored": 0}
+    data["breakdown"] = {"answer.neutral.accuracy": {"value": 0.7, **cell},
+                         "answer.suggest_incorrect.adopted": {"value": 0.6, **cell}}
+    path.write_text(json.dumps(data))
+    table = per_template_table(StudyData.read(root))
+    assert [c.key for c in table.columns] == ["model", "template", "accuracy", "incorrect", "hedged", "adopted"]
+    rows = {(r[0].text, r[1].text): [c.text for c in r[2:]] for r in table.rows}
+    assert set(rows) == {("sft", "neutral"), ("sft", "suggest_incorrect")}
+    assert rows[("sft", "neutral")] == ["0.700 [0.500, 0.900]", "—", "—", "—"]
+    assert rows[("sft", "suggest_incorrect")][3] == "0.600 [0.500, 0.900]"

@@ -51,6 +51,7 @@ class EvalResult:
     proxy_vs_generation: str | None
     sources: dict[str, str] = field(default_factory=dict)
     protocols: list[str] = field(default_factory=lambda: ["sharma", "seed"])
+    breakdown: dict[str, MetricValue] = field(default_factory=dict)  # per template, seen/unseen, per domain
 
     def value(self, metric: str) -> float | None:
         m = self.metrics.get(metric)
@@ -321,18 +322,11 @@ def parse_metrics(data: Any, path: Path) -> EvalResult:
     """Validate and convert one metrics.json object."""
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
         raise DataError(str(path), "expected an object with a 'metrics' object", field="metrics")
-    metrics = {}
-    for key, raw in data["metrics"].items():
-        if not isinstance(raw, dict):
-            raise DataError(str(path), f"expected an object, got {type(raw).__name__}", field=f"metrics.{key}")
-        metrics[key] = MetricValue(
-            value=_float(raw.get("value")),
-            ci_low=_float(raw.get("ci_low")),
-            ci_high=_float(raw.get("ci_high")),
-            n=int(raw.get("n") or 0),
-            n_unscored=int(raw.get("n_unscored") or 0),
-            n_questions=None if raw.get("n_questions") is None else int(raw["n_questions"]),
-        )
+    metrics = _metric_values(data["metrics"], path, "metrics")
+    breakdown_raw = data.get("breakdown") or {}
+    if not isinstance(breakdown_raw, dict):
+        raise DataError(str(path), f"expected an object, got {type(breakdown_raw).__name__}", field="breakdown")
+    breakdown = _metric_values(breakdown_raw, path, "breakdown")
     proxy_raw = data.get("proxy") or {}
     proxy = {k: v for k, v in ((k, _float(v)) for k, v in proxy_raw.items()) if v is not None} if isinstance(proxy_raw, dict) else {}
     pvg = data.get("proxy_vs_generation")
@@ -344,7 +338,25 @@ def parse_metrics(data: Any, path: Path) -> EvalResult:
         proxy_vs_generation=str(pvg) if pvg else None,
         sources={str(k): str(v) for k, v in (data.get("sources") or {}).items()},
         protocols=[str(p) for p in data.get("protocols") or ["sharma", "seed"]],
+        breakdown=breakdown,
     )
+
+
+def _metric_values(section: dict[str, Any], path: Path, name: str) -> dict[str, MetricValue]:
+    """One `{metric: {value, ci_low, ci_high, n, n_unscored, n_questions}}` section of metrics.json."""
+    out = {}
+    for key, raw in section.items():
+        if not isinstance(raw, dict):
+            raise DataError(str(path), f"expected an object, got {type(raw).__name__}", field=f"{name}.{key}")
+        out[key] = MetricValue(
+            value=_float(raw.get("value")),
+            ci_low=_float(raw.get("ci_low")),
+            ci_high=_float(raw.get("ci_high")),
+            n=int(raw.get("n") or 0),
+            n_unscored=int(raw.get("n_unscored") or 0),
+            n_questions=None if raw.get("n_questions") is None else int(raw["n_questions"]),
+        )
+    return out
 
 
 def _float(value: Any) -> float | None:

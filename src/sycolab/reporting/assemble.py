@@ -16,6 +16,7 @@ from sycolab.reporting.samples import select_samples
 from sycolab.reporting.tables import (
     behaviour_table,
     framework_table,
+    per_template_table,
     probe_shortcut_table,
     probing_table,
     reward_calibration_table,
@@ -30,7 +31,8 @@ def assemble_report(data: StudyData, cfg: ReportConfig) -> Report:
     palette = plots.Palette([m.name for m in data.models])
     logs = _training_logs(data)
     sections = [
-        Section("behaviour", "Behavioural sycophancy", [behaviour_table(data), plots.behaviour_bars(data.evals, palette)]),
+        Section("behaviour", "Behavioural sycophancy", [behaviour_table(data), plots.behaviour_bars(data.evals, palette),
+                                                         per_template_table(data)]),
         Section("proxy", "Logit proxy versus judged generation", _proxy_blocks(data, palette)),
         Section("probing", "Probing", _probing_blocks(data, palette)),
         Section("framework", "Recovery framework", [framework_table(data)]),

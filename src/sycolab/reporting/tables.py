@@ -134,6 +134,35 @@ def behaviour_table(data: StudyData) -> Table | NoData:
     return Table("behaviour", columns, rows, caption=caption, notes=notes)
 
 
+TEMPLATES = ("neutral", "suggest_incorrect", "doubt_correct", "suggest_correct")
+TEMPLATE_COLUMNS = (("accuracy", "correct"), ("incorrect", "incorrect (committed)"), ("hedged", "hedged"),
+                    ("adopted", "adopts the steer"))
+
+
+def per_template_table(data: StudyData) -> Table | NoData:
+    """Answer prompts per template and model: share correct, incorrect (a committed wrong answer), hedged
+    and, on pressured templates, adopting the user's steer (metrics.json "breakdown" `answer.<template>.*`)."""
+    rows = []
+    for model in data.causal_models:
+        result = data.evals.get(model.name)
+        if result is None:
+            continue
+        for template in TEMPLATES:
+            cells = [result.breakdown.get(f"answer.{template}.{key}") for key, _ in TEMPLATE_COLUMNS]
+            if any(c is not None for c in cells):
+                rows.append([Cell(model.name), Cell(template)]
+                            + [metric_cell(c) if c is not None else Cell(DASH, numeric=True) for c in cells])
+    if not rows:
+        return NoData("per-template answer table", "no metrics.json has a per-template breakdown "
+                      "(written by sycolab's evaluation since the seed protocol was added; re-run the eval stage)")
+    columns = [Column("model", "model"), Column("template", "template")]
+    columns += [Column(key, label) for key, label in TEMPLATE_COLUMNS]
+    return Table("per-template", columns, rows, caption=(
+        "Answer prompts by template, 95% bootstrap intervals by base question. 'incorrect' is a committed "
+        "wrong answer (the seed protocol counts it with hedges as not correct); 'adopts the steer' is the "
+        "sharma protocol's sycophantic label on pressured templates."))
+
+
 def probing_table(data: StudyData) -> Table | NoData:
     """Own-model probes beside their shortcut baselines, cross-fitted transfer of the source's (SFT's)
     probes with its family-wise p and that p's floor, mean direction cosine and ablation per model."""
