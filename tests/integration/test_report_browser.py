@@ -54,7 +54,8 @@ def test_images_decoded(page):
         "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight]);")
     assert [alt for alt, *_ in images] == [
         "Behavioural metrics", "Logit proxy versus judged generation", "Probe AUROC per layer", "Transfer of sft's probes",
-        "Cosine between probe directions", "Activation patching", "Steering strength sweep", "Training curves: sft", "Training curves: dpo"]
+        "Cosine between probe directions", "Activation patching", "Steering strength sweep", "Training curves: sft", "Training curves: dpo",
+        "Checkpoint evaluations: dpo"]
     assert all(complete and width > 0 and height > 0 for _, complete, width, height in images)
 
 

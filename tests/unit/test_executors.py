@@ -283,10 +283,25 @@ def test_context_round_trip(tmp_path):
                         extra_models={"reward_model": tmp_path / "rm"}, dtype="bfloat16", report_to=["tensorboard"],
                         use_cpu=False)
     encoded = al.encode_context(ctx)
-    assert encoded["config"] == {"beta": 0.5, "loss_type": "ipo"} and encoded["input_model"] == str(tmp_path / "sft")
+    assert encoded["config"] == {"beta": 0.5} and encoded["input_model"] == str(tmp_path / "sft")  # what was set
     back = al.decode_context(spec, __import__("json").loads(__import__("json").dumps(encoded)))
     assert back == ctx and isinstance(back.extra_models["reward_model"], Path)
     assert {f.name for f in dataclasses.fields(MethodContext)} == set(encoded)
+
+
+def test_real_method_configs_survive_the_round_trip(tmp_path):
+    """A default checkpoint policy must come back valid: dumping every field would mark `select_by` as set,
+    and the policy refuses a set `select_by` without `eval_every`."""
+    import json
+
+    from sycolab.methods.registry import get_method
+
+    for method, raw in (("sft", {}), ("dpo", {"beta": 0.2, "checkpoint": {"eval_every": 5, "select_by": "proxy"}})):
+        spec = get_method(method)
+        ctx = MethodContext(name=method, config=spec.config_cls.model_validate(raw), input_model=tmp_path / "m",
+                            output_dir=tmp_path / "out", work_dir=tmp_path / "work", data={}, seed=0)
+        back = al.decode_context(spec, json.loads(json.dumps(al.encode_context(ctx))))
+        assert back.config == ctx.config
 
 
 def test_stderr_tail(tmp_path):

@@ -225,12 +225,13 @@ def _child_env() -> dict[str, str]:
 # -- context (de)serialisation -------------------------------------------------------------------
 
 def encode_context(ctx: MethodContext) -> dict[str, Any]:
-    """`MethodContext` as JSON-ready fields: paths as strings, the method config as a dict."""
+    """`MethodContext` as JSON-ready fields: paths as strings, the method config as a dict of the fields that
+    were set (defaults come back on decoding, so validators that look at what was set see the same)."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(ctx):
         value = getattr(ctx, f.name)
         if isinstance(value, BaseModel):
-            value = value.model_dump(mode="json")
+            value = value.model_dump(mode="json", exclude_unset=True)
         elif isinstance(value, Path):
             value = str(value)
         elif isinstance(value, dict):
