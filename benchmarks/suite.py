@@ -143,9 +143,11 @@ def stage_groups(stages: list[tuple[str, str, float | None]]) -> dict[str, float
 # -- the study -----------------------------------------------------------------------------------
 
 def run_study(config: Path, run_dir: Path, overrides: tuple[str, ...] = (), log: Path | None = None) -> StudyTiming:
-    """Run `sycolab run CONFIG --run-dir RUN_DIR` as a child process; time it and read the stage breakdown."""
+    """Run `sycolab run CONFIG --run-dir RUN_DIR` as a child process; time it and read the stage breakdown.
+    One study (`seeds=[]`): a config's seed list would run several studies in parallel, whose stage times
+    are not one study's."""
     cmd = [sys.executable, "-m", "sycolab.cli.main", "run", str(config), "--run-dir", str(run_dir)]
-    for item in overrides:
+    for item in ("seeds=[]", *overrides):
         cmd += ["--set", item]
     log = log or run_dir.with_name(run_dir.name + ".log")
     log.parent.mkdir(parents=True, exist_ok=True)
