@@ -63,3 +63,21 @@ def test_progress_bar_is_silent_when_stderr_is_not_a_terminal(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == "" and err == ""
     assert bar.disable
+
+
+def test_progress_bar_draws_time_left_on_a_terminal(monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    bar = progress_bar(18, "seed 0", unit="stage", position=0)
+    bar.update(9)
+    bar.refresh()
+    bar.close()
+    drawn = screen.getvalue()
+    assert "seed 0" in drawn and "9/18" in drawn and "stage" in drawn
+    assert "<" in drawn  # tqdm's "elapsed<remaining"

@@ -98,7 +98,8 @@ def _run_seeds(args: argparse.Namespace, study) -> int:
     start = time.perf_counter()
     try:
         run_seeds(args.config, root, seeds, args.overrides, stages=args.stages, force=args.force,
-                  rejudge_unscored=args.rejudge_unscored, parallel=parallel, say=say)
+                  rejudge_unscored=args.rejudge_unscored, parallel=parallel, say=say,
+                  stages_per_seed=len(study.stages()))
     except StageError as e:
         print(f"sycolab: error: {e}", file=sys.stderr)
         return 1

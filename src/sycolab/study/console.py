@@ -35,12 +35,12 @@ def terminal_is_tty() -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def progress_bar(total: int, desc: str) -> Any:
+def progress_bar(total: int, desc: str, unit: str = "step", position: int | None = None) -> Any:
     """A tqdm bar with elapsed and remaining time on the real stderr; a disabled bar when it is not a terminal."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", file=_terminal_err or sys.stderr, leave=False,
-                disable=not terminal_is_tty(), dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, file=_terminal_err or sys.stderr, leave=False,
+                disable=not terminal_is_tty(), dynamic_ncols=True, position=position)
 
 
 class _Tee:

@@ -56,10 +56,11 @@ def child_command(config: str, run_dir: Path, seed: int, overrides: list[str], s
 
 def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str], *, stages: str | None = None,
               force: bool = False, rejudge_unscored: bool = False, parallel: int | None = None,
-              threads_per_seed: int = 1,
+              threads_per_seed: int = 1, stages_per_seed: int | None = None,
               say: Callable[[str], None] = print) -> list[SeedRun]:
     """Run one study per seed, `parallel` at a time (default: one per available core), each child with
-    `threads_per_seed` torch threads. Raises StageError naming every seed that failed."""
+    `threads_per_seed` torch threads; on a terminal, one bar per seed counts its `stages_per_seed` stages
+    with the time left. Raises StageError naming every seed that failed."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / SEEDS_FILE, {"config": config, "seeds": seeds, "overrides": overrides})
@@ -69,11 +70,14 @@ def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str]
     lock = threading.Lock()
 
     def one(seed: int) -> None:
+        from sycolab.study.console import progress_bar
+
         with slots:
             cmd = child_command(config, run_dir, seed, overrides, stages, force, rejudge_unscored)
             log = seed_dir(run_dir, seed) / "logs" / "terminal.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             lines: list[str] = []
+            bar = progress_bar(stages_per_seed or 0, f"seed {seed}", unit="stage", position=seeds.index(seed))
             with open(log, "w", encoding="utf-8") as fh:
                 proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                 assert proc.stdout is not None
@@ -84,7 +88,9 @@ def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str]
                     if line.startswith("  ["):
                         with lock:
                             say(f"  [seed {seed}] {line.strip()}")
+                            bar.update(1)
                 code = proc.wait()
+            bar.close()
             results[seed] = SeedRun(seed, seed_dir(run_dir, seed), code, "\n".join(lines[-15:]))
 
     threads = [threading.Thread(target=one, args=(s,), name=f"seed-{s}") for s in seeds]
