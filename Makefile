@@ -12,7 +12,7 @@ LOCK := requirements.lock
 RUN_DIR ?= runs/tiny
 PYTEST_ARGS ?=
 
-.PHONY: setup study test test-fast bench report clean lock
+.PHONY: setup study lint test test-fast bench report clean lock
 
 $(STAMP): pyproject.toml $(LOCK) Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ setup: $(STAMP)
 study: setup
 	$(VENV)/bin/sycolab run configs/tiny.yaml --run-dir $(RUN_DIR)
 
-test: setup
+# ruff and mypy (configured in pyproject.toml) on src/, before the tests.
+lint: setup
+	$(PY) -m ruff check src
+	$(PY) -m mypy
+
+test: lint
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
 test-fast: setup
@@ -45,7 +50,7 @@ lock:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) "$(TORCH_SPEC)" "pip-tools>=7.4,<8"
 	@echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
-	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --upgrade --extra test --unsafe-package torch -c $(VENV)/torch-constraint.txt \
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --upgrade --extra test --extra dev --unsafe-package torch -c $(VENV)/torch-constraint.txt \
 		--no-emit-index-url --no-emit-find-links --strip-extras --newline LF \
 		-o $(LOCK) pyproject.toml
 	@rm -f $(STAMP)

@@ -20,7 +20,6 @@ from typing import Any
 
 from sycolab.errors import DataError
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

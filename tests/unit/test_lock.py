@@ -12,7 +12,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCKED_EXTRAS = ("test",)
+LOCKED_EXTRAS = ("test", "dev")
 NOT_LOCKED = {"torch"}  # installed first from TORCH_SPEC; the lock is compiled against it
 
 

@@ -292,8 +292,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sycolab.reporting import build_report
     from sycolab.config.sections import ReportConfig
+    from sycolab.reporting import build_report
     from sycolab.study.store import RunStore
 
     seeds = _seed_dirs(args.run_dir)

@@ -10,13 +10,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from sycolab.errors import IncompleteStageError, UserError
 from sycolab.serve.limits import ServeLimits
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
+    def error(self, message: str) -> NoReturn:  # argparse's own errors: one line, exit 2
         raise UserError(f"{self.prog}: {message}")
 
 

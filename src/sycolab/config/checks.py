@@ -90,7 +90,7 @@ def local_layer_count(model: str | Path) -> int | None:
 
             cached = try_to_load_from_cache(str(model), "config.json")
             found = Path(cached) if isinstance(cached, str) else None
-        except Exception:  # not a valid repo id, no cache: nothing to check against yet
+        except Exception:  # noqa: BLE001 - not a valid repo id, no cache: nothing to check against yet
             found = None
     if found is None or not found.is_file():
         return None

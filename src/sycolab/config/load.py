@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from sycolab.config.checks import Problem, study_problems
 from sycolab.config.names import name_problem
@@ -120,7 +121,7 @@ def _key_path(text: str, root: yaml.Node | None) -> tuple[str, ...]:
     return (*parts, current) if rest else tuple(parts)
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown key (check the spelling; see configs/tiny.yaml for every key)"
     if err["type"] == "value_error":  # a validator's own message already says what it got
@@ -136,8 +137,9 @@ def method_problems(raw: dict[str, Any]) -> list[str]:
     sweep); recover entries and their sweep cells are names (folders of the run store). Sections that are
     not mappings are left to the schema's own error."""
     problems: list[str] = []
-    base = raw.get("base") if isinstance(raw.get("base"), dict) else {}
-    recover = raw.get("recover") if isinstance(raw.get("recover"), dict) else {}
+    base_raw, recover_raw = raw.get("base"), raw.get("recover")
+    base: dict[str, Any] = base_raw if isinstance(base_raw, dict) else {}
+    recover: dict[str, Any] = recover_raw if isinstance(recover_raw, dict) else {}
     for prefix, method, body in _method_sections(base.get("train") or {}, raw.get("induce") or {}, recover):
         entry = prefix.split(".", 1)[1] if prefix.startswith("recover.") else None
         if entry is not None and name_problem(entry):
@@ -149,9 +151,10 @@ def method_problems(raw: dict[str, Any]) -> list[str]:
         problems.extend(errors)
         if entry is None and len(cells) > 1:
             problems.append(f"{prefix}: a sweep is not allowed here ({len(cells)} cells); give one value per key")
-        for name, _ in cells if entry is not None else ():
-            if name_problem(_entry_cell(entry, method, name)):
-                problems.append(f"{prefix}: sweep cell {name_problem(_entry_cell(entry, method, name))}")
+        for name, _ in cells:
+            cell_problem = name_problem(_entry_cell(entry, method, name)) if entry is not None else None
+            if cell_problem:
+                problems.append(f"{prefix}: sweep cell {cell_problem}")
     return problems
 
 

@@ -68,7 +68,7 @@ class ExecutionConfig(_Section):
 
 
 class ReportConfig(_Section):
-    formats: list[Literal["markdown", "html"]] = Field(default_factory=lambda: ["markdown", "html"])
+    formats: list[Literal["markdown", "html"]] = ["markdown", "html"]
     max_samples_per_model: int = Field(400, ge=0)
 
 

@@ -34,14 +34,14 @@ def _messages(path: Path, line: int, value: Any, field: str, only_assistant: boo
     if not isinstance(value, list) or not value:
         got = "nothing" if value is None else type(value).__name__
         raise DataError(str(path), f"expected a non-empty list of messages {{role, content}}, got {got}", line, field)
-    out = []
+    out: list[dict[str, str]] = []
     for i, message in enumerate(value):
         where = f"{field}[{i}]"
         if not isinstance(message, dict):
             raise DataError(str(path), f"expected a message object, got {type(message).__name__}", line, where)
         role = message.get("role")
-        allowed = ("assistant",) if only_assistant else ROLES
-        if role not in allowed:
+        allowed: tuple[str, ...] = ("assistant",) if only_assistant else ROLES
+        if not isinstance(role, str) or role not in allowed:
             expected = ", ".join(map(repr, allowed))
             raise DataError(str(path), f"expected one of {expected}, got {role!r}", line, f"{where}.role")
         content = message.get("content")

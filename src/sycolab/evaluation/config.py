@@ -45,7 +45,7 @@ class EvaluateConfig(BaseModel):
     bootstrap_seed: int = Field(0, ge=0)
     max_items_per_dataset: int | None = Field(None, ge=1)
     are_you_sure_challenge: str = Field(SHARMA_CHALLENGE, min_length=1)
-    protocols: list[Literal["sharma", "seed"]] = Field(default_factory=lambda: ["sharma", "seed"], min_length=1)
+    protocols: list[Literal["sharma", "seed"]] = Field(["sharma", "seed"], min_length=1)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
 
     @field_validator("are_you_sure_challenge")

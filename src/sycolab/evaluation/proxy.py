@@ -193,7 +193,7 @@ def proxy_items_for(
 def neutral_companions(items: Sequence[ProxyItem], answer_items: Sequence[Any]) -> list[ProxyItem]:
     """For each question of `items` (first item of the question), its neutral answer prompt scored on the
     same correct and suggested continuations; questions without a neutral prompt are skipped."""
-    neutral = {}
+    neutral: dict[str, list[dict]] = {}
     for it in answer_items:
         if it.template == NEUTRAL:
             neutral.setdefault(it.question_id, it.messages)

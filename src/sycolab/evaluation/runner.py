@@ -60,8 +60,8 @@ from sycolab.io import atomic_write_json, write_jsonl
 from sycolab.judging.base import Judge
 from sycolab.judging.requests import (
     AdmitsMistake,
-    Apologises,
     AnswerMatch,
+    Apologises,
     Hedged,
     JudgeRequest,
     MorePositive,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sycolab.errors import UserError
 from sycolab.generation.base import BatchCallback, GenerationBackend, SamplingParams
@@ -24,6 +24,7 @@ from sycolab.generation.config import GenerationConfig, VLLMOptions
 if TYPE_CHECKING:
     from sycolab.generation.hf import HFBackend
     from sycolab.generation.vllm import VLLMBackend, vllm_available
+    from sycolab.models.load import CausalLM
 
 # The backends import torch/transformers; load them on first use so that importing the config schema
 # (sycolab.generation.config) stays cheap for commands that never generate.
@@ -87,7 +88,7 @@ def build_backend(
             )
         if tokenizer is None:
             raise UserError(f"{model_id}: the hf generation backend needs the model's tokenizer")
-        backend = HFBackend(model, tokenizer, model_id, batch_size=cfg.batch_size)
+        backend = HFBackend(cast("CausalLM", model), tokenizer, model_id, batch_size=cfg.batch_size)
     elif cfg.backend == "vllm":
         if not isinstance(model, (str, os.PathLike)):
             raise UserError(

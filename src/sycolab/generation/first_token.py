@@ -39,7 +39,7 @@ class FirstTokenConstraint(LogitsProcessor):
     def __init__(self, allowed_ids: list[int], prompt_width: int):
         self.allowed_ids, self.prompt_width = allowed_ids, prompt_width
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         if input_ids.shape[1] != self.prompt_width:
             return scores
         mask = torch.full_like(scores, float("-inf"))

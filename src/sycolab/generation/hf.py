@@ -14,7 +14,7 @@ prompts are grouped into batches. Works with PEFT-wrapped models.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from tqdm.auto import tqdm
@@ -33,6 +33,9 @@ from sycolab.generation.base import BatchCallback, SamplingParams
 from sycolab.generation.chat import postprocess_completion, render_prompt, strip_think
 from sycolab.generation.first_token import FirstTokenConstraint, first_token_ids
 
+if TYPE_CHECKING:
+    from sycolab.models.load import CausalLM
+
 
 class _StopOnStrings(StoppingCriteria):
     """Marks a row done once its new text (reasoning stripped) contains a stop string."""
@@ -43,7 +46,7 @@ class _StopOnStrings(StoppingCriteria):
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:], skip_special_tokens=True)
         done = [any(s in strip_think(t) for s in self.stop) for t in texts]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        return cast(torch.BoolTensor, torch.tensor(done, dtype=torch.bool, device=input_ids.device))
 
 
 class HFBackend:
@@ -51,7 +54,7 @@ class HFBackend:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: CausalLM,
         tokenizer: Any,
         model_id: str,
         *,

@@ -133,7 +133,8 @@ def vllm_engine_kwargs(source: ModelSource, options: VLLMOptions) -> dict[str, A
 
 def split_by_continuation(prompts: list[list[dict]]) -> tuple[list[int], list[int]]:
     """Indices of prompts that open a new assistant turn, and of those that continue one."""
-    fresh, continued = [], []
+    fresh: list[int] = []
+    continued: list[int] = []
     for i, p in enumerate(prompts):
         (continued if is_continuation(p) else fresh).append(i)
     return fresh, continued
@@ -263,7 +264,7 @@ class VLLMBackend:
                 rest_params = replace(params, n=1, max_new_tokens=params.max_new_tokens - 1, allowed_first_tokens=())
                 rest_calls = [
                     vllm.SamplingParams(**vllm_sampling_kwargs(
-                        rest_params, None if seeds[j] is None else derived_seed(seeds[j], k) % (2**31)))
+                        rest_params, None if (seed := seeds[j]) is None else derived_seed(seed, k) % (2**31)))
                     for j, k in jobs
                 ]
                 rest_out = llm.chat(continued, rest_calls, use_tqdm=True, lora_request=lora, **vllm_chat_kwargs(True))

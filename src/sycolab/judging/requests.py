@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ class MorePositive:
     response_b: str
 
 
-JudgeRequest = Union[AnswerMatch, AdmitsMistake, Apologises, Hedged, MorePositive, StanceShift]
+JudgeRequest = AnswerMatch | AdmitsMistake | Apologises | Hedged | MorePositive | StanceShift
 
 # Labels an LLM judge may answer with (the strict parser accepts exactly these).
 LABELS: dict[type, tuple[str, ...]] = {

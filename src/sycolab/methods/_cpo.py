@@ -19,7 +19,7 @@ class TokenCountingCPOTrainer(CPOTrainer):
         self._num_tokens = 0
 
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None):
-        if self.model.training:
+        if model.training:
             count = inputs["chosen_attention_mask"].sum() + inputs["rejected_attention_mask"].sum()
             self._num_tokens += int(self.accelerator.gather_for_metrics(count).sum().item())
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)

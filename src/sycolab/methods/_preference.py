@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sycolab.methods.common import (
     TrainingConfig,
@@ -62,8 +62,9 @@ def cpo_trainer() -> tuple[type, type]:
 def run_preference(ctx: MethodContext, recipe: PreferenceRecipe) -> dict[str, Any]:
     """Train `ctx.input_model` on the preference pairs `ctx.data["preference"]` with `recipe`; export it."""
     built = build_preference_trainer(ctx, recipe)
+    cfg = cast(TrainingConfig, ctx.config)  # validated into the recipe's TrainingConfig subclass by the study
     return train_and_export(
-        built.trainer, ctx, recipe.method, ctx.config, built.diagnostics, built.checkpoints, base_model=built.source
+        built.trainer, ctx, recipe.method, cfg, built.diagnostics, built.checkpoints, base_model=built.source
     )
 
 

@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -25,9 +25,13 @@ from sycolab.methods.registry import MethodContext
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
+    from peft import PeftModel
+    from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
+
+    from sycolab.models.load import CausalLM
 
 MODEL_CARD = "sycolab_model.json"
+TrainingArgs = TypeVar("TrainingArgs", bound="TrainingArguments")
 
 
 class LoraSettings(BaseModel):
@@ -260,8 +264,8 @@ def training_seed(cfg: TrainingConfig, ctx: MethodContext) -> int:
 
 
 def build_trl_args(
-    args_cls: type[TrainingArguments], cfg: TrainingConfig, ctx: MethodContext, **method_args: Any
-) -> TrainingArguments:
+    args_cls: type[TrainingArgs], cfg: TrainingConfig, ctx: MethodContext, **method_args: Any
+) -> TrainingArgs:
     """TRL/transformers arguments for `cfg`: CPU or GPU from `ctx.use_cpu`, bf16 only off-CPU, `report_to` from
     ctx, TRL's resumable checkpoints under `training/<name>/checkpoints`. `method_args` are the trainer's own
     fields (beta, loss_type, ...). `max_length` is passed only to trainers that have it."""
@@ -381,7 +385,8 @@ def plain_model_path(path: Path, ctx: MethodContext) -> Path:
     recorded = merged / MERGED_FROM
     if (merged / "config.json").exists() and recorded.exists() and json.loads(recorded.read_text()) == identity:
         return merged
-    model = load_model(path, dtype=ctx.dtype, trust_remote_code=ctx.trust_remote_code).merge_and_unload()
+    adapter = cast("PeftModel", load_model(path, dtype=ctx.dtype, trust_remote_code=ctx.trust_remote_code))
+    model = adapter.merge_and_unload()  # `path` is an adapter folder, so load_model gave a PeftModel
     with atomic_dir(merged) as tmp:
         model.save_pretrained(tmp)
         load_tokenizer(path, ctx.trust_remote_code).save_pretrained(tmp)
@@ -389,7 +394,7 @@ def plain_model_path(path: Path, ctx: MethodContext) -> Path:
     return merged
 
 
-def load_causal_lm(path: Path, ctx: MethodContext) -> PreTrainedModel:
+def load_causal_lm(path: Path, ctx: MethodContext) -> CausalLM:
     """A full-weight causal LM in `ctx.dtype`, in train mode, with `config._name_or_path` set to `path`."""
     from sycolab.models.load import load_model
 
@@ -474,13 +479,14 @@ def standard_callbacks(ctx: MethodContext, cfg: TrainingConfig, method: str, pro
     """The diagnostics callback and, when `cfg.checkpoint.eval_every` is set, the checkpoint callback:
     the judged mini-evaluation plus the proxy when the context carries the evaluation sets
     (`ctx.evaluation_data`), else the proxy file alone (`select_by: judged` then refused)."""
-    from sycolab.methods._checkpoints import EVALS_DIR, CheckpointCallback, MiniEvaluation, proxy_file_scorer
+    from sycolab.methods._checkpoints import EVALS_DIR, CheckpointCallback, MiniEvaluation, Scorer, proxy_file_scorer
     from sycolab.methods._diagnostics import DiagnosticsCallback
 
     diagnostics = DiagnosticsCallback(ctx.work_dir)
     checkpoints = None
     policy = cfg.checkpoint
     if proxy and policy.eval_every is not None:
+        scorer: Scorer
         if ctx.evaluation_data and ctx.evaluation is not None and ctx.cache_dir is not None:
             shutil.rmtree(ctx.work_dir / EVALS_DIR, ignore_errors=True)
             scorer = MiniEvaluation(ctx.name, policy, ctx.evaluation_data, ctx.evaluation, ctx.cache_dir,

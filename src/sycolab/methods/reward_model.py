@@ -132,7 +132,7 @@ def pair_statistics(scorer: Any, rows: list[dict]) -> dict[str, float | int]:
     prompts = [row["prompt"] for row in rows]
     chosen = scorer(prompts, [row["chosen"] for row in rows])
     rejected = scorer(prompts, [row["rejected"] for row in rows])
-    diffs = [w - l for w, l in zip(chosen, rejected, strict=True)]
+    diffs = [c - r for c, r in zip(chosen, rejected, strict=True)]
     return {"accuracy": sum(d > 0 for d in diffs) / len(diffs), "margin": sum(diffs) / len(diffs), "pairs": len(diffs)}
 
 
@@ -176,14 +176,13 @@ def _policy_samples(source: Path, ctx: MethodContext, cfg: RewardModelConfig, pr
     """One sampled completion per prompt from the SFT causal LM (freed before the reward model is built)."""
     from sycolab.generation.base import SamplingParams
     from sycolab.generation.hf import HFBackend
-    from sycolab.methods.common import load_causal_lm
-    from sycolab.methods.common import training_seed
+    from sycolab.methods.common import load_causal_lm, training_seed
 
     policy = load_causal_lm(source, ctx)
     if not ctx.use_cpu:
         from sycolab.models.load import default_device
 
-        policy.to(default_device())
+        policy.to(default_device())  # type: ignore[arg-type]  # transformers' @wraps(Module.to) stub drops the bound self
     backend = HFBackend(policy, load_tokenizer_for(source, ctx), model_id=str(source), progress=False)
     params = SamplingParams(
         max_new_tokens=cfg.median_max_new_tokens, temperature=cfg.median_temperature, seed=training_seed(cfg, ctx)

@@ -15,14 +15,24 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
 from sycolab.errors import UserError
 from sycolab.models.digest import MODEL_RECORD
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
+if TYPE_CHECKING:
+    from transformers import GenerationMixin, PreTrainedModel
+
+    class CausalLM(PreTrainedModel, GenerationMixin):
+        """What `load_model` returns: every `*ForCausalLM` class is both (transformers 5's `PreTrainedModel`
+        alone has no `generate`); a PEFT wrapper forwards both interfaces to the model inside."""
+
+DTYPES: dict[str, torch.dtype | str] = {
+    "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto",
+}
 
 
 def resolve_dtype(name: str) -> torch.dtype | str:
@@ -42,7 +52,7 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> PreTrai
 def load_model(
     path: str | Path, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = None,
     attn_implementation: str | None = None,
-) -> PreTrainedModel:
+) -> CausalLM:
     """A causal LM (or a PEFT adapter over its recorded base) in `dtype`; `attn_implementation` ("eager",
     "sdpa", "flash_attention_2", ...) overrides transformers' choice when given."""
     path = Path(path)
@@ -52,25 +62,25 @@ def load_model(
         from peft import PeftModel
 
         base = adapter_base(path)
-        model = AutoModelForCausalLM.from_pretrained(
+        base_model = AutoModelForCausalLM.from_pretrained(
             base, dtype=resolve_dtype(dtype), trust_remote_code=trust_remote_code, **extra
         )
-        model = PeftModel.from_pretrained(model, str(path))
+        model = cast("CausalLM", PeftModel.from_pretrained(base_model, str(path)))
     else:
         if not path.exists() and not _looks_like_hub_id(str(path)):
             raise UserError(f"model '{path}' not found: give a checkpoint folder or a Hugging Face model id")
-        model = AutoModelForCausalLM.from_pretrained(
+        model = cast("CausalLM", AutoModelForCausalLM.from_pretrained(
             str(path), dtype=resolve_dtype(dtype), trust_remote_code=trust_remote_code, **extra
-        )
+        ))
     if device:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers' @wraps(Module.to) stub drops the bound self
     model.eval()
     return model
 
 
 def load_model_and_tokenizer(
     path: str | Path, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = None
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+) -> tuple[CausalLM, PreTrainedTokenizerBase]:
     """Model and tokenizer; a checkpoint transformers or PEFT cannot load (missing or unreadable files, an
     adapter whose base is gone) is a one-line UserError naming `path`."""
     try:

@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from sycolab.probing.config import ProbeConfig
 from sklearn.pipeline import Pipeline
 
+from sycolab.probing.config import ProbeConfig
 from sycolab.probing.probes import (
     Split,
     cv_auroc,

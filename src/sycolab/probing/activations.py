@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -51,10 +52,10 @@ class ActivationInfo:
         return asdict(self)
 
 
-def resolve_layers(model, layers: str | Sequence[int]) -> list[int]:
+def resolve_layers(model, layers: Literal["all"] | Sequence[int]) -> list[int]:
     """`"all"` -> [-1, 0, ..., n_layers - 1]; a list is checked against the model and sorted."""
     n = num_layers(model)
-    if layers == "all":
+    if isinstance(layers, str):  # "all", the one string the config allows
         return list(range(-1, n))
     bad = [layer for layer in layers if not -1 <= layer < n]
     if bad:
@@ -120,7 +121,7 @@ def extract_activations(
     ids: Sequence[str],
     out_dir: str | Path,
     *,
-    layers: str | Sequence[int] = "all",
+    layers: Literal["all"] | Sequence[int] = "all",
     position: Position = "last",
     batch_size: int = 16,
 ) -> ActivationInfo:
@@ -146,8 +147,8 @@ def extract_activations(
         for chunk in batches(len(order), batch_size):
             rows = order[chunk.start : chunk.stop]
             acts = residuals_at(model, [token_ids[i] for i in rows], layer_list, position, pad)
-            for layer, values in acts.items():
-                values = values.numpy()
+            for layer, tensor in acts.items():
+                values = tensor.numpy()
                 if not np.isfinite(values).all():
                     raise StageError(f"non-finite activations at {hook_name(layer)} (model output is broken)")
                 if layer not in arrays:

@@ -36,7 +36,13 @@ from sycolab.probing.probes import (
     single_threaded,
     summarise,
 )
-from sycolab.probing.transfer import TransferRow, TransferSummary, correct_across_targets, summarise_transfer, transfer_scan
+from sycolab.probing.transfer import (
+    TransferRow,
+    TransferSummary,
+    correct_across_targets,
+    summarise_transfer,
+    transfer_scan,
+)
 
 
 @dataclass

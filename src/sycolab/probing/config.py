@@ -76,7 +76,7 @@ class ProbeConfig(BaseModel):
     enabled: bool = True
     position: Literal["last", "mean"] | int = "last"
     layers: Literal["all"] | list[int] = "all"
-    kinds: list[ProbeKind] = Field(default_factory=lambda: ["logistic", "mlp"])
+    kinds: list[ProbeKind] = ["logistic", "mlp"]
     cv_folds: int = Field(5, ge=2)
     min_per_class: int = Field(10, ge=2)
     exclude_hedged: bool = True

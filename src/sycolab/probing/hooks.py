@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
 
 from sycolab.errors import UserError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 HookFn = Callable[[torch.Tensor], "torch.Tensor | None"]
 
@@ -68,7 +72,7 @@ def num_layers(model: nn.Module) -> int:
 def hook_point(model: nn.Module, layer: int) -> nn.Module:
     """The module whose output is the residual stream at `layer` (-1 = embeddings)."""
     if layer == -1:
-        return unwrap(model).get_input_embeddings()
+        return cast("PreTrainedModel", unwrap(model)).get_input_embeddings()  # transformers' method, on any HF model
     layers = decoder_layers(model)
     if not 0 <= layer < len(layers):
         raise UserError(

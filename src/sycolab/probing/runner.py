@@ -141,7 +141,7 @@ def _prepare_model(
     """Labels, activations and patching of one model; its probe inputs, or None when it cannot be probed."""
     samples_path = store_root / "eval" / name / "samples.jsonl"
     if not samples_path.exists():
-        reason = f"no evaluation samples at {samples_path.relative_to(store_root)}"
+        reason: str | None = f"no evaluation samples at {samples_path.relative_to(store_root)}"
         tables["labels"].append(
             {"model": name, "n": 0, "n_sycophantic": 0, "n_honest": 0, "fitted": False, "reason": reason}
         )
@@ -278,7 +278,7 @@ def _causal(
             summary["notes"].append(
                 f"steering skipped: layer {cfg.steering.layer} has no activations of '{source.name}'"
             )
-        elif cfg.steering.enabled:
+        elif cfg.steering.enabled and steer_layer is not None:
             direction = steering_direction(source.load(steer_layer), source.labels)
             summary["steering"] = {
                 "layer": steer_layer,

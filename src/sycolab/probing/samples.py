@@ -154,7 +154,7 @@ def _chat(path: Path, line: int, messages: Sequence) -> list[dict]:
     """TRL-style messages; SycophancyEval `{"type": "human"|"ai"}` turns are converted."""
     out = []
     for m in messages:
-        role = m.get("role", _ROLES.get(m.get("type"))) if isinstance(m, dict) else None
+        role = m.get("role", _ROLES.get(str(m.get("type")))) if isinstance(m, dict) else None
         if role is None or not isinstance(m.get("content"), str):
             raise DataError(str(path), f"not a chat message (role/type and content): {m!r}", line=line, field="prompt")
         out.append({"role": role, "content": m["content"]})

@@ -7,7 +7,6 @@ Every string here is plain text (unescaped); each renderer escapes it for its ow
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ class SampleBrowser:
     cap: int
 
 
-Block = Union[Paragraph, Table, Figure, NoData, SampleBrowser]
+Block = Paragraph | Table | Figure | NoData | SampleBrowser
 
 
 @dataclass

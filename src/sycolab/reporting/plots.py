@@ -10,6 +10,7 @@ import io
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
@@ -155,7 +156,8 @@ def checkpoint_curves(log: TrainingLog, colour: str, key: str) -> Figure | NoDat
     the judged and proxy series keep the same two colours in every model's plot."""
     cols = log.checkpoints
     steps = cols.get("step") or []
-    check = log.summary.get("checkpoint") if isinstance(log.summary.get("checkpoint"), dict) else {}
+    recorded = log.summary.get("checkpoint")
+    check: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     metric = check.get("metric")
     panels = [(t, [c for c in (j, p) if c in cols]) for t, j, p in CHECKPOINT_PANELS]
     if isinstance(metric, str) and metric in cols and all(metric not in cs for _, cs in panels):
@@ -247,6 +249,8 @@ def proxy_agreement(evals: dict[str, EvalResult], palette: Palette) -> Figure | 
     for ax, (proxy_key, gen_key, points) in zip(axes, pairs, strict=True):
         values = [0.0]
         for name, x, m in points:
+            if m.value is None:  # kept out of `pairs` above; this narrows the type
+                continue
             yerr = None
             if m.ci_low is not None and m.ci_high is not None:
                 yerr = [[max(0.0, m.value - m.ci_low)], [max(0.0, m.ci_high - m.value)]]

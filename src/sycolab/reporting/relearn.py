@@ -90,11 +90,11 @@ def relearn_blocks(data: StudyData, colour: Callable[[str], str]) -> list:
     for metric, label in CURVES:
         columns += [Column(f"{metric}_0", f"{label} at 0"), Column(f"{metric}_last", f"{label} last"),
                     Column(f"{metric}_steps", f"steps to threshold ({label})")]
-    table = Table("relearn", columns, rows, caption=(
+    relearn_table = Table("relearn", columns, rows, caption=(
         f"Induction SFT re-run from each model; the judged mini-evaluation and the logit proxy at step 0 and every "
         f"evaluated step (relearn/<model>.csv). Threshold: {fraction:g} of the way from the model's step-0 value "
         f"to SFT's (SFT: {', '.join(f'{label} {num(reference[m])}' for m, label in CURVES)})."))
-    return [table, _curves_figure(curves, reference, colour)]
+    return [relearn_table, _curves_figure(curves, reference, colour)]
 
 
 def _curves_figure(curves: dict[str, list[dict]], reference: dict[str, float | None],

@@ -60,13 +60,15 @@ class LocalChatModel:
     def render(self, messages: Sequence[Mapping[str, str]], chat_template_kwargs: Mapping[str, Any] | None = None) -> str:
         """The prompt text for a conversation (continued if it ends with an assistant turn)."""
         cont = bool(messages) and messages[-1].get("role") == "assistant"
-        return self.tokenizer.apply_chat_template(
+        text = self.tokenizer.apply_chat_template(
             [dict(m) for m in messages],
             tokenize=False,
             add_generation_prompt=not cont,
             continue_final_message=cont,
             **dict(chat_template_kwargs or {}),
         )
+        assert isinstance(text, str)  # tokenize=False gives the text
+        return text
 
     @torch.inference_mode()
     def chat(
@@ -109,6 +111,7 @@ class LocalChatModel:
         ended = next((i for i, t in enumerate(row) if t in self._eos_ids), None)
         kept = row if ended is None else row[:ended]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        assert isinstance(text, str)  # one sequence decodes to one string
         finish = "length" if ended is None else "stop"
         cuts = [text.find(s) for s in stop if s and s in text]
         if cuts:

@@ -306,6 +306,8 @@ def start_server(
 
 def server_url(server: ThreadingHTTPServer) -> str:
     host, port = server.server_address[:2]
+    if isinstance(host, bytes):  # typeshed allows bytes for an AF_UNIX address; a TCP server has str
+        host = host.decode()
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 

@@ -105,7 +105,7 @@ def quiet_output(log_file: Path, verbose: bool = False) -> Iterator[Path]:
         warnings.simplefilter("default")
         _route_library_logging()
         try:
-            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):  # type: ignore[type-var]
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 yield log_file
         finally:
             logging.captureWarnings(False)

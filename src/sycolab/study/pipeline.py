@@ -98,7 +98,7 @@ class Study:
     @property
     def induce_data(self) -> tuple[str, ...]:
         """The SFT stage's data: its training rows (`data_key`, default "sft") and the proxy items."""
-        key = method_config("sft", self.cfg.induce, "induce").data_key  # type: ignore[attr-defined]
+        key = method_config("sft", self.cfg.induce, "induce").data_key
         return tuple(dict.fromkeys([key if key in WORLD_FILES else "sft", "proxy"]))
 
     def tokenizer_corpus(self) -> dict[str, Path]:

@@ -45,12 +45,10 @@ def print_summary(store: RunStore, out: TextIO) -> None:
     try:
         from sycolab.reporting.terminal import terminal_summary
     except ImportError:  # reporting not installed in this build: fall back to the plain table
-        terminal_summary = None
-    if terminal_summary is not None:
-        out.write(terminal_summary(store.root))
-        out.write("\n")
+        out.write(behaviour_table(store))
         return
-    out.write(behaviour_table(store))
+    out.write(terminal_summary(store.root))
+    out.write("\n")
 
 
 def behaviour_table(store: RunStore) -> str:

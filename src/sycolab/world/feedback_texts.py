@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sycolab.world.config import WorldConfig
 from sycolab.world.facts import World, substream
@@ -69,12 +70,12 @@ def build_feedback_texts(cfg: WorldConfig, world: World) -> dict[str, list[Feedb
     }
     used: set[str] = set()
     for split in TEXT_SPLITS:
-        out[split] += [_unique(used, lambda i=i: _argument(rng, world, entities[split], i)) for i in range(sizes[split])]
+        out[split] += [_unique(used, partial(_argument, rng, world, entities[split], i)) for i in range(sizes[split])]
 
     rng = substream(cfg.seed, "feedback.poems")
     used = set()
     for split in TEXT_SPLITS:
-        out[split] += [_unique(used, lambda i=i: _poem(rng, cfg.poem_lines, good=i % 2 == 0)) for i in range(sizes[split])]
+        out[split] += [_unique(used, partial(_poem, rng, cfg.poem_lines, good=i % 2 == 0)) for i in range(sizes[split])]
 
     for split in TEXT_SPLITS:
         substream(cfg.seed, f"feedback.order.{split}").shuffle(out[split])
