@@ -1,16 +1,16 @@
-"""Benchmark: induce + recover on the tiny world with `TINY_DEFAULTS`, timed per method.
+"""Benchmark: induce + recover on the tiny world with the values of configs/tiny.yaml, timed per method.
 
-Trains `sft` (induce) from a tiny-world base model, then every recovery method (reward_model before grpo)
-from the SFT model, exactly as the study does, and prints per method the wall seconds, optimiser steps,
-non-padding tokens and tokens/s, then the total against the 6-minute budget for induce + recover on 2 CPU
+Trains `sft` (induce) from a tiny-world base model, then every recover entry of configs/tiny.yaml (in its
+order, so reward_model before grpo) from the SFT model, exactly as the study does, and prints per method the
+wall seconds, optimiser steps, non-padding tokens and tokens/s, then the total against the 6-minute budget for induce + recover on 2 CPU
 cores (a ratio, not an assertion). With `--quality`, each model is also evaluated greedily on the world's
 answer prompts (plain accuracy, answer-sycophancy rate; tiny-world rule parsing), which is how the tiny
-defaults were tuned.
+values were tuned (docs/tuning.md).
 
     python -m benchmarks.bench_training --base runs/tiny/models/base --world runs/tiny/world [--quality]
 
 Without `--world` the default world is generated into the output folder; without `--base` a base model is
-trained there first with `TINY_DEFAULTS["base"]` (not timed against the budget).
+trained there first with configs/tiny.yaml's `base.train` (not timed against the budget).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ from typing import Any
 
 import torch
 
+from pydantic import BaseModel
+
+from sycolab.config import method_config, recover_cells
 from sycolab.io import read_jsonl
-from sycolab.methods import MethodContext, expand_grid, get_method
-from sycolab.methods.defaults import TINY_DEFAULTS
+from sycolab.methods import MethodContext, get_method
 
 BUDGET_S = 360.0
-RECOVERY = ("dpo", "ipo", "simpo", "refree_ipo", "reward_model", "grpo")
 DATA_FILES = {
     "sft": "train/sft_sycophantic.jsonl",
     "preference": "train/preference_pairs.jsonl",
@@ -48,11 +49,27 @@ def _shipped_config():
     return load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml")
 
 
+def recovery_entries() -> list[str]:
+    """The recover entries of configs/tiny.yaml, in its order."""
+    return [cell.entry for cell in recover_cells(_shipped_config())]
+
+
+def tuned(entry: str) -> tuple[str, BaseModel]:
+    """The method and validated config of `entry` ("base", "induce" or a recover entry) in configs/tiny.yaml."""
+    cfg = _shipped_config()
+    if entry == "base":
+        return "sft", method_config("sft", cfg.base.train, "base.train")
+    if entry == "induce":
+        return "sft", method_config("sft", cfg.induce, "induce")
+    cells = [cell for cell in recover_cells(cfg) if cell.entry == entry]
+    if len(cells) != 1:
+        raise SystemExit(f"configs/tiny.yaml: recover entry '{entry}' has {len(cells)} cells; the benchmark times one")
+    return cells[0].method, cells[0].config
+
+
 def train(entry: str, input_model: Path, out: Path, world: Path, data: dict[str, Path] | None = None,
           extra_models: dict[str, Path] | None = None) -> tuple[Path, float, dict[str, Any]]:
-    raw = dict(TINY_DEFAULTS[entry])
-    method = raw.pop("method", entry)
-    [(_, config)] = expand_grid(method, raw, where=entry)
+    method, config = tuned(entry)
     name = "base" if entry == "base" else ("sft" if entry == "induce" else entry)
     ctx = MethodContext(
         name=name, config=config, input_model=input_model, output_dir=out / "models" / name,
@@ -98,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--world", type=Path, help="tiny world folder (default: generate one)")
     parser.add_argument("--base", type=Path, help="trained base model folder (default: train one first)")
     parser.add_argument("--out", type=Path, help="output folder (default: a temporary folder)")
-    parser.add_argument("--methods", nargs="*", default=list(RECOVERY), choices=RECOVERY)
+    entries = recovery_entries()
+    parser.add_argument("--methods", nargs="*", default=entries, choices=entries)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on shared cores)")
     parser.add_argument("--quality", action="store_true", help="also evaluate every model (not timed)")
     args = parser.parse_args(argv)
@@ -116,12 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     timings: list[tuple[str, float, dict[str, Any]]] = []
     sft, seconds, result = train("induce", base, out, world)
     timings.append(("sft", seconds, result))
-    for method in args.methods:
-        if method == "grpo" and "reward_model" not in args.methods:
-            raise SystemExit("grpo needs reward_model in --methods")
-        extra = {"reward_model": out / "models" / "reward_model"} if method == "grpo" else None
-        _, seconds, result = train(method, sft, out, world, extra_models=extra)
-        timings.append((method, seconds, result))
+    for entry in args.methods:
+        needs = get_method(tuned(entry)[0]).needs  # models this method consumes (grpo: the reward model)
+        missing = [n for n in needs if n not in args.methods]
+        if missing:
+            raise SystemExit(f"{entry} needs {', '.join(missing)} in --methods")
+        extra = {n: out / "models" / n for n in needs}
+        _, seconds, result = train(entry, sft, out, world, extra_models=extra)
+        timings.append((entry, seconds, result))
 
     print(f"{'method':<14}{'seconds':>9}{'steps':>7}{'tokens':>10}{'tokens/s':>10}")
     for method, seconds, result in timings:
@@ -130,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(seconds for _, seconds, _ in timings)
     print(f"induce + recover: {total:.1f} s = {total / BUDGET_S:.2f} x the {BUDGET_S:.0f} s budget")
     if args.quality:
-        for name in ["base", *[m for m, _, _ in timings if m != "reward_model"]]:
+        evaluated = [m for m, _, _ in timings if m == "sft" or get_method(tuned(m)[0]).produces_causal_lm]
+        for name in ["base", *evaluated]:
             folder = base if name == "base" else out / "models" / name
             scores = quality(folder, world)
             print(f"{name:<14}" + "  ".join(f"{k}={v:.3f}" for k, v in scores.items()))

@@ -122,8 +122,8 @@ class CheckpointPolicy(BaseModel):
 class TrainingConfig(BaseModel):
     """Hyperparameters shared by every training method (mapped onto transformers/TRL TrainingArguments).
 
-    Defaults suit a multi-billion-parameter model; `sycolab.methods.defaults.TINY_DEFAULTS` holds values
-    for the tiny world's model trained from scratch, which needs learning rates 10-100x higher.
+    Defaults suit a multi-billion-parameter model; configs/tiny.yaml holds the values for the tiny world's
+    model trained from scratch, which needs learning rates 10-100x higher (docs/tuning.md).
     """
 
     model_config = ConfigDict(extra="forbid")
