@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from pydantic import BaseModel
 
 from sycolab.config import method_config, recover_cells
