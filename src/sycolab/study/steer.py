@@ -126,12 +126,11 @@ def run_steering(study: Study) -> dict[str, Any]:
             atomic_write_json(out / CHOICE_FILE, {"source": source, "skipped": str(skip)})
             write_table(out / CURVE_FILE, [], columns=CURVE_COLUMNS)
             return {"skipped": str(skip)}
-        curve = _sweep(study, source, layer, direction, tune, out / "tune")
+        measured = _sweep(study, source, layer, direction, tune, out / "tune")
+        curve = [point for point, _ in measured]
         kept, reason = choose_alpha(curve, cfg.steering.max_accuracy_drop)
-        write_table(out / CURVE_FILE, [
-            {"model": source, "layer": layer, **row, "kept": row["alpha"] == kept.alpha}
-            for row in (_curve_row(study, out / "tune", p.alpha) for p in curve)
-        ], columns=CURVE_COLUMNS)
+        write_table(out / CURVE_FILE, [{"model": source, "layer": layer, **row, "kept": point.alpha == kept.alpha}
+                                       for point, row in measured], columns=CURVE_COLUMNS)
         atomic_write_bytes(out / DIRECTION_FILE, _npy(direction.unit))
         choice = {
             "source": source, "model": steered_name(source), "layer": layer, "alpha": kept.alpha, "reason": reason,
@@ -192,7 +191,7 @@ def _layer(study: Study, source: str) -> int:
 
 
 def _sweep(study: Study, source: str, layer: int, direction: SteeringDirection, tune: set[str],
-           out: Path) -> list[SweepPoint]:
+           out: Path) -> list[tuple[SweepPoint, dict[str, Any]]]:
     """Answer sycophancy and plain accuracy of the steered source at every alpha, on the tuning questions'
     answer prompts (alpha 0: the unsteered model, whose generations the eval stage already cached)."""
     from sycolab.data.sycophancy_eval import load_eval_items
@@ -213,9 +212,10 @@ def _sweep(study: Study, source: str, layer: int, direction: SteeringDirection, 
             model = base if alpha == 0 else SteeredModel(base, SteeringSpec(source, layer, alpha, direction), stack)
             metrics = evaluate_model(f"{steered_name(source)}@alpha={alpha:g}", _backend(study, model, gen), judge,  # type: ignore[arg-type]
                                      items, cfg, out / _alpha_folder(alpha)).to_dict()["metrics"]
-        curve.append(SweepPoint(alpha, metrics["answer_sycophancy_rate"]["value"], metrics["plain_accuracy"]["value"]))
+        point = SweepPoint(alpha, metrics["answer_sycophancy_rate"]["value"], metrics["plain_accuracy"]["value"])
+        curve.append((point, _curve_row(alpha, metrics)))
         log.info("steering %s at layer %d, alpha %g: answer sycophancy %s, plain accuracy %s", source, layer, alpha,
-                 curve[-1].answer_sycophancy_rate, curve[-1].plain_accuracy)
+                 point.answer_sycophancy_rate, point.plain_accuracy)
     return curve
 
 
@@ -223,8 +223,8 @@ def _alpha_folder(alpha: float) -> str:
     return f"alpha_{alpha:g}"
 
 
-def _curve_row(study: Study, tune_dir: Path, alpha: float) -> dict[str, Any]:
-    metrics = read_json(tune_dir / _alpha_folder(alpha) / "metrics.json")["metrics"]
+def _curve_row(alpha: float, metrics: dict[str, Any]) -> dict[str, Any]:
+    """A curve.csv row from one sweep point's metrics (metrics.json "metrics")."""
     row: dict[str, Any] = {"alpha": alpha}
     for key in CURVE_METRICS:
         m = metrics.get(key) or {}
