@@ -253,10 +253,41 @@ def _write_probe(folder: Path, models: list[str]) -> None:
         {"model": "sft", "layer": layer, "gap_before": 0.35, "gap_after": round(0.35 * (1 - share), 4), "share_removed": share}
         for layer, share in enumerate((0.05, 0.2, 0.6, 0.3))
     ])
-    write_table(folder / "steering.csv", [
-        {"model": "sft", "alpha": alpha, "layer": 2, "answer_sycophancy_rate": rate, "plain_accuracy": acc}
-        for alpha, rate, acc in ((0.0, 0.6, 0.75), (2.0, 0.45, 0.74), (4.0, 0.3, 0.7), (8.0, 0.2, 0.55))
+    _write_steer(folder.parent / "steer")
+
+
+#: steer/curve.csv of sft at layer 2: alpha, answer sycophancy, plain accuracy on the tuning questions;
+#: alpha 2 is kept (alpha 4 lowers sycophancy further but costs 0.05 > 0.04 of accuracy)
+STEER_CURVE = ((0.0, 0.6, 0.75), (1.0, 0.45, 0.74), (2.0, 0.3, 0.72), (4.0, 0.2, 0.70))
+STEER_CHOICE = {"source": "sft", "model": "sft+steer", "layer": 2, "alpha": 2.0, "max_accuracy_drop": 0.04,
+                "reason": "lowest answer sycophancy on the tuning questions among alphas with plain accuracy >= 0.710",
+                "mean_difference_norm": 3.5, "residual_norm": 70.0, "relative_to_residual": 0.05,
+                "direction_sha256": "d" * 64, "n_sycophantic": 30, "n_honest": 18, "n_tuning_questions": 24,
+                "n_report_questions": 36, "tuning_questions": [f"q{i}" for i in range(24)]}
+
+
+def _write_steer(folder: Path) -> None:
+    write_table(folder / "curve.csv", [
+        {"model": "sft", "layer": 2, "alpha": alpha, "answer_sycophancy_rate": rate,
+         "answer_sycophancy_rate_ci_low": round(rate - 0.1, 3), "answer_sycophancy_rate_ci_high": round(rate + 0.1, 3),
+         "plain_accuracy": acc, "hedged_rate": 0.0, "n_questions": 24, "kept": alpha == STEER_CHOICE["alpha"]}
+        for alpha, rate, acc in STEER_CURVE
     ])
+    atomic_write_json(folder / "choice.json", STEER_CHOICE)
+
+
+def write_steered_eval(root: Path, name: str = "sft+steer") -> Path:
+    """eval/<name>/metrics.json of the steered sft (dpo's metrics, provenance "steering" as the steer stage
+    writes it), without a model folder, as the eval:sft+steer stage leaves it."""
+    metrics = {k: {"value": v, "ci_low": lo, "ci_high": hi, "n": n, "n_unscored": u}
+               for k, (v, lo, hi, n, u) in METRICS["dpo"].items()}
+    steering = {k: STEER_CHOICE[k] for k in ("source", "layer", "alpha", "direction_sha256", "mean_difference_norm",
+                                              "n_tuning_questions", "n_report_questions")}
+    return atomic_write_json(root / "eval" / name / "metrics.json", {
+        "model": name, "metrics": metrics, "flags": [], "proxy": None, "proxy_vs_generation": None,
+        "provenance": {"model": name, "stage_key": None, "weights_sha256": "f" * 64, "judge": {"kind": "rule"},
+                       "generation": {"backend": "hf"}, "data": [], "steering": steering},
+    })
 
 
 def _write_training(folder: Path, name: str) -> None:

@@ -291,24 +291,34 @@ def test_steering_direction_by_hand():
     np.testing.assert_allclose(d.unit, np.array([2.0, -1.0]) / np.sqrt(5), rtol=1e-6)
     assert d.mean_difference_norm == pytest.approx(np.sqrt(5))
     assert d.residual_norm == pytest.approx(1.5)
-    assert d.mean_difference_alpha == pytest.approx(np.sqrt(5) / 1.5)
+    assert d.relative_to_residual == pytest.approx(np.sqrt(5) / 1.5)
+    np.testing.assert_allclose(d.vector, [2.0, -1.0], rtol=1e-6)
     with pytest.raises(UserError):
         steering_direction(acts, np.ones(4, dtype=bool))
 
 
-def test_steer_subtracts_alpha_times_the_typical_norm(lm):
+def test_steer_alpha_one_subtracts_exactly_the_mean_difference(lm):
+    """alpha is in units of d = mean(sycophantic) - mean(honest): alpha 1 removes d itself, alpha 2 twice
+    it, at every position of the residual after the layer, whatever the residual norm."""
     model, tok = lm
     ids = torch.tensor([encode(tok, PROMPTS[0])])
     rng = np.random.default_rng(0)
-    direction = steering_direction(rng.normal(size=(20, 64)), np.arange(20) < 10)
-    u = torch.from_numpy(direction.unit)
+    acts = rng.normal(size=(20, 64))
+    acts[:, 3] += 1000.0  # one outlier coordinate sets every residual's norm, not the difference
+    labels = np.arange(20) < 10
+    d = torch.from_numpy((acts[labels].mean(0) - acts[~labels].mean(0)).astype(np.float32))
+    direction = steering_direction(acts, labels)
+    assert direction.residual_norm > 10 * direction.mean_difference_norm
     with torch.no_grad():
         clean = model(ids, output_hidden_states=True).hidden_states[1]
-        with steer(model, 0, direction, alpha=0.5):
-            steered = model(ids, output_hidden_states=True).hidden_states[1]
-    torch.testing.assert_close(
-        clean - steered, (0.5 * direction.residual_norm * u).expand_as(clean), rtol=1e-4, atol=1e-5
-    )
+        with steer(model, 0, direction, alpha=1.0):
+            once = model(ids, output_hidden_states=True).hidden_states[1]
+        with steer(model, 0, direction, alpha=2.0):
+            twice = model(ids, output_hidden_states=True).hidden_states[1]
+        after = model(ids, output_hidden_states=True).hidden_states[1]
+    torch.testing.assert_close(clean - once, d.expand_as(clean), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(clean - twice, (2 * d).expand_as(clean), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(after, clean, rtol=0, atol=0)  # the hook came off
 
     def measure(m):
         with torch.no_grad():
@@ -400,7 +410,6 @@ def test_run_probing_writes_every_table(lm, tmp_path):
         ablation_k=2,
         batch_size=8,
         patching={"max_prompts": 3},
-        steering={"alphas": [0.0, 0.5]},
         intervention={"add_alphas": [0.3]},
     )
     run_probing(tmp_path, cfg, ["sft", "dpo", "grpo", "missing"], lambda name: (model, tok), measure)
@@ -437,11 +446,7 @@ def test_run_probing_writes_every_table(lm, tmp_path):
     assert [r["k"] for r in read_table(out / "ablation.csv") if r["model"] == "sft"] == [1, 2]
     patching = read_table(out / "patching.csv")
     assert {r["model"] for r in patching} == {"sft", "dpo", "grpo"} and all(r["n"] == 3 for r in patching)
-    steering = read_table(out / "steering.csv")
-    assert [r["alpha"] for r in steering] == [0.0, 0.5]
-    assert steering[0]["answer_sycophancy_rate"] == pytest.approx(measure(model)["answer_sycophancy_rate"], abs=1e-6)
-    assert steering[1]["answer_sycophancy_rate"] != pytest.approx(steering[0]["answer_sycophancy_rate"], abs=1e-9)
-    assert steering[0]["plain_accuracy"] == 0.75
+    assert not (out / "steering.csv").exists()  # steering is its own stage (sycolab.study.steer)
     assert [r["mode"] for r in read_table(out / "intervention.csv")] == ["remove", "add"]
     meta = read_json(out / "summary.json")
     assert meta["models"]["sft"]["activations"]["prompts_per_s"] > 0

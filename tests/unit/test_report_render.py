@@ -100,7 +100,7 @@ def test_missing_stages_are_explained(tmp_path):
         "No per-layer AUROC plot: probe/own_auroc.csv not found (stage probe failed: RuntimeError: out of memory).",
         "No transfer heatmap: probe/transfer.csv not found",
         "No patching curve: probe/patching.csv not found",
-        "No steering sweep: probe/steering.csv not found",
+        "No steering sweep: steer/curve.csv not found",
         "No training diagnostics: no training/*/diagnostics.csv found",
         "No sample browser: no eval/*/samples.jsonl found (the eval stage has not run).",
     ]

@@ -12,8 +12,9 @@ from _micro_study import micro_study
 from sycolab.study.evaluate import data_evaluation_key
 from sycolab.study.stages import run_stage, stage_key, stage_status
 
-ALL = ["world", "base", "train:sft", "train:dpo", "eval:base", "eval:sft", "eval:dpo", "probe", "report"]
-EVALS_AND_AFTER = ["eval:base", "eval:sft", "eval:dpo", "probe", "report"]
+ALL = ["world", "base", "train:sft", "train:dpo", "eval:base", "eval:sft", "eval:dpo", "probe", "steer", "eval:sft+steer",
+       "report"]
+EVALS_AND_AFTER = ["eval:base", "eval:sft", "eval:dpo", "probe", "steer", "eval:sft+steer", "report"]
 
 
 def run_fake(study) -> list[str]:
@@ -102,6 +103,15 @@ def test_changed_judge_or_generation_reruns_evaluation_and_probe_only(finished):
     assert states(_again(study, evaluate=generation))["eval:base"] == ("stale", "generation settings changed")
     concurrency = {**evaluate, "judge": {"kind": "rule", "max_tokens": 32, "max_concurrency": 64}}
     assert run_fake(_again(study, evaluate=concurrency)) == []  # does not decide a verdict
+
+
+def test_changed_steering_reruns_the_sweep_and_the_steered_evaluation_not_the_probes(finished):
+    study, _ = finished
+    probe = {**study.cfg.probe.model_dump(mode="json"), "steering": {"alphas": [0.0, 3.0]}}
+    now = states(_again(study, probe=probe))
+    assert now["probe"][0] == "done"
+    assert now["steer"] == ("stale", "config changed")
+    assert run_fake(_again(study, probe=probe)) == ["steer", "eval:sft+steer", "report"]
 
 
 def test_moved_data_file_with_same_content_keeps_every_key(finished, tmp_path):

@@ -7,6 +7,7 @@ sensible; raise `batch_size` on a GPU and consider `kinds: [logistic]` (the MLP 
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,24 +25,41 @@ class PatchingConfig(BaseModel):
 
 
 class SteeringConfig(BaseModel):
-    """Mean-difference steering of the source (SFT) model, swept over `alphas`.
+    """Mean-difference steering of the source (`probe.transfer_from`) model, and its evaluation as a model.
 
-    `alpha` is in units of the typical residual norm at the steering layer (median L2 norm of the
-    residual at the probed position over the probed prompts): alpha 0.1 subtracts a vector whose length is
-    a tenth of a typical residual. alpha 0 is the unsteered baseline.
+    `alphas` are in units of the steering direction's own norm: steering subtracts alpha times the mean
+    difference between the source's sycophantic and honest residuals at `layer` (alpha 1 removes exactly
+    that difference; Turner et al. 2023, Rimsky et al. 2024). alpha 0 (the unsteered model) is always part
+    of the sweep. A seeded `tune_fraction` of the answer questions builds the direction and chooses alpha:
+    the lowest answer sycophancy among alphas whose plain accuracy stays within `max_accuracy_drop` of the
+    unsteered model's on those questions. With `evaluate`, the steered model at the kept alpha is then
+    evaluated on every behaviour, on the other questions only, as model `<source>+steer`.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     layer: Literal["peak"] | int = "peak"
-    alphas: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.4])
+    alphas: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0])
+    tune_fraction: float = Field(0.4, gt=0.0, lt=1.0, description="share of answer questions held out for tuning")
+    max_accuracy_drop: float = Field(0.05, ge=0.0, le=1.0)
+    evaluate: bool = True
+
+    @field_validator("alphas")
+    @classmethod
+    def _alphas(cls, value: list[float]) -> list[float]:
+        bad = [a for a in value if not math.isfinite(a)]
+        if bad:
+            raise ValueError(f"alphas must be finite numbers, got {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"duplicate alphas in {value}")
+        return sorted(set(value) | {0.0})
 
 
 class InterventionConfig(BaseModel):
     """Direction intervention with the source model's logistic probe direction at its peak layer:
     `remove` (project the direction out at every position) and `add` for each of `add_alphas`
-    (same units as steering alphas: fractions of the typical residual norm)."""
+    (fractions of the typical, median, residual norm at that layer; the probe direction has no norm of its own)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -6,8 +6,8 @@ Steps, each skipped with a recorded reason when its inputs are missing:
 2. probes with intervals and permutation nulls, shortcut baselines, per-template probes, ablation,
    cross-fitted transfer from `cfg.transfer_from`, direction cosines (`analysis.analyse`, from the stored
    activations alone);
-3. with a `measure_sycophancy` callable: direction interventions and the steering alpha sweep on the
-   source model.
+3. with a `measure_sycophancy` callable: direction interventions on the source model.
+Steering (the alpha sweep and the steered model) is its own stage after this one (`sycolab.study.steer`).
 Tables (docs/architecture.md, "Probing tables") are written with `sycolab.io.write_table`, plus
 `probe/intervention.csv` and `probe/summary.json`.
 """
@@ -34,7 +34,6 @@ from sycolab.probing.intervention import InterventionResult, intervention_effect
 from sycolab.probing.patching import PatchRow, activation_patching
 from sycolab.probing.probes import class_counts, probe_direction, too_few_reason
 from sycolab.probing.samples import ProbeSamples, patch_prompts, read_neutral_prompts, read_probe_samples
-from sycolab.probing.steering import steer, steering_direction
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,6 @@ COLUMNS = {
     "cosine_mean": ["model_a", "model_b", "mean_cosine", "n_layers"],
     "ablation": ["model", "layer", "k", "original_auroc", "ablated_auroc", "recovery_pct"],
     "patching": ["model", "layer", "gap_before", "gap_after", "share_removed", "n"],
-    "steering": ["model", "alpha", "layer", "answer_sycophancy_rate", "plain_accuracy"],
     "intervention": [
         "model",
         "layer",
@@ -90,7 +88,7 @@ def run_probing(
 
     `load_model(name)` returns (model, tokenizer) of a stored model. `measure_sycophancy(model)` returns
     the model's answer_sycophancy_rate, or a mapping with "answer_sycophancy_rate" (and optionally
-    "plain_accuracy"); it runs with interventions and steering hooks attached. `proxy_path` holds the
+    "plain_accuracy"); it runs with intervention hooks attached. `proxy_path` holds the
     logit-proxy items used for patching (default `store_root/world/heldout/proxy.jsonl`).
     """
     store_root = Path(store_root)
@@ -120,10 +118,10 @@ def run_probing(
     if measure_sycophancy is not None and cfg.transfer_from in fitted:
         _causal(cfg, load_model, measure_sycophancy, fitted[cfg.transfer_from], results, tables, summary)
     elif measure_sycophancy is None:
-        summary["notes"].append("steering and interventions skipped: no measure_sycophancy callable given")
+        summary["notes"].append("interventions skipped: no measure_sycophancy callable given")
     else:
         summary["notes"].append(
-            f"steering and interventions skipped: source model '{cfg.transfer_from}' has no fitted probe"
+            f"interventions skipped: source model '{cfg.transfer_from}' has no fitted probe"
         )
     summary["seconds"] = {**results.seconds, "total": time.perf_counter() - started}
     _write(out, tables, summary)
@@ -258,43 +256,18 @@ def _causal(
     tables: dict[str, list[dict]],
     summary: dict,
 ) -> None:
-    """Direction interventions and the steering sweep on the source model.
-
-    Steering alphas and intervention `add` alphas are fractions of the typical (median) residual norm at
-    the layer; the intervention direction is the source's logistic probe direction (toward sycophancy) at
-    its peak layer, the steering direction its mean difference at `cfg.steering.layer`.
-    """
-    if not (cfg.steering.enabled or cfg.intervention.enabled):
-        summary["notes"].append("steering and interventions disabled")
+    """Direction interventions on the source model: the source's logistic probe direction (toward
+    sycophancy) at its peak layer, removed, or added with `add` alphas that are fractions of the typical
+    (median) residual norm at that layer."""
+    if not cfg.intervention.enabled:
+        summary["notes"].append("interventions disabled")
         return
     peak = results.peak_layer(source.name)
-    steer_layer = peak if cfg.steering.layer == "peak" else cfg.steering.layer
     model, _tokenizer = load_model(source.name)
     model.eval()
     try:
         baseline = _metrics(measure(model))
         summary["causal_baseline"] = baseline
-        if cfg.steering.enabled and (steer_layer is None or steer_layer not in source.layers):
-            summary["notes"].append(
-                f"steering skipped: layer {cfg.steering.layer} has no activations of '{source.name}'"
-            )
-        elif cfg.steering.enabled and steer_layer is not None:
-            direction = steering_direction(source.load(steer_layer), source.labels)
-            summary["steering"] = {
-                "layer": steer_layer,
-                "residual_norm": direction.residual_norm,
-                "mean_difference_norm": direction.mean_difference_norm,
-                "mean_difference_alpha": direction.mean_difference_alpha,
-            }
-            for alpha in cfg.steering.alphas:
-                if alpha == 0:
-                    metrics = baseline
-                else:
-                    with steer(model, steer_layer, direction, alpha):
-                        metrics = _metrics(measure(model))
-                tables["steering"].append(
-                    {"model": source.name, "alpha": alpha, "layer": steer_layer, **_steering_cells(metrics)}
-                )
         if cfg.intervention.enabled and peak is not None:
             probe = next(r.probe for r in results.own[source.name]["logistic"] if r.layer == peak)
             unit = probe_direction(probe)
@@ -337,13 +310,6 @@ def _metrics(value: float | Mapping[str, float | None] | None) -> dict[str, floa
 
 def _rate(measure: Measure) -> Callable[[Any], float]:
     return lambda model: _metrics(measure(model))["answer_sycophancy_rate"]
-
-
-def _steering_cells(metrics: Mapping[str, float]) -> dict[str, float | None]:
-    return {
-        "answer_sycophancy_rate": metrics["answer_sycophancy_rate"],
-        "plain_accuracy": metrics.get("plain_accuracy"),
-    }
 
 
 def _is_large(model) -> bool:

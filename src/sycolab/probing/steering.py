@@ -1,18 +1,28 @@
 """Activation steering against sycophancy (contrastive mean-difference steering).
 
-Direction (Turner et al. 2023 "ActAdd"; Rimsky et al. 2024 "Contrastive Activation Addition"): the mean
-residual on the SFT model's sycophantic samples minus the mean on its honest samples, at one layer and
-the probed position. Steering subtracts alpha * s * u at that layer at every position during generation,
-with u the unit direction and s the typical residual norm there: the median L2 norm of the probed
-activations. alpha is therefore a fraction of a typical residual (0.1 = a tenth), comparable across layers
-and models whose residual norms differ by orders of magnitude. For reference, `mean_difference_norm / residual_norm`
-is the alpha that subtracts exactly the mean difference.
+Direction (Turner et al. 2023, "Activation Addition", ActAdd; Rimsky et al. 2024, "Steering Llama 2 via
+Contrastive Activation Addition", CAA): the mean residual on the source (SFT) model's sycophantic samples
+minus the mean on its honest samples, at one layer and the probed position,
+
+    d = mean(h | sycophantic) - mean(h | honest).
+
+Steering subtracts alpha * d from the residual after that layer at every position during generation, so
+alpha is in units of the direction's own norm: alpha 1 removes exactly the mean difference, alpha 2 twice
+it. This unit does not depend on the residual's own norm, which a few outlier coordinates dominate in large
+models and which differs by orders of magnitude between layers and models. `relative_to_residual` (|d|
+over the median residual norm) says how large alpha 1 is against a typical residual, for reference only.
+
+The alpha the study keeps is chosen on tuning questions held out from the report (`tuning_questions`,
+`choose_alpha`): the lowest answer sycophancy among alphas that keep plain accuracy within
+`max_accuracy_drop` of the unsteered model on the same questions.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import hashlib
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,19 +34,29 @@ from sycolab.probing.intervention import direction_intervention
 @dataclass(frozen=True)
 class SteeringDirection:
     unit: np.ndarray  # float32 [d_model], unit length, pointing toward sycophancy
-    mean_difference_norm: float
-    residual_norm: float  # median L2 norm of the activations it was computed from
+    mean_difference_norm: float  # |d|: alpha 1 subtracts a vector of this length
+    residual_norm: float  # median L2 norm of the activations it was computed from (reference only)
     n_sycophantic: int
     n_honest: int
 
     @property
-    def mean_difference_alpha(self) -> float:
-        """The alpha at which steering subtracts exactly the mean difference."""
-        return self.mean_difference_norm / self.residual_norm
+    def vector(self) -> np.ndarray:
+        """d itself (float32): what alpha 1 subtracts."""
+        return (self.unit.astype(np.float64) * self.mean_difference_norm).astype(np.float32)
+
+    @property
+    def relative_to_residual(self) -> float:
+        """|d| / median residual norm: the size of alpha 1 against a typical residual."""
+        return self.mean_difference_norm / self.residual_norm if self.residual_norm > 0 else math.inf
+
+    @property
+    def sha256(self) -> str:
+        """Content hash of d (float32 bytes): part of every cache key of a steered model."""
+        return hashlib.sha256(np.ascontiguousarray(self.vector).tobytes()).hexdigest()
 
 
 def steering_direction(acts: np.ndarray, labels: np.ndarray) -> SteeringDirection:
-    """mean(acts[sycophantic]) - mean(acts[honest]) as a unit vector, with the norms that scale it."""
+    """d = mean(acts[sycophantic]) - mean(acts[honest]), kept as its unit vector and norm."""
     x = np.asarray(acts, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     if x.ndim != 2 or x.shape[0] != y.size:
@@ -58,6 +78,45 @@ def steering_direction(acts: np.ndarray, labels: np.ndarray) -> SteeringDirectio
 
 @contextlib.contextmanager
 def steer(model, layer: int, direction: SteeringDirection, alpha: float) -> Iterator[None]:
-    """Inside the block, subtract alpha * residual_norm * unit direction at `layer` (every position)."""
-    with direction_intervention(model, layer, direction.unit, mode="add", alpha=-alpha * direction.residual_norm):
+    """Inside the block, subtract alpha * d (the mean difference) from the residual after `layer`, at every
+    position; the hook comes off on exit (`hooks.forward_hooks`)."""
+    with direction_intervention(model, layer, direction.unit, mode="add", alpha=-alpha * direction.mean_difference_norm):
         yield
+
+
+def tuning_questions(question_ids: Iterable[str], fraction: float, seed: int) -> set[str]:
+    """A seeded random `fraction` of the distinct question ids (at least one, and at least one left out):
+    the questions that build the direction and choose alpha; the rest are the steered model's report
+    questions. The draw depends only on the set of ids and the seed, not on their order."""
+    ids = sorted(set(question_ids))
+    if len(ids) < 2:
+        raise UserError(f"steering needs at least 2 answer questions (tuning and report), got {len(ids)}")
+    k = min(max(1, round(fraction * len(ids))), len(ids) - 1)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    return {ids[i] for i in order[:k]}
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One alpha of the sweep, measured on the tuning questions."""
+
+    alpha: float
+    answer_sycophancy_rate: float | None
+    plain_accuracy: float | None
+
+
+def choose_alpha(curve: Sequence[SweepPoint], max_accuracy_drop: float) -> tuple[SweepPoint, str]:
+    """The kept alpha and why: among alphas whose plain accuracy is at least the unsteered (alpha 0)
+    accuracy minus `max_accuracy_drop`, the one with the lowest answer sycophancy; ties go to the smallest
+    |alpha| (the least edit). A point without a sycophancy rate is never kept. `curve` must hold alpha 0."""
+    baseline = next((p for p in curve if p.alpha == 0), None)
+    if baseline is None:
+        raise UserError("the steering sweep needs alpha 0 (the unsteered model) to compare with")
+    floor = None if baseline.plain_accuracy is None else baseline.plain_accuracy - max_accuracy_drop
+    eligible = [p for p in curve if p.answer_sycophancy_rate is not None
+                and (floor is None or (p.plain_accuracy is not None and p.plain_accuracy >= floor - 1e-12))]
+    if not eligible:
+        return baseline, "no alpha had a scored answer sycophancy within the accuracy limit: kept alpha 0"
+    best = min(eligible, key=lambda p: (p.answer_sycophancy_rate, abs(p.alpha)))
+    limit = "" if floor is None else f" among alphas with plain accuracy >= {floor:.3f}"
+    return best, f"lowest answer sycophancy on the tuning questions{limit}"

@@ -52,6 +52,7 @@ class EvalResult:
     sources: dict[str, str] = field(default_factory=dict)
     protocols: list[str] = field(default_factory=lambda: ["sharma", "seed"])
     breakdown: dict[str, MetricValue] = field(default_factory=dict)  # per template, seen/unseen, per domain
+    steering: dict[str, Any] | None = None  # provenance "steering" of a steered model: source, layer, alpha, ...
 
     def value(self, metric: str) -> float | None:
         m = self.metrics.get(metric)
@@ -185,11 +186,20 @@ class PatchingRow:
 
 @dataclass(frozen=True)
 class SteeringRow:
+    """steer/curve.csv: one alpha of the sweep on the tuning questions."""
+
     model: str
     alpha: float
     layer: int | None
     answer_sycophancy_rate: float | None
     plain_accuracy: float | None
+    answer_sycophancy_rate_ci_low: float | None = None
+    answer_sycophancy_rate_ci_high: float | None = None
+    plain_accuracy_ci_low: float | None = None
+    plain_accuracy_ci_high: float | None = None
+    hedged_rate: float | None = None
+    n_questions: int | None = None
+    kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -279,8 +289,16 @@ class StoreReader:
         eval_root = self.root / "eval"
         if eval_root.is_dir():
             extra = sorted(d.name for d in eval_root.iterdir() if (d / "metrics.json").exists() and d.name not in known)
-            entries += [ModelEntry(name, method=_method_of(name)) for name in extra]
+            entries += [self._eval_only_entry(name) for name in extra]
         return entries
+
+    def _eval_only_entry(self, name: str) -> ModelEntry:
+        """A model with results but no folder: a steered model (its metrics.json provenance says so:
+        method "steer", its source as parent, layer and alpha as params), else the method of its name."""
+        result = self.eval_result(name)
+        if result is not None and result.steering:
+            return ModelEntry(name, "steer", str(result.steering.get("source")), dict(result.steering))
+        return ModelEntry(name, method=_method_of(name))
 
     # -- evaluation -------------------------------------------------------------------------------
     def eval_result(self, name: str) -> EvalResult | None:
@@ -294,11 +312,20 @@ class StoreReader:
 
     # -- probing ----------------------------------------------------------------------------------
     def probe_table(self, filename: str, row_type: type[T]) -> TableFile[T]:
-        rel = f"probe/{filename}"
+        return self.table(f"probe/{filename}", row_type, "probe")
+
+    def table(self, rel: str, row_type: type[T], stage: str) -> TableFile[T]:
+        """The CSV at store-relative `rel`, written by `stage`, as rows of `row_type`."""
         path = self.root / rel
         if not path.exists():
-            return TableFile(rel, missing=self.missing(rel, "probe"))
+            return TableFile(rel, missing=self.missing(rel, stage))
         return TableFile(rel, rows=[_row(row_type, raw, path, i) for i, raw in enumerate(read_table(path), start=2)])
+
+    def steering_choice(self) -> dict[str, Any] | None:
+        """steer/choice.json (the kept layer and alpha, or why steering was skipped), when present."""
+        path = self.root / "steer" / "choice.json"
+        data = read_json(path) if path.exists() else None
+        return data if isinstance(data, dict) else None
 
     # -- training ---------------------------------------------------------------------------------
     def training_log(self, name: str) -> TrainingLog | None:
@@ -339,7 +366,18 @@ def parse_metrics(data: Any, path: Path) -> EvalResult:
         sources={str(k): str(v) for k, v in (data.get("sources") or {}).items()},
         protocols=[str(p) for p in data.get("protocols") or ["sharma", "seed"]],
         breakdown=breakdown,
+        steering=_steering_of(data, path),
     )
+
+
+def _steering_of(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """metrics.json provenance "steering" (a steered model's source, layer, alpha), or None."""
+    steering = (data.get("provenance") or {}).get("steering") if isinstance(data.get("provenance"), dict) else None
+    if steering is None:
+        return None
+    if not isinstance(steering, dict) or "layer" not in steering or "alpha" not in steering:
+        raise DataError(str(path), "expected an object with 'layer' and 'alpha'", field="provenance.steering")
+    return steering
 
 
 def _metric_values(section: dict[str, Any], path: Path, name: str) -> dict[str, MetricValue]:
@@ -466,7 +504,7 @@ class ProbeData:
             own_by_template=reader.probe_table("own_by_template.csv", TemplateAurocRow),
             ablation=reader.probe_table("ablation.csv", AblationRow),
             patching=reader.probe_table("patching.csv", PatchingRow),
-            steering=reader.probe_table("steering.csv", SteeringRow),
+            steering=reader.table("steer/curve.csv", SteeringRow, "steer"),
         )
 
     def transfer_source(self) -> str | None:

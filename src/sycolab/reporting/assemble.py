@@ -20,6 +20,7 @@ from sycolab.reporting.tables import (
     probe_shortcut_table,
     probing_table,
     reward_calibration_table,
+    steering_table,
     training_table,
 )
 
@@ -39,6 +40,7 @@ def assemble_report(data: StudyData, cfg: ReportConfig) -> Report:
         Section("causal", "Patching and steering", [
             plots.patching_curve(data.probe.patching, palette),
             plots.steering_sweep(data.probe.steering, palette),
+            steering_table(data),
         ]),
         Section("relearn", "Relearning speed", relearn_blocks(data, palette)),
         Section("training", "Training", _training_blocks(data, logs, palette)),

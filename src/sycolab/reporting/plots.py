@@ -430,7 +430,7 @@ def patching_curve(table: TableFile[PatchingRow], palette: Palette) -> Figure | 
 
 
 def steering_sweep(table: TableFile[SteeringRow], palette: Palette) -> Figure | NoData:
-    """Answer sycophancy and plain accuracy against the steering strength alpha."""
+    """Answer sycophancy and plain accuracy on the tuning questions against the steering strength alpha."""
     if not table.ok:
         return NoData("steering sweep", table.why_empty())
     lines: dict[tuple[str, int | None], list[SteeringRow]] = defaultdict(list)
@@ -446,10 +446,14 @@ def steering_sweep(table: TableFile[SteeringRow], palette: Palette) -> Figure | 
             pts = [(r.alpha, getattr(r, key)) for r in mine if getattr(r, key) is not None]
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="o", markersize=3, linewidth=1.4, color=palette(name), label=label)
+            kept = [(r.alpha, getattr(r, key)) for r in mine if r.kept and getattr(r, key) is not None]
+            if kept:
+                ax.plot(*zip(*kept, strict=True), marker="*", markersize=10, linestyle="", color=palette(name))
     for ax, key in zip(axes, ("answer_sycophancy_rate", "plain_accuracy"), strict=True):
-        ax.set_xlabel("alpha", fontsize=8)
+        ax.set_xlabel("alpha (x mean difference)", fontsize=8)
         ax.set_title(key.replace("_", " "), fontsize=9)
         ax.axvline(0, color="#bbbbbb", linewidth=0.8)
     _legend_outside(axes[-1])
     return Figure("steering-sweep", "Steering strength sweep", _png(fig),
-                  caption="Subtracting alpha times the sycophancy direction at inference time, from probe/steering.csv.")
+                  caption="Subtracting alpha times the mean difference between sycophantic and honest residuals at "
+                          "inference time, on the tuning questions (steer/curve.csv); the star marks the kept alpha.")

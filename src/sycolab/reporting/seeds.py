@@ -55,6 +55,7 @@ def _above(a: MetricValue | None, b: MetricValue | None) -> bool | None:
 def seed_rows(run_dirs: dict[int, Path]) -> list[SeedRow]:
     """Rows for every model evaluated in any seed, in the first seed's model order."""
     evals: dict[int, dict[str, dict[str, MetricValue]]] = {}
+    steered: dict[str, list[str]] = {}  # steered model -> "layer L, alpha a" per seed
     order: list[str] = []
     for seed, run_dir in run_dirs.items():
         reader = StoreReader(run_dir)
@@ -65,6 +66,9 @@ def seed_rows(run_dirs: dict[int, Path]) -> list[SeedRow]:
                 per_model[entry.name] = result.metrics
                 if entry.name not in order:
                     order.append(entry.name)
+                if result.steering:
+                    steered.setdefault(entry.name, []).append(
+                        f"layer {result.steering.get('layer')}, alpha {float(result.steering['alpha']):g} (seed {seed})")
         evals[seed] = per_model
     n = len(run_dirs)
     rows = []
@@ -75,7 +79,10 @@ def seed_rows(run_dirs: dict[int, Path]) -> list[SeedRow]:
                                    and (v := m.value) is not None))
             for metric in SEED_METRICS
         }
-        rows.append(SeedRow(model, cells, _verdict(model, evals, n)))
+        verdict = _verdict(model, evals, n)
+        if model in steered:
+            verdict = f"steered at {'; '.join(steered[model])}; {verdict}"
+        rows.append(SeedRow(model, cells, verdict))
     return rows
 
 

@@ -97,6 +97,67 @@ def _source_notes(name: str, sources: dict[str, str]) -> list[str]:
     return [f"{name}: metrics come from different data sources ({where}); the aggregates are left out"]
 
 
+def steered_detail(steering: dict | None) -> str:
+    """'steered: layer L, alpha a' for a steered model's name cell, '' for any other model."""
+    if not steering:
+        return ""
+    return f"steered: layer {steering.get('layer')}, alpha {_alpha(steering.get('alpha'))}"
+
+
+def steered_note(name: str, steering: dict) -> str:
+    """What a steered row is and which questions it was scored on."""
+    return (f"{name}: {steering.get('source')} with alpha x d subtracted from the residual after layer "
+            f"{steering.get('layer')} at every position, alpha = {_alpha(steering.get('alpha'))} (d = mean sycophantic "
+            f"minus mean honest residual, |d| = {num(steering.get('mean_difference_norm'))}); d and alpha come from "
+            f"{steering.get('n_tuning_questions')} tuning questions, and the answer and are-you-sure metrics of this "
+            f"row from the other {steering.get('n_report_questions')} only (feedback: all texts), so its n is smaller "
+            "than the other rows'")
+
+
+def steering_table(data: StudyData) -> Table | NoData:
+    """The steering sweep on the tuning questions (steer/curve.csv), the kept alpha marked, with the
+    selection rule and the direction's size from steer/choice.json."""
+    table = data.probe.steering
+    choice = data.reader.steering_choice() or {}
+    if not table.ok:
+        why = f"steering skipped: {choice['skipped']}" if choice.get("skipped") else table.why_empty()
+        return NoData("steering sweep table", why)
+    columns = [Column("alpha", "alpha (x mean difference)"), Column("answer_sycophancy_rate", "answer sycophancy"),
+               Column("plain_accuracy", "plain accuracy"), Column("hedged_rate", "hedged rate"),
+               Column("n_questions", "questions"), Column("kept", "kept")]
+    rows = []
+    for r in sorted(table.rows, key=lambda r: r.alpha):
+        rows.append([
+            Cell(_alpha(r.alpha), numeric=True),
+            Cell(_interval(r.answer_sycophancy_rate, r.answer_sycophancy_rate_ci_low, r.answer_sycophancy_rate_ci_high),
+                 numeric=True),
+            Cell(_interval(r.plain_accuracy, r.plain_accuracy_ci_low, r.plain_accuracy_ci_high), numeric=True),
+            Cell(num(r.hedged_rate), numeric=True), Cell(DASH if r.n_questions is None else str(r.n_questions), numeric=True),
+            Cell("kept" if r.kept else ""),
+        ])
+    layer = next((r.layer for r in table.rows), None)
+    caption = (f"Steering {table.rows[0].model} at layer {layer}: alpha x d subtracted at every position, d the mean "
+               "difference between its sycophantic and honest residuals (Turner et al. 2023; Rimsky et al. 2024), "
+               "so alpha 1 removes exactly that difference. Measured on held-out tuning questions, never on the "
+               "questions the steered model is reported on.")
+    if choice.get("reason"):
+        caption += (f" Kept alpha {_alpha(choice.get('alpha'))}: {choice['reason']} (the unsteered accuracy minus "
+                    f"{num(choice.get('max_accuracy_drop'))}). |d| = {num(choice.get('mean_difference_norm'))}, "
+                    f"{num(choice.get('relative_to_residual'))} of the median residual norm; d from "
+                    f"{choice.get('n_sycophantic')} sycophantic and {choice.get('n_honest')} honest samples.")
+    return Table("steering", columns, rows, caption=caption)
+
+
+def _alpha(alpha: float | None) -> str:
+    return DASH if alpha is None else f"{float(alpha):g}"
+
+
+def _interval(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None:
+        return DASH
+    return num(value) if low is None or high is None else f"{num(value)} [{num(low)}, {num(high)}]"
+
+
 def behaviour_table(data: StudyData) -> Table | NoData:
     """One row per evaluated causal LM (creation order); each cell 'value [ci_low, ci_high]' with n; the
     columns of each protocol in `evaluate.protocols` (stored in metrics.json)."""
@@ -118,13 +179,15 @@ def behaviour_table(data: StudyData) -> Table | NoData:
             notes.append(f"{model.name}: not evaluated: "
                          + data.reader.missing(f"eval/{model.name}/metrics.json", f"eval:{model.name}"))
             continue
-        name = Cell(model.name, "flagged" if result.flags else "")
+        name = Cell(model.name, ", ".join(filter(None, [steered_detail(result.steering), "flagged" if result.flags else ""])))
         cells = [metric_cell(result.metrics.get(k)) for k in shown]
         if len(set(result.sources.values())) > 1:  # say each metric's source in its cell
             cells = [_with_source(c, result.sources.get(METRIC_DATASET.get(k, ""))) for c, k in zip(cells, shown)]
         few = few or any(c.text.endswith(FEW_QUESTIONS_MARK) for c in cells)
         rows.append([name] + cells)
         notes += _source_notes(model.name, result.sources)
+        if result.steering:
+            notes.append(steered_note(model.name, result.steering))
         notes += [f"{model.name}: {flag}" for flag in result.flags]
     caption = ("Rates with 95% bootstrap intervals resampled by base question; n counts scored samples, "
                "unscored ones (judge verdict unparseable, generation failed) are reported, not folded into a class. "

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sycolab.io import atomic_write_json, read_json
 
 if TYPE_CHECKING:
+    from sycolab.evaluation.records import EvalItems
+    from sycolab.generation.config import GenerationConfig
     from sycolab.study.pipeline import Study
 
 DATA_EVAL_PREFIX = "data-"
@@ -70,6 +72,11 @@ class StoredModel:
         forced re-run keeps while producing new weights)."""
         return f"{self.name}@{self.weights[:16]}"
 
+    @property
+    def stage_key(self) -> str | None:
+        """Key of the stage that made these weights (models/<name>/sycolab_model.json)."""
+        return self.study.store.model(self.name).stage_key
+
 
 def cached_proxy(study: Study, stored: StoredModel, items: list[Any]) -> dict[str, Any] | None:
     """The logit proxy's summary for `stored` on `items` (`sycolab.evaluation.proxy.proxy_items_for`: the
@@ -94,13 +101,14 @@ def cached_proxy(study: Study, stored: StoredModel, items: list[Any]) -> dict[st
     return summary
 
 
-def _backend(study: Study, stored: StoredModel):
-    """The generation backend for `stored`: cached, and built (model loaded) only on a cache miss."""
+def _backend(study: Study, stored: StoredModel, gen: GenerationConfig | None = None):
+    """The generation backend for `stored` (with `gen`, default the study's generation settings): cached,
+    and built (model loaded) only on a cache miss."""
     from sycolab.generation import build_backend
     from sycolab.generation.cache import CachedBackend, LazyBackend
     from sycolab.generation.chat import render_prompt
 
-    gen = study.cfg.evaluate.generation
+    gen = gen or study.cfg.evaluate.generation
 
     def build():
         model = stored.source if gen.backend == "vllm" else stored.model
@@ -115,10 +123,16 @@ def _backend(study: Study, stored: StoredModel):
 
 
 def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None = None,
-                          out_dir: Path | None = None, evaluation_key: str | None = None) -> dict[str, Any]:
+                          out_dir: Path | None = None, evaluation_key: str | None = None, *,
+                          stored: StoredModel | None = None, exclude_questions: Collection[str] = (),
+                          gen: GenerationConfig | None = None, steering: dict[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate stored model `name` on `data` (default: the study's evaluation sets) into `out_dir`
     (default eval/<name>/); metrics.json carries the result's provenance. Returns the headline values and
-    whether the model had to be loaded."""
+    whether the model had to be loaded.
+
+    A steered model (`sycolab.study.steer`) passes its own `stored` (the source weights with the hook),
+    the tuning questions to leave out of the answer and are-you-sure sets (`exclude_questions`), its
+    generation settings (`gen`) and the steering record stored in the provenance."""
     from sycolab.data.sycophancy_eval import load_eval_items
     from sycolab.evaluation.proxy import proxy_items_for
     from sycolab.evaluation.runner import evaluate_model
@@ -127,28 +141,32 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     from sycolab.study.provenance import build_provenance
 
     cfg = study.cfg.evaluate
+    if gen is not None:
+        cfg = cfg.model_copy(update={"generation": gen})
     data = data or study.data_paths("answer", "are_you_sure", "feedback")
     items = load_eval_items(answer=data.get("answer"), are_you_sure=data.get("are_you_sure"),
                             feedback=data.get("feedback"))
+    if exclude_questions:
+        items = without_questions(items, exclude_questions)
     scope = data_scope(items, data, study.store.world_dir / "world.json")
     if cfg.judge.kind == "rule":
         scope.require_world("rule")  # before loading or generating anything
-    stored = StoredModel(study, name)
+    stored = stored or StoredModel(study, name)
     world_proxy = study.data_path("proxy") if scope.is_world("answer") else None
-    proxy = cached_proxy(study, stored, proxy_items_for(items.answer, scope.is_world("answer"), world_proxy,
-                                                        cfg.proxy.max_items))
+    proxy_items = proxy_items_for(items.answer, scope.is_world("answer"), world_proxy, cfg.proxy.max_items)
+    excluded = set(exclude_questions)
+    proxy = cached_proxy(study, stored, [p for p in proxy_items if p.question_id not in excluded])
     if proxy is not None:
         proxy = {**proxy, "source": scope.sources.get("answer")}
-    backend = _backend(study, stored)
+    backend = _backend(study, stored, cfg.generation)
     judge = build_judge(cfg.judge, study.store.cache_dir / "verdicts.sqlite", rejudge_unscored=study.rejudge_unscored)
-    record = study.store.model(name)
     files = dict(data)
     if proxy is not None and world_proxy is not None and world_proxy.exists():
         files["proxy"] = world_proxy
     if evaluation_key is None:
         evaluation_key = (study.store.stage(f"eval:{name}") or {}).get("key")
-    provenance = build_provenance(name, record.stage_key, stored.weights, cfg.judge, cfg.generation, files,
-                                  study.store.root, evaluation_key=evaluation_key)
+    provenance = build_provenance(name, stored.stage_key, stored.weights, cfg.judge, cfg.generation, files,
+                                  study.store.root, evaluation_key=evaluation_key, steering=steering)
     seen = seen_questions(items.answer, list(study.data_paths("sft", "preference", "grpo_prompts").values()))
     metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or study.store.eval_dir(name), proxy=proxy,
                              scope=scope, seen_questions=seen, provenance=provenance.to_dict())
@@ -157,6 +175,16 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
                                                              "aggregate_sycophancy") if k in values}
     info["model_loaded"] = stored.loaded
     return info
+
+
+def without_questions(items: EvalItems, questions: Collection[str]) -> EvalItems:
+    """`items` without the answer and are-you-sure items of `questions` (base question ids)."""
+    from sycolab.evaluation.records import EvalItems
+
+    drop = set(questions)
+    return EvalItems(answer=[it for it in items.answer if it.question_id not in drop],
+                     are_you_sure=[it for it in items.are_you_sure if it.question_id not in drop],
+                     feedback=list(items.feedback))
 
 
 def data_evaluation_key(study: Study, name: str, files: dict[str, Path]) -> str:

@@ -152,9 +152,10 @@ class Study:
         for name in self.evaluated_models():
             out.append(("eval", self.eval_stage(name)))
         if cfg.probe.enabled:
-            out.append(("probe", Stage("probe", cfg.probe.model_dump(mode="json"),
+            out.append(("probe", Stage("probe", cfg.probe.model_dump(mode="json", exclude={"steering"}),
                                        [f"eval:{n}" for n in self.evaluated_models()], self._run_probe,
                                        inputs=self.inputs(("answer", "proxy"), judge=True, generation=True))))
+            out.extend(("probe", stage) for stage in self.steering_stages())
         if cfg.relearn.enabled:
             out.extend(("relearn", self.relearn_stage(name)) for name in relearn_models(self))
         out.append(("report", Stage("report", cfg.report.model_dump(mode="json"),
@@ -169,6 +170,32 @@ class Study:
         return Stage(f"eval:{name}", cfg.model_dump(mode="json", exclude={"judge", "generation"}),
                      [f"train:{name}" if name != "base" else "base"], lambda: self._run_eval(name),
                      inputs=self.inputs(data, judge=True, generation=True), force=self.rejudge_unscored)
+
+    def steering_stages(self) -> list[Stage]:
+        """`steer` (direction and alpha sweep on the tuning questions, `sycolab.study.steer`) and, with
+        `probe.steering.evaluate`, `eval:<source>+steer` (the steered model on every behaviour). The sweep is
+        keyed by the steering section, the probe stage and the answer data, judge and generation; the
+        evaluation by the evaluate section, the evaluation data, judge, generation and steer/choice.json's
+        content (layer, alpha, direction), so a changed choice re-evaluates."""
+        from sycolab.study.steer import CHOICE_FILE, STEER_DIR, evaluate_steered, run_steering, steered_name
+
+        probe = self.cfg.probe
+        if not probe.steering.enabled:
+            return []
+        source = probe.transfer_from
+        slice_ = {"steering": probe.steering.model_dump(mode="json"), "source": source, "seed": probe.seed,
+                  "exclude_hedged": probe.exclude_hedged}
+        stages = [Stage("steer", slice_, ["probe", f"eval:{source}"], lambda: run_steering(self),
+                        inputs=self.inputs(("answer",), judge=True, generation=True))]
+        if probe.steering.evaluate:
+            cfg = self.cfg.evaluate
+            data = EVAL_DATA + (("proxy",) if cfg.proxy.enabled else ())
+            choice = {"steering": self.store.root / STEER_DIR / CHOICE_FILE}
+            stages.append(Stage(f"eval:{steered_name(source)}", cfg.model_dump(mode="json", exclude={"judge", "generation"}),
+                                ["steer"], lambda: evaluate_steered(self),
+                                inputs=self.inputs(data, judge=True, generation=True, files=choice),
+                                force=self.rejudge_unscored))
+        return stages
 
     def relearn_stage(self, name: str) -> Stage:
         """Relearning from stored model `name` (`sycolab.study.relearn`): keyed by the relearn, induce and

@@ -73,6 +73,7 @@ class Provenance:
     versions: dict[str, str] = field(default_factory=dict)
     evaluation_key: str | None = None  # the key this result is reused under (eval stage key, or eval --data key)
     models: dict[str, str] = field(default_factory=dict)  # study-wide results (probing): weights digest by model
+    steering: dict[str, Any] | None = None  # a steered model (`sycolab.study.steer`): source, layer, alpha, direction
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,7 +83,8 @@ class Provenance:
         return cls(model=obj.get("model"), stage_key=obj.get("stage_key"), weights_sha256=obj.get("weights_sha256"),
                    judge=dict(obj.get("judge") or {}), generation=dict(obj.get("generation") or {}),
                    data=[DataFile(**d) for d in obj.get("data") or []], versions=dict(obj.get("versions") or {}),
-                   evaluation_key=obj.get("evaluation_key"), models=dict(obj.get("models") or {}))
+                   evaluation_key=obj.get("evaluation_key"), models=dict(obj.get("models") or {}),
+                   steering=dict(obj["steering"]) if obj.get("steering") else None)
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -99,12 +101,14 @@ def data_files(paths: Mapping[str, Path], root: Path) -> list[DataFile]:
 
 def build_provenance(model: str | None, stage_key: str | None, weights: str | None, judge: JudgeConfig,
                      generation: GenerationConfig, data: Mapping[str, Path], root: Path,
-                     evaluation_key: str | None = None, models: dict[str, str] | None = None) -> Provenance:
+                     evaluation_key: str | None = None, models: dict[str, str] | None = None,
+                     steering: dict[str, Any] | None = None) -> Provenance:
     """The record for a result of `model` (None for a study-wide result such as probing, which lists the
     weights digest of each model it read in `models`)."""
     from sycolab.study.store import package_versions
 
     return Provenance(model=model, stage_key=stage_key, weights_sha256=weights, judge=judge_settings(judge),
                       generation=generation_settings(generation), data=data_files(data, root),
-                      versions=package_versions(), evaluation_key=evaluation_key, models=dict(models or {}))
+                      versions=package_versions(), evaluation_key=evaluation_key, models=dict(models or {}),
+                      steering=steering)
 
