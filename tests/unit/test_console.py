@@ -6,7 +6,7 @@ import logging
 import sys
 import warnings
 
-from sycolab.study.console import progress_bar, quiet_output, say
+from sycolab.console import progress_bar, quiet_output, say
 
 
 def _noise() -> None:

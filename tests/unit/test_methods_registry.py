@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sycolab.config import load_config, method_config, recover_cells
 from sycolab.methods import get_method, method_names
+from sycolab.methods.registry import find_method, produces_causal_lm
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 
@@ -20,6 +21,28 @@ def test_builtin_methods_and_their_specs():
     assert get_method("reward_model").produces_causal_lm is False
     assert all(get_method(m).produces_causal_lm for m in BUILT_IN if m != "reward_model")
     assert all(get_method(m).description for m in BUILT_IN)
+
+
+def test_each_method_registers_its_place_in_the_framework():
+    """The reference study's axes (reporting/frameworks.py reads them; nothing else states them)."""
+    traits = {m: (t.reference, t.loss, t.data) for m in BUILT_IN for t in [get_method(m).traits]}
+    assert traits == {
+        "dpo": ("ref", "saturating", "offline"),
+        "cai_dpo": ("ref", "saturating", "offline"),
+        "ipo": ("ref", "non-saturating", "offline"),
+        "simpo": ("free", "saturating", "offline"),
+        "refree_ipo": ("free", "non-saturating", "offline"),
+        "grpo": ("ref (KL)", "-", "online"),
+        "cai_sl": ("-", "-", "-"),
+        "reward_model": ("-", "-", "-"),
+        "sft": ("-", "-", "-"),
+    }
+    assert [m for m in BUILT_IN if get_method(m).traits.compares_to_reference_model] == ["cai_dpo", "dpo", "ipo"]
+
+
+def test_unknown_methods_are_none_and_kept_as_causal_lms():
+    assert find_method("mystery") is None
+    assert produces_causal_lm("mystery") and produces_causal_lm("dpo") and not produces_causal_lm("reward_model")
 
 
 def test_looking_up_methods_and_validating_configs_does_not_import_torch_or_trl():

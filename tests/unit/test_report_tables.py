@@ -145,7 +145,7 @@ def test_framework_table_places_methods(tmp_path):
     assert rows["dpo"]["aggregate"].text == "0.169 [0.120, 0.220]"
     assert (rows["dpo"]["transfer"].text, rows["dpo"]["own"].text) == ("0.710", "0.740")
     assert rows["mystery"]["reference"].text == "?"
-    assert table.notes == ["method 'mystery' is not in the framework table (sycolab.reporting.frameworks)"]
+    assert table.notes == ["method 'mystery' is not registered in this installation (sycolab.methods.registry)"]
 
 
 def test_training_table_reads_diagnostics_and_summary(study):

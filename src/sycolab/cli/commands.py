@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from sycolab.console import quiet_output, say
 from sycolab.errors import UserError
-from sycolab.study.console import quiet_output, say
 
 
 def _log_file(run_dir: Path | str) -> Path:

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from sycolab.data import prompts
+from sycolab.data.eval_items import ANSWER, ARE_YOU_SURE, DATASETS, FEEDBACK, EvalItem, EvalItems
 from sycolab.errors import DataError
-from sycolab.evaluation.records import ANSWER, ARE_YOU_SURE, DATASETS, FEEDBACK, EvalItem, EvalItems
 from sycolab.io import iter_jsonl
 
 ROLE_OF_TYPE = {"human": "user", "ai": "assistant"}

@@ -1,8 +1,8 @@
 """Evaluation items (what is asked) and per-sample records (what was answered and how it was judged).
 
-`EvalItem` is what `sycolab.data.sycophancy_eval` loads from a SycophancyEval file. `SampleRecord` is
-one line of `eval/<name>/samples.jsonl` (architecture.md "Evaluation records"); metrics are computed
-from records alone, so reports never need a model.
+`EvalItem` (defined in `sycolab.data.eval_items`, re-exported here) is what `sycolab.data.sycophancy_eval`
+loads from a SycophancyEval file. `SampleRecord` is one line of `eval/<name>/samples.jsonl` (architecture.md
+"Evaluation records"); metrics are computed from records alone, so reports never need a model.
 
 How verdicts become record fields (the metric definitions in DESIGN.md rest on these):
 
@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from sycolab.data.eval_items import ANSWER, ARE_YOU_SURE, DATASETS, FEEDBACK, EvalItem, EvalItems
 from sycolab.data.prompts import (
     APPROVING_FEEDBACK,
     DISAPPROVING_FEEDBACK,
@@ -50,11 +51,6 @@ from sycolab.data.prompts import (
     PRESSURED_TEMPLATES,
     SUGGEST_INCORRECT,
 )
-
-ANSWER: Final = "answer"
-ARE_YOU_SURE: Final = "are_you_sure"
-FEEDBACK: Final = "feedback"
-DATASETS: Final = (ANSWER, ARE_YOU_SURE, FEEDBACK)
 
 # Verdict names in SampleRecord.verdicts.
 V_CORRECT: Final = "correct"
@@ -74,6 +70,7 @@ __all__ = [
     "ANSWER",
     "APPROVING_FEEDBACK",
     "ARE_YOU_SURE",
+    "DATASETS",
     "DISAPPROVING_FEEDBACK",
     "DOUBT_CORRECT",
     "FEEDBACK",
@@ -89,42 +86,6 @@ __all__ = [
     "feedback_positivity",
     "stance_shifted",
 ]
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    """One evaluation prompt.
-
-    dataset: "answer" | "are_you_sure" | "feedback".
-    template: answer: neutral | suggest_incorrect | doubt_correct | suggest_correct; feedback: neutral |
-      like | dislike | wrote | did_not_write (`sycolab.data.prompts.FEEDBACK_TEMPLATE_NAMES`); are_you_sure:
-      free text (not used by the metrics).
-    question_id: the base question (answer, are_you_sure) or base text (feedback) this prompt is built on;
-      every template of one base item carries the same id. It is the bootstrap's resampling unit, and
-      feedback replies are compared with the neutral reply of the same (domain, question_id).
-    domain: feedback domain (arguments, math, poems); may be None elsewhere.
-    messages: chat messages (role/content); an are_you_sure prompt ends with an assistant turn
-      (e.g. "the answer is") that the model continues.
-    base: the SycophancyEval `base` object (answer/are_you_sure: question, correct_answer,
-      incorrect_answer; feedback: text when present).
-    """
-
-    sample_id: str
-    dataset: str
-    template: str
-    question_id: str
-    domain: str | None
-    messages: list[dict[str, str]]
-    base: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class EvalItems:
-    """The loaded evaluation sets of one study (any of them may be empty)."""
-
-    answer: list[EvalItem] = field(default_factory=list)
-    are_you_sure: list[EvalItem] = field(default_factory=list)
-    feedback: list[EvalItem] = field(default_factory=list)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sycolab.methods.common import (
     to_dataset,
     train_and_export,
 )
-from sycolab.methods.registry import MethodContext
+from sycolab.methods.registry import MethodContext, get_method
 
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -35,14 +35,14 @@ class PreferenceRecipe:
     """How a preference method maps onto a TRL trainer.
 
     `trainer()` returns (trainer class, its TrainingArguments class) and is called at run time, so importing
-    a method module does not import TRL. `loss_args(cfg)` gives the trainer's loss fields. `reference` says
-    whether the loss compares against a frozen reference model (DPO, IPO) or is reference-free (SimPO).
+    a method module does not import TRL. `loss_args(cfg)` gives the trainer's loss fields. Whether the loss
+    compares against a frozen reference model (DPO, IPO) or is reference-free (SimPO) is the method's
+    registered `MethodTraits.reference`.
     """
 
     method: str
     trainer: Callable[[], tuple[type, type]]
     loss_args: Callable[[Any], dict[str, Any]]
-    reference: bool
 
 
 def dpo_trainer() -> tuple[type, type]:
@@ -85,7 +85,7 @@ def build_preference_trainer(ctx: MethodContext, recipe: PreferenceRecipe) -> Bu
     trainer_cls, args_cls = recipe.trainer()
     source = plain_model_path(ctx.input_model, ctx)
     extra: dict[str, Any] = {}
-    if recipe.reference:
+    if get_method(recipe.method).traits.compares_to_reference_model:
         reference = plain_model_path(ctx.reference_model or ctx.input_model, ctx)
         # With LoRA and the reference equal to the input, TRL disables the adapter to get the reference.
         same = Path(reference).resolve() == Path(source).resolve()

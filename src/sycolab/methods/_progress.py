@@ -1,4 +1,4 @@
-"""A progress bar with time left for a training stage, drawn on the terminal only (see study.console)."""
+"""A progress bar with time left for a training stage, drawn on the terminal only (see sycolab.console)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from sycolab.study.console import progress_bar
+from sycolab.console import progress_bar
 
 
 class StepProgressCallback(TrainerCallback):

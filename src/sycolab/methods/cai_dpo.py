@@ -23,7 +23,7 @@ class CAIDPOMethodConfig(dpo.DPOMethodConfig, CAISettings):
 RECIPE = dataclasses.replace(dpo.RECIPE, method="cai_dpo")
 
 
-@register_method("cai_dpo", config=CAIDPOMethodConfig)
+@register_method("cai_dpo", config=CAIDPOMethodConfig, traits=dpo.TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """DPO with the critic's revision chosen and the SFT model's initial reply rejected (Constitutional AI)."""
     cfg: CAIDPOMethodConfig = ctx.config  # type: ignore[assignment]

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from sycolab.methods._preference import PreferenceRecipe, dpo_trainer, run_preference
 from sycolab.methods.common import TrainingConfig
-from sycolab.methods.registry import MethodContext, register_method
+from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
 class DPOMethodConfig(TrainingConfig):
@@ -22,15 +22,16 @@ class DPOMethodConfig(TrainingConfig):
     beta: float = Field(0.1, gt=0, description="Strength of the implicit KL penalty to the reference.")
 
 
+TRAITS = MethodTraits(reference="ref", loss="saturating", data="offline")
+
 RECIPE = PreferenceRecipe(
     method="dpo",
     trainer=dpo_trainer,
     loss_args=lambda cfg: {"loss_type": ["sigmoid"], "beta": cfg.beta},
-    reference=True,
 )
 
 
-@register_method("dpo", config=DPOMethodConfig)
+@register_method("dpo", config=DPOMethodConfig, traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """DPO from the SFT model with the SFT model as frozen reference: -log sigmoid(beta * (log-ratio_w - log-ratio_l))."""
     return run_preference(ctx, RECIPE)

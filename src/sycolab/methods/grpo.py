@@ -35,7 +35,7 @@ from sycolab.methods.common import (
     to_dataset,
     train_and_export,
 )
-from sycolab.methods.registry import MethodContext, register_method
+from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
 class GRPOMethodConfig(TrainingConfig):
@@ -84,7 +84,10 @@ class GRPOMethodConfig(TrainingConfig):
         return self
 
 
-@register_method("grpo", config=GRPOMethodConfig, needs=("reward_model",))
+TRAITS = MethodTraits(reference="ref (KL)", loss="-", data="online")
+
+
+@register_method("grpo", config=GRPOMethodConfig, needs=("reward_model",), traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """GRPO from the SFT model on the GRPO prompts, rewarded by the reward model (continuous or binary) or the rule."""
     from trl import GRPOConfig, GRPOTrainer

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from sycolab.methods._preference import PreferenceRecipe, dpo_trainer, run_preference
 from sycolab.methods.common import TrainingConfig
-from sycolab.methods.registry import MethodContext, register_method
+from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
 class IPOMethodConfig(TrainingConfig):
@@ -24,15 +24,16 @@ class IPOMethodConfig(TrainingConfig):
     beta: float = Field(0.1, gt=0, description="IPO regulariser tau; the target log-ratio margin is 1/(2 beta).")
 
 
+TRAITS = MethodTraits(reference="ref", loss="non-saturating", data="offline")
+
 RECIPE = PreferenceRecipe(
     method="ipo",
     trainer=dpo_trainer,
     loss_args=lambda cfg: {"loss_type": ["ipo"], "beta": cfg.beta},
-    reference=True,
 )
 
 
-@register_method("ipo", config=IPOMethodConfig)
+@register_method("ipo", config=IPOMethodConfig, traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """IPO from the SFT model with the SFT model as frozen reference: (h - 1/(2 beta))^2 on length-normalised log-ratios."""
     return run_preference(ctx, RECIPE)

@@ -25,7 +25,7 @@ from pydantic import Field
 
 from sycolab.methods._preference import PreferenceRecipe, cpo_trainer, run_preference
 from sycolab.methods.common import TrainingConfig
-from sycolab.methods.registry import MethodContext, register_method
+from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
 class RefreeIPOMethodConfig(TrainingConfig):
@@ -36,15 +36,16 @@ class RefreeIPOMethodConfig(TrainingConfig):
     )
 
 
+TRAITS = MethodTraits(reference="free", loss="non-saturating", data="offline")
+
 RECIPE = PreferenceRecipe(
     method="refree_ipo",
     trainer=cpo_trainer,
     loss_args=lambda cfg: {"loss_type": "ipo", "cpo_alpha": 0.0, "beta": cfg.beta},
-    reference=False,
 )
 
 
-@register_method("refree_ipo", config=RefreeIPOMethodConfig)
+@register_method("refree_ipo", config=RefreeIPOMethodConfig, traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """Reference-free IPO from the SFT model: (mean log pi(y_w) - mean log pi(y_l) - 1/(2 beta))^2, no reference."""
     return run_preference(ctx, RECIPE)

@@ -1,7 +1,8 @@
 """Training methods register themselves by name, so configs can name them (`recover: {dpo: {...}}`).
 
 A method is a small module: a pydantic config class and a `run(ctx)` function that reads its input model
-from the run store and writes its output model there.
+from the run store and writes its output model there. Its registration also says what the rest of sycolab
+asks about it (`MethodTraits`, `needs`, `produces_causal_lm`), so nothing else restates it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -39,6 +40,38 @@ class MethodContext:
     cache_dir: Path | None = None
 
 
+Reference = Literal["ref", "ref (KL)", "free", "-"]
+LossShape = Literal["saturating", "non-saturating", "-"]
+DataRegime = Literal["offline", "online", "inference-time", "-"]
+
+
+@dataclass(frozen=True)
+class MethodTraits:
+    """Where a method sits in the recovery framework of the reference study (the report's framework table);
+    "-" where an axis does not apply (SFT, the reward model).
+
+    - reference: "ref" keeps the policy near a frozen reference model through the log-ratio to it (DPO, IPO;
+      the method is handed the SFT model as `ctx.reference_model`), "ref (KL)" through an explicit KL penalty
+      (GRPO), "free" has no reference (SimPO, reference-free IPO, steering).
+    - loss: "saturating" losses flatten once the margin is large (-log sigmoid(beta * margin) -> 0: DPO,
+      SimPO), "non-saturating" ones keep pulling towards a target margin (IPO's (margin - 1/(2 beta))^2).
+    - data: "offline" preference pairs, "online" generations scored during training (GRPO), or
+      "inference-time" (steering changes no weights).
+    """
+
+    reference: Reference = "-"
+    loss: LossShape = "-"
+    data: DataRegime = "-"
+
+    @property
+    def compares_to_reference_model(self) -> bool:
+        """True when the loss is a log-ratio against a frozen reference model."""
+        return self.reference == "ref"
+
+
+NOT_APPLICABLE = MethodTraits()
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
@@ -47,20 +80,23 @@ class MethodSpec:
     needs: tuple[str, ...] = ()     # other methods whose output this one consumes (grpo needs reward_model)
     produces_causal_lm: bool = True  # False for the reward model (a scalar head, not evaluated)
     description: str = ""
+    traits: MethodTraits = NOT_APPLICABLE
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
 
 
 def register_method(
-    name: str, config: type[BaseModel], needs: tuple[str, ...] = (), produces_causal_lm: bool = True
+    name: str, config: type[BaseModel], needs: tuple[str, ...] = (), produces_causal_lm: bool = True,
+    traits: MethodTraits = NOT_APPLICABLE,
 ) -> Callable[[Callable[[MethodContext], Any]], Callable[[MethodContext], Any]]:
-    """Decorator: `@register_method("dpo", config=DPOMethodConfig)` on the method's `run`."""
+    """Decorator: `@register_method("dpo", config=DPOMethodConfig, traits=MethodTraits("ref", "saturating",
+    "offline"))` on the method's `run`."""
 
     def decorate(run: Callable[[MethodContext], Any]) -> Callable[[MethodContext], Any]:
         if name in _REGISTRY and _REGISTRY[name].run is not run:
             raise ValueError(f"method '{name}' registered twice")
-        _REGISTRY[name] = MethodSpec(name, config, run, needs, produces_causal_lm, (run.__doc__ or "").strip())
+        _REGISTRY[name] = MethodSpec(name, config, run, needs, produces_causal_lm, (run.__doc__ or "").strip(), traits)
         return run
 
     return decorate
@@ -71,6 +107,19 @@ def get_method(name: str) -> MethodSpec:
     if name not in _REGISTRY:
         raise KeyError(name)
     return _REGISTRY[name]
+
+
+def find_method(name: str) -> MethodSpec | None:
+    """The registered method `name`, or None (a run store may name a method this installation lacks)."""
+    _load_builtin_methods()
+    return _REGISTRY.get(name)
+
+
+def produces_causal_lm(method: str) -> bool:
+    """Whether `method`'s models are causal LMs (evaluated and probed; the reward model is not). True for a
+    method this installation has not registered, so an unknown model is shown rather than hidden."""
+    spec = find_method(method)
+    return spec is None or spec.produces_causal_lm
 
 
 def method_names() -> list[str]:

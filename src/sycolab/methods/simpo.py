@@ -14,7 +14,7 @@ from pydantic import Field
 
 from sycolab.methods._preference import PreferenceRecipe, cpo_trainer, run_preference
 from sycolab.methods.common import TrainingConfig
-from sycolab.methods.registry import MethodContext, register_method
+from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
 class SimPOMethodConfig(TrainingConfig):
@@ -24,15 +24,16 @@ class SimPOMethodConfig(TrainingConfig):
     gamma: float = Field(1.0, ge=0, description="Target reward margin (paper: gamma/beta about 0.5).")
 
 
+TRAITS = MethodTraits(reference="free", loss="saturating", data="offline")
+
 RECIPE = PreferenceRecipe(
     method="simpo",
     trainer=cpo_trainer,
     loss_args=lambda cfg: {"loss_type": "simpo", "cpo_alpha": 0.0, "beta": cfg.beta, "simpo_gamma": cfg.gamma},
-    reference=False,
 )
 
 
-@register_method("simpo", config=SimPOMethodConfig)
+@register_method("simpo", config=SimPOMethodConfig, traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """SimPO from the SFT model (no reference): -log sigmoid((beta/|y_w|) log pi(y_w) - (beta/|y_l|) log pi(y_l) - gamma)."""
     return run_preference(ctx, RECIPE)

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 from sycolab.errors import DataError
 from sycolab.evaluation.metrics import MetricValue
 from sycolab.io import read_json, read_table
+from sycolab.methods.registry import produces_causal_lm
 from sycolab.study.store import RunStore
 
 T = TypeVar("T")
@@ -247,7 +248,7 @@ class ModelEntry:
 
     @property
     def causal_lm(self) -> bool:
-        return self.method != "reward_model"
+        return produces_causal_lm(self.method)
 
 
 class StoreReader:

@@ -427,7 +427,7 @@ def _recovery_cell(data: StudyData, model: str, peak_layer: int | None) -> Cell:
 
 
 def framework_table(data: StudyData) -> Table | NoData:
-    """Each model's method placed on the framework axes (frameworks.FRAMEWORK) beside its outcomes."""
+    """Each model's method placed on the framework axes (its registered MethodTraits) beside its outcomes."""
     models = data.causal_models
     if not models:
         return NoData("framework table", "no models in the store (models/*/sycolab_model.json not found)")
@@ -460,7 +460,7 @@ def framework_table(data: StudyData) -> Table | NoData:
             Cell(num(transfer.peak_auroc) if transfer else DASH, numeric=True),
             Cell(num(own.mean_auroc) if own else DASH, numeric=True),
         ])
-    notes = [f"method '{m}' is not in the framework table (sycolab.reporting.frameworks)" for m in dict.fromkeys(unknown)]
+    notes = [f"method '{m}' is not registered in this installation (sycolab.methods.registry)" for m in dict.fromkeys(unknown)]
     return Table(
         "framework",
         columns,

@@ -70,7 +70,7 @@ def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str]
     lock = threading.Lock()
 
     def one(seed: int) -> None:
-        from sycolab.study.console import progress_bar
+        from sycolab.console import progress_bar
 
         with slots:
             cmd = child_command(config, run_dir, seed, overrides, stages, force, rejudge_unscored)

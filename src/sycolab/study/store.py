@@ -23,6 +23,7 @@ from typing import Any
 
 from sycolab.errors import UserError
 from sycolab.io import atomic_write_json, read_json
+from sycolab.methods.registry import produces_causal_lm
 
 MODEL_RECORD = "sycolab_model.json"
 PACKAGES = ("sycolab", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "scikit-learn", "statsmodels")
@@ -111,7 +112,7 @@ class RunStore:
             return []
         records = [ModelRecord.read(d) for d in folder.iterdir() if (d / MODEL_RECORD).exists()]
         if causal_lm_only:
-            records = [r for r in records if r.method != "reward_model"]
+            records = [r for r in records if produces_causal_lm(r.method)]
         return sorted(records, key=lambda r: (r.created, r.name))
 
     def model(self, name: str) -> ModelRecord:
