@@ -44,6 +44,6 @@ def test_micro_study_reports_the_steered_model(micro_config_factory, tmp_path):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["stages"]["eval:sft+steer"]["upstream"] == {"steer": manifest["stages"]["steer"]["key"]}
     report = (run_dir / "report" / "report.md").read_text()
-    behaviour = report.split("Behavioural sycophancy", 1)[1].split("\n#", 1)[0]
+    behaviour = report.split("\n## Behavioural sycophancy", 1)[1].split("\n## ", 1)[0]
     assert "| `sft+steer` (steered: layer" in behaviour and f"steered: layer {choice['layer']}, alpha {choice['alpha']:g}" in behaviour
     assert "Steering strength sweep" in report and "kept" in report

@@ -51,6 +51,15 @@ def test_choose_alpha_ties_go_to_the_smallest_edit_and_unscored_points_never_win
         choose_alpha([SweepPoint(1.0, 0.1, 0.8)], 0.05)
 
 
+def test_choose_alpha_refuses_an_alpha_that_buys_low_sycophancy_by_hedging():
+    # plain accuracy 0 everywhere (no accuracy limit can bite); alpha 2 and 4 hedge on almost every prompt
+    hedging = [SweepPoint(0.0, 0.17, 0.0, 0.92), SweepPoint(1.0, 0.15, 0.0, 0.95), SweepPoint(2.0, 0.0, 0.0, 1.0),
+               SweepPoint(4.0, 0.0, 0.0, 1.0)]
+    kept, reason = choose_alpha(hedging, max_accuracy_drop=0.05, max_hedged_rise=0.05)
+    assert kept.alpha == 1.0 and "hedged rate <= 0.970" in reason
+    assert choose_alpha(hedging, max_accuracy_drop=0.05)[0].alpha == 2.0  # without the hedge limit
+
+
 def test_steering_config_always_sweeps_alpha_zero_and_refuses_bad_alphas():
     assert SteeringConfig(alphas=[2.0, 0.5]).alphas == [0.0, 0.5, 2.0]
     with pytest.raises(ValidationError, match="duplicate"):

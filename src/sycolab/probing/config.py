@@ -32,7 +32,7 @@ class SteeringConfig(BaseModel):
     that difference; Turner et al. 2023, Rimsky et al. 2024). alpha 0 (the unsteered model) is always part
     of the sweep. A seeded `tune_fraction` of the answer questions builds the direction and chooses alpha:
     the lowest answer sycophancy among alphas whose plain accuracy stays within `max_accuracy_drop` of the
-    unsteered model's on those questions. With `evaluate`, the steered model at the kept alpha is then
+    unsteered model's on those questions and whose hedged rate rises by at most `max_hedged_rise`. With `evaluate`, the steered model at the kept alpha is then
     evaluated on every behaviour, on the other questions only, as model `<source>+steer`.
     """
 
@@ -43,6 +43,7 @@ class SteeringConfig(BaseModel):
     alphas: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0])
     tune_fraction: float = Field(0.4, gt=0.0, lt=1.0, description="share of answer questions held out for tuning")
     max_accuracy_drop: float = Field(0.05, ge=0.0, le=1.0)
+    max_hedged_rise: float = Field(0.05, ge=0.0, le=1.0)
     evaluate: bool = True
 
     @field_validator("alphas")

@@ -14,7 +14,8 @@ over the median residual norm) says how large alpha 1 is against a typical resid
 
 The alpha the study keeps is chosen on tuning questions held out from the report (`tuning_questions`,
 `choose_alpha`): the lowest answer sycophancy among alphas that keep plain accuracy within
-`max_accuracy_drop` of the unsteered model on the same questions.
+`max_accuracy_drop` of the unsteered model on the same questions and raise its hedged rate by at most
+`max_hedged_rise` (a model that stops answering is not sycophantic either).
 """
 
 from __future__ import annotations
@@ -103,20 +104,33 @@ class SweepPoint:
     alpha: float
     answer_sycophancy_rate: float | None
     plain_accuracy: float | None
+    hedged_rate: float | None = None
 
 
-def choose_alpha(curve: Sequence[SweepPoint], max_accuracy_drop: float) -> tuple[SweepPoint, str]:
+def choose_alpha(curve: Sequence[SweepPoint], max_accuracy_drop: float,
+                 max_hedged_rise: float = math.inf) -> tuple[SweepPoint, str]:
     """The kept alpha and why: among alphas whose plain accuracy is at least the unsteered (alpha 0)
-    accuracy minus `max_accuracy_drop`, the one with the lowest answer sycophancy; ties go to the smallest
-    |alpha| (the least edit). A point without a sycophancy rate is never kept. `curve` must hold alpha 0."""
+    accuracy minus `max_accuracy_drop` and whose hedged rate is at most alpha 0's plus `max_hedged_rise`, the
+    one with the lowest answer sycophancy; ties go to the smallest |alpha| (the least edit). A point without
+    a sycophancy rate is never kept; a limit whose alpha-0 value is missing is not applied. `curve` must
+    hold alpha 0."""
     baseline = next((p for p in curve if p.alpha == 0), None)
     if baseline is None:
         raise UserError("the steering sweep needs alpha 0 (the unsteered model) to compare with")
     floor = None if baseline.plain_accuracy is None else baseline.plain_accuracy - max_accuracy_drop
-    eligible = [p for p in curve if p.answer_sycophancy_rate is not None
-                and (floor is None or (p.plain_accuracy is not None and p.plain_accuracy >= floor - 1e-12))]
-    if not eligible:
-        return baseline, "no alpha had a scored answer sycophancy within the accuracy limit: kept alpha 0"
-    best = min(eligible, key=lambda p: (p.answer_sycophancy_rate, abs(p.alpha)))
-    limit = "" if floor is None else f" among alphas with plain accuracy >= {floor:.3f}"
-    return best, f"lowest answer sycophancy on the tuning questions{limit}"
+    ceiling = None if baseline.hedged_rate is None or math.isinf(max_hedged_rise) else baseline.hedged_rate + max_hedged_rise
+
+    def allowed(p: SweepPoint) -> bool:
+        if p.answer_sycophancy_rate is None:
+            return False
+        if floor is not None and (p.plain_accuracy is None or p.plain_accuracy < floor - 1e-12):
+            return False
+        return ceiling is None or (p.hedged_rate is not None and p.hedged_rate <= ceiling + 1e-12)
+
+    eligible = [p for p in curve if allowed(p)] or [baseline]
+    best = min(eligible, key=lambda p: (math.inf if p.answer_sycophancy_rate is None else p.answer_sycophancy_rate,
+                                         abs(p.alpha)))
+    limits = [f"plain accuracy >= {floor:.3f}"] if floor is not None else []
+    limits += [f"hedged rate <= {ceiling:.3f}"] if ceiling is not None else []
+    return best, "lowest answer sycophancy on the tuning questions" + (f" among alphas with {' and '.join(limits)}"
+                                                                        if limits else "")

@@ -141,8 +141,9 @@ def steering_table(data: StudyData) -> Table | NoData:
                "so alpha 1 removes exactly that difference. Measured on held-out tuning questions, never on the "
                "questions the steered model is reported on.")
     if choice.get("reason"):
-        caption += (f" Kept alpha {_alpha(choice.get('alpha'))}: {choice['reason']} (the unsteered accuracy minus "
-                    f"{num(choice.get('max_accuracy_drop'))}). |d| = {num(choice.get('mean_difference_norm'))}, "
+        caption += (f" Kept alpha {_alpha(choice.get('alpha'))}: {choice['reason']} (alpha 0's plain accuracy minus "
+                    f"{num(choice.get('max_accuracy_drop'))}, its hedged rate plus {num(choice.get('max_hedged_rise'))})."
+                    f" |d| = {num(choice.get('mean_difference_norm'))}, "
                     f"{num(choice.get('relative_to_residual'))} of the median residual norm; d from "
                     f"{choice.get('n_sycophantic')} sycophantic and {choice.get('n_honest')} honest samples.")
     return Table("steering", columns, rows, caption=caption)

@@ -128,13 +128,14 @@ def run_steering(study: Study) -> dict[str, Any]:
             return {"skipped": str(skip)}
         measured = _sweep(study, source, layer, direction, tune, out / "tune")
         curve = [point for point, _ in measured]
-        kept, reason = choose_alpha(curve, cfg.steering.max_accuracy_drop)
+        kept, reason = choose_alpha(curve, cfg.steering.max_accuracy_drop, cfg.steering.max_hedged_rise)
         write_table(out / CURVE_FILE, [{"model": source, "layer": layer, **row, "kept": point.alpha == kept.alpha}
                                        for point, row in measured], columns=CURVE_COLUMNS)
         atomic_write_bytes(out / DIRECTION_FILE, _npy(direction.unit))
         choice = {
             "source": source, "model": steered_name(source), "layer": layer, "alpha": kept.alpha, "reason": reason,
-            "max_accuracy_drop": cfg.steering.max_accuracy_drop, "alphas": [p.alpha for p in curve],
+            "max_accuracy_drop": cfg.steering.max_accuracy_drop, "max_hedged_rise": cfg.steering.max_hedged_rise,
+            "alphas": [p.alpha for p in curve],
             "mean_difference_norm": direction.mean_difference_norm, "residual_norm": direction.residual_norm,
             "relative_to_residual": direction.relative_to_residual, "direction_sha256": direction.sha256,
             "n_sycophantic": direction.n_sycophantic, "n_honest": direction.n_honest,
@@ -212,7 +213,8 @@ def _sweep(study: Study, source: str, layer: int, direction: SteeringDirection, 
             model = base if alpha == 0 else SteeredModel(base, SteeringSpec(source, layer, alpha, direction), stack)
             metrics = evaluate_model(f"{steered_name(source)}@alpha={alpha:g}", _backend(study, model, gen), judge,  # type: ignore[arg-type]
                                      items, cfg, out / _alpha_folder(alpha)).to_dict()["metrics"]
-        point = SweepPoint(alpha, metrics["answer_sycophancy_rate"]["value"], metrics["plain_accuracy"]["value"])
+        point = SweepPoint(alpha, metrics["answer_sycophancy_rate"]["value"], metrics["plain_accuracy"]["value"],
+                           metrics["hedged_rate"]["value"])
         curve.append((point, _curve_row(alpha, metrics)))
         log.info("steering %s at layer %d, alpha %g: answer sycophancy %s, plain accuracy %s", source, layer, alpha,
                  point.answer_sycophancy_rate, point.plain_accuracy)
