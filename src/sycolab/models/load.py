@@ -15,23 +15,29 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from sycolab.errors import UserError
 from sycolab.models.digest import MODEL_RECORD
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
+if TYPE_CHECKING:  # torch and transformers load at the first model or tokenizer load, not at import
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+DTYPES = ("float32", "bfloat16", "float16", "auto")
 
 
 def resolve_dtype(name: str) -> torch.dtype | str:
     if name not in DTYPES:
         raise UserError(f"dtype '{name}' is not one of {sorted(DTYPES)}")
-    return DTYPES[name]
+    import torch
+
+    return name if name == "auto" else getattr(torch, name)
 
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
     tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     tok.padding_side = "left"
     if tok.pad_token is None:
@@ -45,6 +51,8 @@ def load_model(
 ) -> PreTrainedModel:
     """A causal LM (or a PEFT adapter over its recorded base) in `dtype`; `attn_implementation` ("eager",
     "sdpa", "flash_attention_2", ...) overrides transformers' choice when given."""
+    from transformers import AutoModelForCausalLM
+
     path = Path(path)
     extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
     adapter_cfg = path / "adapter_config.json"
@@ -86,6 +94,8 @@ def _looks_like_hub_id(name: str) -> bool:
 
 
 def default_device() -> str:
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
