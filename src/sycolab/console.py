@@ -11,6 +11,8 @@ ANSI escape codes.
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.machinery
 import logging
 import sys
 import warnings
@@ -62,24 +64,53 @@ class _Tee:
         return False
 
 
+def _route_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_default_handler()
+    hf_logging.enable_propagation()
+    hf_logging.set_verbosity_warning()
+    hf_logging.disable_progress_bar()
+
+
+def _route_datasets() -> None:
+    from datasets.utils import logging as ds_logging
+
+    ds_logging.disable_progress_bar()
+    logger = logging.getLogger("datasets")
+    logger.handlers.clear()
+    logger.propagate = True
+
+
+#: transformers and datasets own stderr handlers created at import time; these hand their records to the
+#: root logger instead and switch their progress bars off (a dataset `map` bar per trainer is noise).
+_ROUTES = {"transformers": _route_transformers, "datasets": _route_datasets}
+
+
+class _RouteOnImport(importlib.abc.MetaPathFinder):
+    """Routes a library of `_ROUTES` the moment its first import finishes. `quiet_output` imports neither
+    library itself: a command that never loads a model (a fully cached `sycolab eval`) never pays for them."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        route = _ROUTES.get(fullname)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path) if route else None
+        if route is None or spec is None or spec.loader is None:
+            return None
+        execute = spec.loader.exec_module
+
+        def execute_and_route(module: Any) -> None:
+            execute(module)
+            route()
+
+        spec.loader.exec_module = execute_and_route  # type: ignore[method-assign]
+        return spec
+
+
 def _route_library_logging() -> None:
-    """transformers and datasets own stderr handlers created at import time; hand their records to the root
-    logger instead, and switch their progress bars off (a dataset `map` bar per trainer is noise)."""
-    with contextlib.suppress(ImportError):
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_default_handler()
-        hf_logging.enable_propagation()
-        hf_logging.set_verbosity_warning()
-        hf_logging.disable_progress_bar()
-    with contextlib.suppress(ImportError):
-        from datasets.utils import logging as ds_logging
-
-        ds_logging.disable_progress_bar()
-        for name in ("datasets",):
-            logger = logging.getLogger(name)
-            logger.handlers.clear()
-            logger.propagate = True
+    """Route the libraries of `_ROUTES` that are imported already."""
+    for name, route in _ROUTES.items():
+        if name in sys.modules:
+            route()
 
 
 @contextlib.contextmanager
@@ -104,10 +135,13 @@ def quiet_output(log_file: Path, verbose: bool = False) -> Iterator[Path]:
         logging.captureWarnings(True)
         warnings.simplefilter("default")
         _route_library_logging()
+        hook = _RouteOnImport()
+        sys.meta_path.insert(0, hook)
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 yield log_file
         finally:
+            sys.meta_path.remove(hook)
             logging.captureWarnings(False)
             root.handlers, root.level = saved_handlers, saved_level
             _terminal_out, _terminal_err = saved

@@ -81,3 +81,25 @@ def test_progress_bar_draws_time_left_on_a_terminal(monkeypatch):
     drawn = screen.getvalue()
     assert "seed 0" in drawn and "9/18" in drawn and "stage" in drawn
     assert "<" in drawn  # tqdm's "elapsed<remaining"
+
+
+def test_quiet_output_imports_no_library_and_routes_one_imported_inside(tmp_path):
+    """A fully cached `sycolab eval` must not pay for importing transformers; a library first imported inside
+    the block is routed all the same (its own stderr handler off, records to the log file)."""
+    import subprocess
+
+    code = (
+        "import sys, logging\n"
+        "from sycolab.study.console import quiet_output\n"
+        f"with quiet_output({str(tmp_path / 'run.log')!r}):\n"
+        "    assert 'transformers' not in sys.modules and 'torch' not in sys.modules, 'imported by quiet_output'\n"
+        "    from transformers.utils import logging as hf_logging\n"
+        "    hf_logging.get_logger('transformers.x').warning('routed warning')\n"
+        "    assert not hf_logging.is_progress_bar_enabled()\n"
+        "    assert hf_logging._default_handler is None or hf_logging._default_handler not in "
+        "logging.getLogger('transformers').handlers\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    assert "routed warning" in (tmp_path / "run.log").read_text()

@@ -149,6 +149,24 @@ def test_request_key_is_canonical_and_field_sensitive() -> None:
     assert request_key(a) != request_key(AnswerMatch(Q, "the answer is blue .", "blue", ("the blue",)))
 
 
+
+def test_request_json_is_the_same_text_as_before_the_fast_path() -> None:
+    """Verdict caches written before `request_json` stopped using `dataclasses.asdict` stay valid: the
+    canonical JSON is byte-identical (a tuple field as a list, None as null, keys sorted)."""
+    import json
+    from dataclasses import asdict
+
+    from sycolab.judging.requests import StanceShift
+
+    requests = [AnswerMatch(Q, "the answer is blue .", "blue", ("the blue", "blu")),
+                StanceShift("item", "prompt", "positive", "resp"), Hedged(Q, "é ünïcode")]
+    for r in requests:
+        before = json.dumps({"request": type(r).__name__, **asdict(r)}, sort_keys=True, ensure_ascii=False,
+                            separators=(",", ":"))
+        assert request_json(r) == before
+    assert request_json(requests[0]).startswith('{"acceptable":["the blue","blu"],"question":')
+
+
 @pytest.mark.parametrize(
     ("raw", "label"),
     [

@@ -242,3 +242,20 @@ def test_knowledge_conditioned_rates_by_hand() -> None:
     assert (m["answer_adoption_known"].value, m["answer_adoption_known"].n) == (0.5, 2)
     assert (m["answer_abandonment_known"].value, m["answer_abandonment_known"].n) == (0.5, 2)
     assert m["answer_sycophancy_rate"].value == pytest.approx(4 / 6)  # the combined rate counts q3 too
+
+
+def test_sample_record_to_dict_equals_asdict_and_copies_its_containers():
+    """samples.jsonl lines are unchanged by the fast `to_dict`, and mutating the dict leaves the record alone."""
+    from dataclasses import asdict
+
+    from sycolab.evaluation.records import SampleRecord
+
+    record = SampleRecord(sample_id="s1", dataset="answer", template="suggest_wrong", question_id="q1", domain=None,
+                          prompt=[{"role": "user", "content": "q ?"}], response="the answer is x .",
+                          verdicts={"answer": "INCORRECT", "hedged": None}, scored=True, correct=False,
+                          sycophantic=True, judge_errors={"hedged": "unparseable"})
+    out = record.to_dict()
+    assert out == asdict(record) and list(out) == list(asdict(record))
+    out["prompt"][0]["content"] = "changed"
+    out["verdicts"]["answer"] = "CORRECT"
+    assert record.prompt[0]["content"] == "q ?" and record.verdicts["answer"] == "INCORRECT"

@@ -86,6 +86,31 @@ def test_cached_re_evaluation_loads_no_model_and_gives_identical_metrics(evaluat
     assert metrics.read_text() == before
 
 
+
+def test_cached_re_evaluation_in_a_fresh_process_imports_no_torch_or_transformers(evaluated):
+    """What makes `sycolab eval --force` on a fully cached run about as fast as `sycolab status`: no model,
+    no tokenizer (prompts rendered before are read from cache/prompts), so neither library is imported."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import json, sys\n"
+        "from _micro_study import micro_config\n"
+        "from sycolab.study.evaluate import evaluate_stored_model\n"
+        "from sycolab.study.pipeline import Study\n"
+        "from sycolab.study.store import RunStore\n"
+        f"info = evaluate_stored_model(Study(micro_config(), RunStore({str(evaluated.store.root)!r})), 'base')\n"
+        "print(json.dumps([info['model_loaded'], [m for m in ('torch', 'transformers') if m in sys.modules]]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, []]
+    assert list((evaluated.store.cache_dir / "prompts").glob("*.json"))  # the renderings it read
+
+
 def test_metrics_record_their_provenance(evaluated):
     data = json.loads((evaluated.store.eval_dir("base") / "metrics.json").read_text())
     prov = data["provenance"]

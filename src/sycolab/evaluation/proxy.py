@@ -40,15 +40,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from sycolab.errors import UserError
 from sycolab.evaluation.bootstrap import ClusterBootstrap, Interval
-from sycolab.generation._torch_utils import eval_mode, left_pad, model_device, positions_from_mask
 from sycolab.generation.chat import render_prompt
 from sycolab.io import read_jsonl
+
+if TYPE_CHECKING:  # torch loads with the first scoring, not with the items (a cached evaluation needs none)
+    import torch
 
 PRESSURED_TEMPLATES = frozenset({"suggest_incorrect", "doubt_correct"})
 NEUTRAL = "neutral"
@@ -290,6 +290,10 @@ def continuation_logprobs(
             raise UserError(f"continuation {continuation!r} encodes to no tokens")
         sequences.append((rendered[key] + cont_ids, len(cont_ids)))
 
+    import torch
+
+    from sycolab.generation._torch_utils import eval_mode, model_device
+
     order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i][0]))
     results: list[tuple[float, int]] = [(0.0, 0)] * len(sequences)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -307,6 +311,10 @@ def continuation_logprobs(
 def _batch_logprobs(
     model: torch.nn.Module, sequences: list[list[int]], cont_lengths: list[int], pad_id: int, device: torch.device
 ) -> list[float]:
+    import torch
+
+    from sycolab.generation._torch_utils import left_pad, positions_from_mask
+
     input_ids, attention_mask = left_pad(sequences, pad_id, device)
     max_cont = max(cont_lengths)
     logits = model(

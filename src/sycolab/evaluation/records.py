@@ -39,7 +39,7 @@ never folded into a class.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sycolab.data.eval_items import ANSWER, ARE_YOU_SURE, DATASETS, FEEDBACK, EvalItem, EvalItems
@@ -107,7 +107,17 @@ class SampleRecord:
     judge_errors: dict[str, str] = field(default_factory=dict)  # unscored verdict name -> why (no grade)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The same as `dataclasses.asdict` (containers copied one level deep: their values are strings, None
+        or booleans), without its recursive deep copy, which was a large share of a cached re-evaluation."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                value = dict(value)
+            elif isinstance(value, list):
+                value = [dict(v) if isinstance(v, dict) else v for v in value]
+            out[name] = value
+        return out
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> SampleRecord:

@@ -18,6 +18,7 @@ appends; each batch is written in its own transaction.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 import json
@@ -72,7 +73,7 @@ class CacheKey:
     prompt: str
     params: str
 
-    @property
+    @functools.cached_property  # read several times per prompt by CachedBackend.generate
     def digest(self) -> str:
         payload = json.dumps([self.model_id, self.prompt, self.params], ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -148,13 +149,15 @@ class CachedBackend:
         self.stats = CacheStats()
         self._streams = "on_batch" in inspect.signature(backend.generate).parameters
 
-    def key(self, prompt: list[dict], params: SamplingParams) -> CacheKey:
+    def key(self, prompt: list[dict], params: SamplingParams, params_json: str | None = None) -> CacheKey:
+        """`params_json`: `canonical_params(params)`, when the caller computed it once for many prompts."""
         render = getattr(self.backend, "render_prompt", None)
         text = "text:" + render(prompt) if callable(render) else "messages:" + canonical_messages(prompt)
-        return CacheKey(self.model_id, text, canonical_params(params))
+        return CacheKey(self.model_id, text, params_json if params_json is not None else canonical_params(params))
 
     def generate(self, prompts: list[list[dict]], params: SamplingParams) -> list[list[str]]:
-        keys = [self.key(p, params) for p in prompts]
+        params_json = canonical_params(params)
+        keys = [self.key(p, params, params_json) for p in prompts]
         known = self.cache.get_many(keys)
         first_missing: dict[str, int] = {}
         for i, k in enumerate(keys):

@@ -17,31 +17,31 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
-
 from sycolab.errors import UserError
 from sycolab.models.digest import MODEL_RECORD
 
-if TYPE_CHECKING:
-    from transformers import GenerationMixin, PreTrainedModel
+if TYPE_CHECKING:  # torch and transformers load at the first model or tokenizer load, not at import
+    import torch
+    from transformers import GenerationMixin, PreTrainedModel, PreTrainedTokenizerBase
 
     class CausalLM(PreTrainedModel, GenerationMixin):
         """What `load_model` returns: every `*ForCausalLM` class is both (transformers 5's `PreTrainedModel`
         alone has no `generate`); a PEFT wrapper forwards both interfaces to the model inside."""
 
-DTYPES: dict[str, torch.dtype | str] = {
-    "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto",
-}
+DTYPES = ("float32", "bfloat16", "float16", "auto")
 
 
 def resolve_dtype(name: str) -> torch.dtype | str:
     if name not in DTYPES:
         raise UserError(f"dtype '{name}' is not one of {sorted(DTYPES)}")
-    return DTYPES[name]
+    import torch
+
+    return name if name == "auto" else getattr(torch, name)
 
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
     tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     tok.padding_side = "left"
     if tok.pad_token is None:
@@ -55,6 +55,8 @@ def load_model(
 ) -> CausalLM:
     """A causal LM (or a PEFT adapter over its recorded base) in `dtype`; `attn_implementation` ("eager",
     "sdpa", "flash_attention_2", ...) overrides transformers' choice when given."""
+    from transformers import AutoModelForCausalLM
+
     path = Path(path)
     extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
     adapter_cfg = path / "adapter_config.json"
@@ -96,6 +98,8 @@ def _looks_like_hub_id(name: str) -> bool:
 
 
 def default_device() -> str:
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 

@@ -5,91 +5,43 @@ nulls (`probes`, `intervals`), shortcut baselines (`baselines`), cross-fitted pr
 permutation tests (`transfer`, `stats`), direction geometry (`geometry`), direction ablation
 (`ablation`), forward hooks in one context manager (`hooks`), direction interventions (`intervention`),
 activation patching (`patching`), steering (`steering`), and the stage entry point (`runner.run_probing`).
+
+Names are imported lazily, so `sycolab.probing.config` (read by the config schema) stays free of torch,
+numpy and scikit-learn.
 """
 
-from sycolab.probing._inputs import render_prompt
-from sycolab.probing.ablation import AblationStep, ablation_curve, recovery_pct
-from sycolab.probing.activations import (
-    ActivationInfo,
-    extract_activations,
-    load_activations,
-    read_activation_info,
-    read_ids,
-    residuals_at,
-)
-from sycolab.probing.analysis import ModelActivations, ProbingResults, analyse
-from sycolab.probing.config import InterventionConfig, PatchingConfig, ProbeConfig, SteeringConfig
-from sycolab.probing.geometry import cosine, cosine_matrix, cosine_rows
-from sycolab.probing.hooks import capture_residuals, decoder_layers, forward_hooks, hook_name, hook_point
-from sycolab.probing.intervention import InterventionResult, direction_intervention, intervention_effect
-from sycolab.probing.patching import PatchPrompt, PatchRow, activation_patching, continuation_logprobs, logit_gaps
-from sycolab.probing.probes import (
-    LayerResult,
-    ProbeSummary,
-    cv_auroc,
-    fit_probe,
-    grouped_splits,
-    probe_direction,
-    scan_layers,
-    summarise,
-)
-from sycolab.probing.runner import run_probing
-from sycolab.probing.stats import auroc, benjamini_hochberg, holm, permutation_pvalues
-from sycolab.probing.steering import SteeringDirection, steer, steering_direction
-from sycolab.probing.transfer import TransferRow, TransferSummary, interpret, transfer_scan
+from __future__ import annotations
 
-__all__ = [
-    "AblationStep",
-    "ActivationInfo",
-    "InterventionConfig",
-    "InterventionResult",
-    "LayerResult",
-    "ModelActivations",
-    "PatchPrompt",
-    "PatchRow",
-    "PatchingConfig",
-    "ProbeConfig",
-    "ProbeSummary",
-    "ProbingResults",
-    "SteeringConfig",
-    "SteeringDirection",
-    "TransferRow",
-    "TransferSummary",
-    "ablation_curve",
-    "activation_patching",
-    "analyse",
-    "auroc",
-    "benjamini_hochberg",
-    "capture_residuals",
-    "continuation_logprobs",
-    "cosine",
-    "cosine_matrix",
-    "cosine_rows",
-    "cv_auroc",
-    "decoder_layers",
-    "direction_intervention",
-    "extract_activations",
-    "fit_probe",
-    "forward_hooks",
-    "grouped_splits",
-    "holm",
-    "hook_name",
-    "hook_point",
-    "interpret",
-    "intervention_effect",
-    "load_activations",
-    "logit_gaps",
-    "permutation_pvalues",
-    "probe_direction",
-    "read_activation_info",
-    "read_ids",
-    "recovery_pct",
-    "render_prompt",
-    "residuals_at",
-    "run_probing",
-    "scan_layers",
-    "steer",
-    "steering_direction",
-    "summarise",
-    "transfer_scan",
-]
+from typing import Any
+
+_WHERE = {
+    "render_prompt": "_inputs",
+    "ablation_curve": "ablation", "AblationStep": "ablation", "recovery_pct": "ablation",
+    "ActivationInfo": "activations", "extract_activations": "activations", "load_activations": "activations",
+    "read_activation_info": "activations", "read_ids": "activations", "residuals_at": "activations",
+    "analyse": "analysis", "ModelActivations": "analysis", "ProbingResults": "analysis",
+    "InterventionConfig": "config", "PatchingConfig": "config", "ProbeConfig": "config",
+    "SteeringConfig": "config",
+    "cosine": "geometry", "cosine_matrix": "geometry", "cosine_rows": "geometry",
+    "capture_residuals": "hooks", "decoder_layers": "hooks", "forward_hooks": "hooks", "hook_name": "hooks",
+    "hook_point": "hooks",
+    "direction_intervention": "intervention", "intervention_effect": "intervention",
+    "InterventionResult": "intervention",
+    "activation_patching": "patching", "continuation_logprobs": "patching", "logit_gaps": "patching",
+    "PatchPrompt": "patching", "PatchRow": "patching",
+    "cv_auroc": "probes", "fit_probe": "probes", "grouped_splits": "probes", "LayerResult": "probes",
+    "probe_direction": "probes", "ProbeSummary": "probes", "scan_layers": "probes", "summarise": "probes",
+    "run_probing": "runner",
+    "auroc": "stats", "benjamini_hochberg": "stats", "holm": "stats", "permutation_pvalues": "stats",
+    "steer": "steering", "steering_direction": "steering", "SteeringDirection": "steering",
+    "interpret": "transfer", "transfer_scan": "transfer", "TransferRow": "transfer", "TransferSummary": "transfer",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(f"sycolab.probing.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'sycolab.probing' has no attribute {name!r}")

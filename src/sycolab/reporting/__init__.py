@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from sycolab.errors import UserError
 from sycolab.io import atomic_dir, atomic_write_text
 from sycolab.reporting._results import StudyData
-from sycolab.reporting.assemble import assemble_report
 from sycolab.reporting.document import Figure, Report
 from sycolab.reporting.render_html import render_html
 from sycolab.reporting.render_markdown import render_markdown
@@ -32,6 +31,8 @@ def build_document(run_dir: Path, cfg: ReportConfig) -> Report:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: run dir not found")
+    from sycolab.reporting.assemble import assemble_report  # imports matplotlib: only when a report is built
+
     return assemble_report(StudyData.read(run_dir), cfg)
 
 

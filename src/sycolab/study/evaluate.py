@@ -3,8 +3,9 @@
 The model is loaded only when something must be computed: generations are looked up in the generation
 cache (keyed by the model's weights digest, the rendered prompt and the sampling settings), the logit
 proxy in the proxy cache (weights digest, proxy data hash, item limit, dtype); only a miss loads the
-weights. A cached re-evaluation therefore loads a tokenizer, reads two SQLite files and rewrites the
-metrics, however large the model.
+weights. Prompts are rendered through `sycolab.generation.rendered.RenderedPrompts`, so the tokenizer too
+loads only for a prompt never rendered before. A cached re-evaluation therefore reads the caches and
+rewrites the metrics, however large the model, without importing torch or transformers.
 """
 
 from __future__ import annotations
@@ -38,23 +39,35 @@ def load_stored(study: Study, name: str):
 
 
 class StoredModel:
-    """A stored model whose weights are loaded on first use (`model`), and only then; its tokenizer
-    (cheap) is loaded at once, since cache keys need the rendered prompt."""
+    """A stored model whose weights (`model`) and tokenizer (`tokenizer`) are loaded on first use, and only
+    then; `render_prompt` reads prompts rendered before from the run's cache."""
 
     def __init__(self, study: Study, name: str):
+        from sycolab.generation.chat import render_prompt
+        from sycolab.generation.rendered import RenderedPrompts
         from sycolab.models.digest import model_weights_key
-        from sycolab.models.load import load_tokenizer, stored_model_source
+        from sycolab.models.load import stored_model_source
 
         self.study, self.name = study, name
         self.folder = study.store.model_dir(name)
         self.source = stored_model_source(self.folder)
         self.weights = model_weights_key(self.folder)
-        self.tokenizer = load_tokenizer(self.source, trust_remote_code=study.cfg.base.trust_remote_code)
         self._model: Any = None
+        self._tokenizer: Any = None
+        self.render_prompt = RenderedPrompts.for_folder(study.store.cache_dir, self.source,
+                                                        lambda messages: render_prompt(self.tokenizer, messages))
 
     @property
     def loaded(self) -> bool:
         return self._model is not None
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from sycolab.models.load import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self.source, trust_remote_code=self.study.cfg.base.trust_remote_code)
+        return self._tokenizer
 
     @property
     def model(self) -> Any:
@@ -106,7 +119,6 @@ def _backend(study: Study, stored: StoredModel, gen: GenerationConfig | None = N
     and built (model loaded) only on a cache miss."""
     from sycolab.generation import build_backend
     from sycolab.generation.cache import CachedBackend, LazyBackend
-    from sycolab.generation.chat import render_prompt
 
     gen = gen or study.cfg.evaluate.generation
 
@@ -117,8 +129,7 @@ def _backend(study: Study, stored: StoredModel, gen: GenerationConfig | None = N
     if gen.backend == "vllm":  # vLLM renders prompts itself: the cache is keyed by the messages
         lazy = LazyBackend(build, stored.model_id, gen.vllm.chunk_size)
     else:
-        lazy = LazyBackend(build, stored.model_id, gen.batch_size,
-                           render_prompt=lambda messages: render_prompt(stored.tokenizer, messages))
+        lazy = LazyBackend(build, stored.model_id, gen.batch_size, render_prompt=stored.render_prompt)
     return CachedBackend(lazy, study.store.cache_dir / "generations.sqlite")
 
 
@@ -170,6 +181,7 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     seen = seen_questions(items.answer, list(study.data_paths("sft", "preference", "grpo_prompts").values()))
     metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or study.store.eval_dir(name), proxy=proxy,
                              scope=scope, seen_questions=seen, provenance=provenance.to_dict())
+    stored.render_prompt.save()
     values = metrics.to_dict()["metrics"]
     info: dict[str, Any] = {k: values[k]["value"] for k in ("plain_accuracy", "answer_sycophancy_rate",
                                                              "aggregate_sycophancy") if k in values}

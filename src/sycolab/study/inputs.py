@@ -6,6 +6,7 @@ reported together, each with the config's file, line and key."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -30,20 +31,17 @@ def check_inputs(study: Study, groups: set[str] | None = None) -> None:
 
 
 def data_problems(study: Study) -> list[Problem]:
-    """Parse every data file the config names; each failure under its `data.<name>` key."""
-    from sycolab.data.sycophancy_eval import load_eval_file
-    from sycolab.data.trl_formats import read_preference_rows, read_prompt_rows, read_sft_rows
-    from sycolab.evaluation.proxy import ProxyItem
-
+    """Parse every data file the config names; each failure under its `data.<name>` key. A reader's module is
+    imported only when its file is given (the TRL formats import `datasets`, and with it torch)."""
     readers: dict[str, Callable[[Path], Any]] = {
-        "answer": lambda p: load_eval_file(p, "answer"),
-        "are_you_sure": lambda p: load_eval_file(p, "are_you_sure"),
-        "feedback": lambda p: load_eval_file(p, "feedback"),
-        "sft": read_sft_rows,
-        "preference": read_preference_rows,
-        "preference_heldout": read_preference_rows,
-        "grpo_prompts": read_prompt_rows,
-        "proxy": lambda p: [ProxyItem.from_mapping(row, f"{p}:{line}") for line, row in iter_jsonl(p)],
+        "answer": _reader("sycolab.data.sycophancy_eval", "load_eval_file", "answer"),
+        "are_you_sure": _reader("sycolab.data.sycophancy_eval", "load_eval_file", "are_you_sure"),
+        "feedback": _reader("sycolab.data.sycophancy_eval", "load_eval_file", "feedback"),
+        "sft": _reader("sycolab.data.trl_formats", "read_sft_rows"),
+        "preference": _reader("sycolab.data.trl_formats", "read_preference_rows"),
+        "preference_heldout": _reader("sycolab.data.trl_formats", "read_preference_rows"),
+        "grpo_prompts": _reader("sycolab.data.trl_formats", "read_prompt_rows"),
+        "proxy": _reader("sycolab.study.inputs", "_read_proxy_items"),
     }
     problems: list[Problem] = []
     for name, reader in readers.items():
@@ -53,6 +51,17 @@ def data_problems(study: Study) -> list[Problem]:
             except UserError as e:
                 problems.append((("data", name), str(e).removeprefix(f"data.{name}: ")))
     return problems
+
+
+def _reader(module: str, function: str, *args: Any) -> Callable[[Path], Any]:
+    """`module.function(path, *args)`, importing `module` at the call."""
+    return lambda path: getattr(importlib.import_module(module), function)(path, *args)
+
+
+def _read_proxy_items(path: Path) -> list[Any]:
+    from sycolab.evaluation.proxy import ProxyItem
+
+    return [ProxyItem.from_mapping(row, f"{path}:{line}") for line, row in iter_jsonl(path)]
 
 
 def environment_problems(study: Study, groups: set[str] | None = None) -> list[Problem]:
