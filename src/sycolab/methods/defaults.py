@@ -90,6 +90,17 @@ TINY_DEFAULTS: dict[str, dict[str, Any]] = {
         "logging_steps": 5,
         "lora": _TINY_LORA,
     },
+    # Constitutional AI with the world's exact oracle critic on the GRPO prompts (4 sampled replies each)
+    "cai_sl": {
+        **_TINY_COMMON, "replies_per_prompt": 4, "reply_temperature": 0.7, "reply_max_new_tokens": 16,
+        "filters": {"min_words": 3, "max_words": 40}, "learning_rate": 1e-3, "num_train_epochs": 2,
+        "per_device_train_batch_size": 16, "lora": _TINY_LORA,
+    },
+    "cai_dpo": {
+        **_TINY_COMMON, "replies_per_prompt": 4, "reply_temperature": 0.7, "reply_max_new_tokens": 16,
+        "filters": {"min_words": 3, "max_words": 40}, "beta": 0.1, "learning_rate": 2e-3, "num_train_epochs": 2,
+        "per_device_train_batch_size": 16, "lora": _TINY_LORA,
+    },
 }
 
 _QWEN_LORA: dict[str, Any] = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear", "merge": True}
