@@ -1,5 +1,6 @@
-"""cai_dpo and a short relearn stage on the micro world, configured with the blocks of
-configs/overlays/cai-relearn.yaml (merged into the micro study config, with micro step counts)."""
+"""cai_dpo and a short relearn stage on the micro world, configured with the default study's blocks
+(configs/tiny.yaml's `recover.cai_dpo` and `relearn`, merged into the micro study config with micro step
+counts)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sycolab.study.store import RunStore
 
 pytestmark = pytest.mark.integration
 
-OVERLAY = Path(__file__).parents[2] / "configs" / "overlays" / "cai-relearn.yaml"
+TINY = Path(__file__).parents[2] / "configs" / "tiny.yaml"
 MICRO_STEPS = {"max_steps": 3, "per_device_train_batch_size": 4, "logging_steps": 1, "replies_per_prompt": 2}
 
 
@@ -27,11 +28,11 @@ def _weights(folder: Path) -> dict:
 
 
 def test_cai_dpo_and_relearn_on_the_micro_world(micro_config_factory, tmp_path: Path):
-    overlay = yaml.safe_load(OVERLAY.read_text())
+    tiny = yaml.safe_load(TINY.read_text())
     config_path = micro_config_factory(recover="", extra="  enabled: false\n")
     raw = yaml.safe_load(config_path.read_text())
-    raw["recover"] = {"cai_dpo": {**overlay["recover"]["cai_dpo"], **MICRO_STEPS}}
-    raw["relearn"] = {**overlay["relearn"], "steps": 4, "eval_every": 2, "max_questions": 4}
+    raw["recover"] = {"cai_dpo": {**tiny["recover"]["cai_dpo"], **MICRO_STEPS}}
+    raw["relearn"] = {**tiny["relearn"], "steps": 4, "eval_every": 2, "max_questions": 4}
     config_path.write_text(yaml.safe_dump(raw))
     study = Study(load_config(config_path), RunStore(tmp_path / "run"))
     study.run()

@@ -32,6 +32,12 @@ def test_reference_config_carries_the_reference_values():
     grpo = cells["grpo"].config
     assert (grpo.num_generations, grpo.temperature, grpo.beta, grpo.learning_rate) == (8, 0.7, 0.04, 2e-5)
     assert cfg.evaluate.judge.kind == "openai"
+    # constitutional AI with the judge's 72B model as critic, and relearning from every model
+    for name in ("cai_sl", "cai_dpo"):
+        critic = cells[name].config.critic
+        assert critic.kind == "endpoint" and critic.endpoint.model == cfg.evaluate.judge.model
+    assert cells["cai_dpo"].config.beta == 0.1
+    assert cfg.relearn.enabled and cfg.relearn.models is None and (cfg.relearn.steps, cfg.relearn.eval_every) == (50, 5)
 
 
 def _write(tmp_path, text):

@@ -187,3 +187,19 @@ def test_endpoint_critic_over_real_http_with_its_request_cache(tmp_path: Path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_cai_sl_trains_with_the_tiny_defaults_through_a_valid_sft_config():
+    """The SFT config cai_sl trains with carries the fields that were set (tiny defaults) and validates: the
+    default checkpoint policy stays unset (a full dump marked select_by 'judged' as set without eval_every)."""
+    from sycolab.methods import expand_grid
+    from sycolab.methods.cai_sl import REVISIONS_KEY, sft_config
+    from sycolab.methods.defaults import TINY_DEFAULTS
+
+    [(_, cfg)] = expand_grid("cai_sl", dict(TINY_DEFAULTS["cai_sl"]), where="cai_sl")
+    sft = sft_config(cfg)
+    assert (sft.learning_rate, sft.num_train_epochs, sft.per_device_train_batch_size) == (
+        cfg.learning_rate, cfg.num_train_epochs, cfg.per_device_train_batch_size)
+    assert sft.lora == cfg.lora and sft.data_key == REVISIONS_KEY and sft.completion_only_loss
+    assert sft.checkpoint.eval_every is None and sft.checkpoint.select_by == "judged"
+    assert "select_by" not in sft.checkpoint.model_fields_set

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config")
     run.add_argument("--run-dir", default=None, help="default: runs/<config name>")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
-    run.add_argument("--stages", default=None, help="comma-separated stage groups to run: world,base,induce,recover,eval,probe,report")
+    run.add_argument("--stages", default=None, help="comma-separated stage groups to run: world,base,induce,recover,eval,probe,relearn,report")
     run.add_argument("--force", action="store_true", help="redo stages even when their inputs are unchanged")
     run.add_argument("--rejudge-unscored", action="store_true", help=_REJUDGE_HELP)
 

@@ -26,12 +26,17 @@ class CAISLMethodConfig(TrainingConfig, CAISettings):
     completion_only_loss: bool = Field(True, description="Loss on the revision tokens only.")
 
 
+def sft_config(cfg: CAISLMethodConfig) -> sft.SFTMethodConfig:
+    """The `sft` config training on the revisions: the training fields that were set (a default left unset
+    stays unset, so validators that look at what was set, e.g. the checkpoint policy's, see the same)."""
+    training = cfg.model_dump(include=set(TrainingConfig.model_fields), exclude_unset=True)
+    return sft.SFTMethodConfig(**training, completion_only_loss=cfg.completion_only_loss, data_key=REVISIONS_KEY)
+
+
 @register_method("cai_sl", config=CAISLMethodConfig)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """Supervised fine-tuning of the SFT model on the critic's revisions of its own replies (Constitutional AI)."""
     cfg: CAISLMethodConfig = ctx.config  # type: ignore[assignment]
     data = build_cai_data(ctx, cfg, "cai_sl")
-    training = cfg.model_dump(include=set(TrainingConfig.model_fields))
-    sft_cfg = sft.SFTMethodConfig(**training, completion_only_loss=cfg.completion_only_loss, data_key=REVISIONS_KEY)
-    sub = dataclasses.replace(ctx, config=sft_cfg, data={**ctx.data, REVISIONS_KEY: data.revisions})
+    sub = dataclasses.replace(ctx, config=sft_config(cfg), data={**ctx.data, REVISIONS_KEY: data.revisions})
     return record_cai_summary(ctx, "cai_sl", sft.run(sub), data.stats)

@@ -69,12 +69,16 @@ def relearn_blocks(data: StudyData, colour: Callable[[str], str]) -> list:
     """The relearning table (steps-to-threshold per metric) and the curves; NoData when nothing ran. The
     threshold fraction is the run's `relearn.threshold` (manifest config), 0.5 if absent."""
     config = data.reader.manifest.get("config") or {}
-    fraction = float(((config.get("relearn") or {}) if isinstance(config, dict) else {}).get("threshold", 0.5))
+    settings = (config.get("relearn") or {}) if isinstance(config, dict) else {}
+    fraction = float(settings.get("threshold", 0.5))
     curves = read_curves(data.reader.root, [m.name for m in data.models])
     if not curves:
         return [NoData("relearning results", "relearn/ holds no table (enable the `relearn` section to run it)")]
     reference = {metric: (curves.get(REFERENCE) or [{}])[0].get(metric) for metric, _ in CURVES}
     rows = []
+    if REFERENCE in curves:  # the target row: SFT on the same mini-evaluation, at step 0 only
+        rows.append([Cell(REFERENCE), *(cell for metric, _ in CURVES for cell in (
+            Cell(num(reference[metric]), numeric=True), Cell("—"), Cell("reference (step 0 only)")))])
     for name, table in curves.items():
         if name == REFERENCE:
             continue
@@ -90,9 +94,12 @@ def relearn_blocks(data: StudyData, colour: Callable[[str], str]) -> list:
     for metric, label in CURVES:
         columns += [Column(f"{metric}_0", f"{label} at 0"), Column(f"{metric}_last", f"{label} last"),
                     Column(f"{metric}_steps", f"steps to threshold ({label})")]
+    questions = settings.get("max_questions")
+    scope = f"the first {questions} answer and are-you-sure questions" if questions else "every answer and are-you-sure question"
     relearn_table = Table("relearn", columns, rows, caption=(
-        f"Induction SFT re-run from each model; the judged mini-evaluation and the logit proxy at step 0 and every "
-        f"evaluated step (relearn/<model>.csv). Threshold: {fraction:g} of the way from the model's step-0 value "
+        f"Induction SFT re-run from each model; at step 0 and every evaluated step the same judged "
+        f"mini-evaluation ({scope}, the study's judge and generation) and the logit proxy on the same answer "
+        f"questions (relearn/<model>.csv). Threshold: {fraction:g} of the way from the model's step-0 value "
         f"to SFT's (SFT: {', '.join(f'{label} {num(reference[m])}' for m, label in CURVES)})."))
     return [relearn_table, _curves_figure(curves, reference, colour)]
 
@@ -113,11 +120,16 @@ def _curves_figure(curves: dict[str, list[dict]], reference: dict[str, float | N
             if by_model[name]:
                 ax.plot(*zip(*by_model[name], strict=True), marker="o", markersize=3, linewidth=1.4,
                         color=colour(name), label=name)
+            band = [(int(r["step"]), r[f"{metric}_ci_low"], r[f"{metric}_ci_high"]) for r in curves[name]
+                    if r.get(f"{metric}_ci_low") is not None and r.get(f"{metric}_ci_high") is not None]
+            if band:  # judged metrics: the 95% bootstrap interval of each evaluated step
+                ax.fill_between(*zip(*band, strict=True), color=colour(name), alpha=0.12, linewidth=0)
         if reference[metric] is not None:
             ax.axhline(reference[metric], color="#888888", linestyle="--", linewidth=0.9, label="sft")
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("relearning step", fontsize=8)
     _legend_outside(axes[-1])
     return Figure("relearn-curves", "Relearning speed", _png(fig),
-                  caption="Sycophancy while the induction SFT is re-run from each model (judged mini-evaluation and "
-                          "logit proxy, relearn/<model>.csv); dashed: SFT's value on the same evaluation.")
+                  caption="Sycophancy while the induction SFT is re-run from each model (judged mini-evaluation with "
+                          "its 95% bootstrap interval shaded, and the logit proxy; relearn/<model>.csv); dashed: "
+                          "SFT's value on the same evaluation at step 0.")
