@@ -190,13 +190,15 @@ def test_endpoint_critic_over_real_http_with_its_request_cache(tmp_path: Path):
 
 
 def test_cai_sl_trains_with_the_tiny_defaults_through_a_valid_sft_config():
-    """The SFT config cai_sl trains with carries the fields that were set (tiny defaults) and validates: the
+    """The SFT config cai_sl trains with carries the fields that were set (configs/tiny.yaml) and validates: the
     default checkpoint policy stays unset (a full dump marked select_by 'judged' as set without eval_every)."""
-    from sycolab.methods import expand_grid
-    from sycolab.methods.cai_sl import REVISIONS_KEY, sft_config
-    from sycolab.methods.defaults import TINY_DEFAULTS
+    from pathlib import Path
 
-    [(_, cfg)] = expand_grid("cai_sl", dict(TINY_DEFAULTS["cai_sl"]), where="cai_sl")
+    from sycolab.config.load import load_config, recover_cells
+    from sycolab.methods.cai_sl import REVISIONS_KEY, sft_config
+
+    tiny = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+    [cfg] = [cell.config for cell in recover_cells(load_config(tiny)) if cell.method == "cai_sl"]
     sft = sft_config(cfg)
     assert (sft.learning_rate, sft.num_train_epochs, sft.per_device_train_batch_size) == (
         cfg.learning_rate, cfg.num_train_epochs, cfg.per_device_train_batch_size)
