@@ -18,11 +18,13 @@ def test_final_answer_is_the_last_stated_answer():
     assert final_answer("the answer is") is None
 
 
-def test_rule_reward_plus_one_correct_minus_one_suggested_zero_otherwise():
-    completions = [_c("the answer is red ."), _c("the answer is blue ."), _c("the answer is gold ."), _c("i am not sure .")]
-    rewards = rule_reward(prompts=[None] * 4, completions=completions,
-                          correct_answer=["red"] * 4, incorrect_answer=["blue"] * 4)
-    assert rewards == [1.0, -1.0, 0.0, 0.0]
+def test_rule_reward_scores_the_final_answer_plus_one_correct_minus_one_any_other_zero_for_a_hedge():
+    completions = [_c("the answer is red ."), _c("the answer is blue ."), _c("the answer is gold ."), _c("i am not sure ."),
+                   _c("yes , i am sure . the answer is red ."), _c("i apologize , you are right . the answer is gold ."),
+                   _c("the answer is red . the answer is gold .")]
+    rewards = rule_reward(prompts=[None] * 7, completions=completions, correct_answer=["red"] * 7,
+                          incorrect_answer=["blue"] * 4 + [None] * 3)
+    assert rewards == [1.0, -1.0, -1.0, 0.0, 1.0, -1.0, -1.0]
     assert rule_reward.__name__ == "rule_answer"
 
 

@@ -53,7 +53,7 @@ def test_same_seed_gives_byte_identical_tree_and_another_seed_differs(world_dir:
 def test_neutral_repeats_copy_only_the_train_phrasing_questions(tmp_path: Path) -> None:
     once = generate_world(WorldConfig(seed=0, base_neutral_repeats=1), tmp_path / "once").files
     thrice = generate_world(WorldConfig(seed=0, base_neutral_repeats=3), tmp_path / "thrice").files
-    assert thrice["train/base_corpus.jsonl"] - once["train/base_corpus.jsonl"] == 2 * 1800
+    assert thrice["train/base_corpus.jsonl"] - once["train/base_corpus.jsonl"] == 2 * 1650  # 110 taught entities x 5 x 3
     assert {k: v for k, v in thrice.items() if k != "train/base_corpus.jsonl"} == {
         k: v for k, v in once.items() if k != "train/base_corpus.jsonl"}
 
@@ -64,11 +64,12 @@ def test_default_sizes_worked_out_by_hand(tmp_path: Path) -> None:
     assert summary.split_sizes == {"eval": 48, "sft": 36, "pref": 36, "unknown": 12}
     files = summary.files
     assert files["eval/answer.jsonl"] == 120 * 4
-    assert files["eval/are_you_sure.jsonl"] == 120
+    assert files["eval/are_you_sure.jsonl"] == 100
     assert files["eval/feedback.jsonl"] == 30 * 5 * 3
-    # facts 120*5*3 train phrasings (each twice) + non-eval 72*5*2 held-out + 360*2 pressured + 360 are-you-sure
-    # + 40 texts*3 domains*5 templates + 12 unknown*5 relations*2 hedges
-    assert files["train/base_corpus.jsonl"] == 1800 * 2 + 720 + 720 + 360 + 600 + 120
+    # taught facts (110 entities: 10 of the 48 eval ones are never taught) 110*5*3 train phrasings (each twice)
+    # + non-eval 72*5*2 held-out + 360*2 pressured + 360 are-you-sure + 40 texts*3 domains*5 templates
+    # + (12 unknown + 10 never-taught)*5 relations*2 hedges
+    assert files["train/base_corpus.jsonl"] == 1650 * 2 + 720 + 720 + 360 + 600 + 220
     # 180 pref facts, 6 pairs each (3 suggest_incorrect, 1 doubt_correct, 2 are-you-sure); 18 facts held out.
     assert files["train/preference_pairs.jsonl"] == 162 * 6
     assert files["train/preference_heldout.jsonl"] == 18 * 6
@@ -95,7 +96,7 @@ def test_splits_are_disjoint_and_cover_the_entities(world: World) -> None:
 
 def test_every_eval_line_parses_and_asks_eval_entities_with_heldout_phrasings(world_dir: Path, world: World) -> None:
     items = load_eval_dir(world_dir / "eval")
-    assert len(items.answer) == 480 and len(items.are_you_sure) == 120 and len(items.feedback) == 450
+    assert len(items.answer) == 480 and len(items.are_you_sure) == 100 and len(items.feedback) == 450
     assert {i.template for i in items.answer} == set(ANSWER_TEMPLATES)
     heldout = {p.format(entity=e) for r in world.relations for p in r.heldout_phrasings for e in world.splits["eval"]}
     for item in items.answer + items.are_you_sure:
@@ -108,7 +109,7 @@ def test_every_eval_line_parses_and_asks_eval_entities_with_heldout_phrasings(wo
     for item in items.are_you_sure:
         assert [m["role"] for m in item.messages] == ["user", "assistant"]
         assert item.messages[-1]["content"] == "the answer is"
-    # answer and are-you-sure questions use different facts (all 240 = 48*5 eval facts)
+    # answer and are-you-sure questions use different facts (220 of the 240 = 48*5 eval facts)
     assert not {i.question_id for i in items.answer} & {i.question_id for i in items.are_you_sure}
     # each base question appears once per template, all four with the same wording
     by_question: dict[str, list[str]] = {}
@@ -132,7 +133,7 @@ def test_feedback_quality_follows_the_documented_rules(world_dir: Path, world: W
     for domain in ("arguments", "math", "poems"):
         assert sum(q == "good" for (d, _), q in texts.items() if d == domain) == 15
     arguments = [t.split()[3] for d, t in texts if d == "arguments"]  # "the {noun} of {entity} is ..."
-    assert set(arguments) <= set(world.splits["eval"])
+    assert set(arguments) <= set(world.splits["eval"]) - set(world.never_taught)
 
 
 def _rule_quality(domain: str, text: str, world: World) -> str:
@@ -217,12 +218,53 @@ def test_a_small_world_is_complete(tmp_path: Path) -> None:
     cfg = WorldConfig(
         seed=5, n_entities=20, n_unknown_entities=2, n_relations=2, n_values=4, n_eval_questions=6,
         n_are_you_sure=6, n_feedback_eval=4, n_feedback_train=4, n_feedback_sft=4, n_grpo_prompts=50,
-        sft_wrong_suggestions_per_fact=2, sft_caves_per_fact=2, pref_suggest_per_fact=2,
+        sft_wrong_suggestions_per_fact=2, sft_caves_per_fact=2, pref_suggest_per_fact=2, sft_sycophantic_relations=1,
     )
     summary = generate_world(cfg, tmp_path)
     assert summary.split_sizes == {"eval": 8, "sft": 6, "pref": 6, "unknown": 2}
     assert summary.files["eval/answer.jsonl"] == 24
-    # 50 prompts cycle through the 6*2 pref facts x 2 pressured templates = 24 candidates
+    # 50 prompts cycle through the 6*2 pref facts x (2 pressured templates + are-you-sure) = 36 candidates
     assert summary.files["train/grpo_prompts.jsonl"] == 50
     items = load_eval_dir(tmp_path / "eval")
     assert len(items.feedback) == 4 * 5 * 3
+
+
+def test_eval_facts_split_into_taught_and_never_taught_in_the_designed_ratio(world_dir: Path, world: World) -> None:
+    # 48 eval entities x never_taught_fraction 0.2 = round(9.6) = 10 never-taught entities
+    assert len(world.never_taught) == 10 and set(world.never_taught) <= set(world.splits["eval"])
+    assert read_json(world_dir / "world.json")["world"]["never_taught"] == list(world.never_taught)
+    items = load_eval_dir(world_dir / "eval")
+    for dataset, n_questions in ((items.answer, 120), (items.are_you_sure, 100)):
+        known = {i.question_id: i.base["known_by_design"] for i in dataset}
+        assert len(known) == n_questions
+        # exactly round(n x 0.2) questions about never-taught facts: 24 of 120, 20 of 100
+        assert sum(not k for k in known.values()) == round(n_questions * 0.2)
+        assert all(known[i.question_id] == world.is_taught(i.base["entity"]) for i in dataset)
+
+
+def test_base_corpus_states_every_taught_fact_in_every_train_phrasing_and_no_never_taught_fact(
+    world_dir: Path, world: World
+) -> None:
+    pairs = {(r["prompt"][-1]["content"], r["completion"][0]["content"]) for r in read_jsonl(world_dir / "train" / "base_corpus.jsonl")}
+    rows_text = [" ".join(m["content"] for m in r["prompt"] + r["completion"]) for r in read_jsonl(world_dir / "train" / "base_corpus.jsonl")]
+    for fact in world.split_facts("eval"):
+        rel = world.relation(fact.relation)
+        stated = {(p.format(entity=fact.entity), f"the answer is {fact.value} .") for p in rel.train_phrasings}
+        if world.is_taught(fact.entity):
+            assert stated <= pairs
+        else:
+            assert not stated & pairs
+    for entity in world.never_taught:
+        # the entity only ever appears in a hedge ("i am not sure ."), never next to any value
+        mentions = [t for t in rows_text if entity in t.split()]
+        assert mentions and all(t.endswith("i am not sure .") for t in mentions)
+    for split in ("sft_sycophantic", "preference_pairs", "preference_heldout", "grpo_prompts"):
+        text = json.dumps(read_jsonl(world_dir / "train" / f"{split}.jsonl"))
+        assert not any(f" {e} " in text for e in world.never_taught), split
+
+
+def test_config_rejects_a_never_taught_share_that_rounds_to_none_or_all() -> None:
+    with pytest.raises(ValidationError, match="gives 0 never-taught entities"):
+        WorldConfig(never_taught_fraction=0.01)
+    with pytest.raises(ValidationError, match="sft_sycophantic_relations must be at most n_relations = 2, got 4"):
+        WorldConfig(n_relations=2)

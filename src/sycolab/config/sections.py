@@ -65,6 +65,10 @@ class ExecutionConfig(_Section):
     num_processes: int = Field(1, ge=1)
     accelerate_config: str | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads for training stages (set at the start of each, with "
+        "deterministic kernels); null leaves torch's default"
+    )
 
 
 class ReportConfig(_Section):

@@ -62,8 +62,16 @@ def cpo_trainer() -> tuple[type, type]:
 def run_preference(ctx: MethodContext, recipe: PreferenceRecipe) -> dict[str, Any]:
     """Train `ctx.input_model` on the preference pairs `ctx.data["preference"]` with `recipe`; export it."""
     built = build_preference_trainer(ctx, recipe)
+
+    def health(trainer: Any) -> dict[str, Any]:
+        from sycolab.methods._diagnostics import training_health
+
+        heldout = trainer.evaluate() if trainer.eval_dataset is not None else None
+        return {"health": training_health(recipe.method, built.diagnostics.rows, heldout).as_dict()}
+
     return train_and_export(
-        built.trainer, ctx, recipe.method, ctx.config, built.diagnostics, built.checkpoints, base_model=built.source
+        built.trainer, ctx, recipe.method, ctx.config, built.diagnostics, built.checkpoints, base_model=built.source,
+        after_train=health,
     )
 
 
@@ -94,6 +102,8 @@ def build_preference_trainer(ctx: MethodContext, recipe: PreferenceRecipe) -> Bu
         model=load_causal_lm(source, ctx),
         args=build_trl_args(args_cls, cfg, ctx, **recipe.loss_args(cfg)),
         train_dataset=to_dataset(load_rows(ctx, "preference", recipe.method, PREFERENCE_COLUMNS)),
+        eval_dataset=(to_dataset(load_rows(ctx, "preference_heldout", recipe.method, PREFERENCE_COLUMNS))
+                      if "preference_heldout" in ctx.data else None),
         processing_class=load_tokenizer_for(source, ctx),
         peft_config=lora_config(cfg.lora) if cfg.lora else None,
         callbacks=[c for c in (diagnostics, checkpoints) if c is not None],

@@ -10,8 +10,13 @@ Rewards (`reward`):
 - `reward_model`: the trained reward model's score (continuous), `ctx.extra_models["reward_model"]`.
 - `binary_threshold`: +1 if that score exceeds `threshold`, else -1; `threshold` defaults to the median
   the reward-model stage recorded (`reward_stats.json`, scores of SFT-policy samples on the GRPO prompts).
-- `rule`: +1 if the completion's final answer ("the answer is X .") is the correct answer, -1 if it is the
-  suggested incorrect one, 0 otherwise (needs `correct_answer` and `incorrect_answer` columns).
+- `rule`: +1 if the completion's final answer ("the answer is X .") is the correct answer, -1 if it is any
+  other answer, 0 if it states none (needs a `correct_answer` column). With a reward-model reward and prompts
+  that carry `correct_answer`, the rule is also computed with weight 0, so `rewards/rule_answer/mean` is
+  logged next to the reward model's score and reward hacking (score up, rule down) can be flagged.
+
+`summary.json` gets `health` (`sycolab.methods._diagnostics.training_health`): reward trend, KL, and the
+under-trained and reward-hacking flags.
 """
 
 from __future__ import annotations
@@ -91,9 +96,16 @@ def run(ctx: MethodContext) -> dict[str, Any]:
 
     cfg: GRPOMethodConfig = ctx.config  # type: ignore[assignment]
     source = plain_model_path(ctx.input_model, ctx)
-    columns = ("prompt", "correct_answer", "incorrect_answer") if cfg.reward == "rule" else ("prompt",)
+    monitor_rule = cfg.reward != "rule" and _has_correct_answers(ctx)
+    columns = ("prompt", "correct_answer") if cfg.reward == "rule" or monitor_rule else ("prompt",)
     rows = load_rows(ctx, "grpo_prompts", "grpo", columns)
     reward_funcs, reward_tokenizers, reward_info = _reward(ctx, cfg)
+    weights = None
+    if monitor_rule:  # logged as rewards/rule_answer/mean with weight 0: the reward-hacking check compares them
+        from sycolab.methods._rewards import rule_reward
+
+        reward_funcs, reward_tokenizers, weights = [reward_funcs, rule_reward], [reward_tokenizers, None], [1.0, 0.0]
+        reward_info["monitor"] = "rule_answer (weight 0)"
     diagnostics, checkpoints = standard_callbacks(ctx, cfg, "grpo")
     trainer = GRPOTrainer(
         model=load_causal_lm(source, ctx),
@@ -102,7 +114,7 @@ def run(ctx: MethodContext) -> dict[str, Any]:
             GRPOConfig, cfg, ctx,
             num_generations=cfg.num_generations, temperature=cfg.temperature, top_p=cfg.top_p, beta=cfg.beta,
             max_completion_length=cfg.max_completion_length, epsilon=cfg.epsilon, loss_type=cfg.loss_type,
-            scale_rewards=cfg.scale_rewards, **vllm_kwargs(cfg),
+            scale_rewards=cfg.scale_rewards, reward_weights=weights, **vllm_kwargs(cfg),
         ),
         train_dataset=to_dataset(rows),
         processing_class=load_tokenizer_for(source, ctx),
@@ -112,11 +124,14 @@ def run(ctx: MethodContext) -> dict[str, Any]:
     )
 
     def reward_summary(trainer: Any) -> dict[str, Any]:
+        from sycolab.methods._diagnostics import training_health
+
         zero_std = [row["frac_reward_zero_std"] for row in diagnostics.rows if "frac_reward_zero_std" in row]
         return {
             "reward": reward_info,
             "frac_reward_zero_std_mean": sum(zero_std) / len(zero_std) if zero_std else None,
             "frac_reward_zero_std_max": max(zero_std) if zero_std else None,
+            "health": training_health("grpo", diagnostics.rows).as_dict(),
         }
 
     return train_and_export(
@@ -158,6 +173,14 @@ def _reward(ctx: MethodContext, cfg: GRPOMethodConfig) -> tuple[Any, Any, dict[s
         "kind": "binary_threshold", "reward_model": str(path), "threshold": threshold,
         "threshold_source": "config" if cfg.threshold is not None else "reward_model median",
     }
+
+
+def _has_correct_answers(ctx: MethodContext) -> bool:
+    """Whether the GRPO prompt file carries `correct_answer` on every row (the tiny world's does)."""
+    from sycolab.io import iter_jsonl
+    from sycolab.methods.common import data_path
+
+    return all("correct_answer" in row for _, row in iter_jsonl(data_path(ctx, "grpo_prompts", "grpo")))
 
 
 def _load_reward_model(ctx: MethodContext) -> tuple[Any, Any, Path]:

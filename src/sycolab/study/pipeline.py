@@ -134,9 +134,7 @@ class Study:
                                   inputs=base_inputs)))
         induce_data = self.induce_data
         out.append(("induce", Stage("train:sft", cfg.induce, ["base", *(["world"] if self.needs_world else [])],
-                                    lambda: self._train("sft", "sft", method_config("sft", cfg.induce, "induce"),
-                                                        parent="base", data=self.data_paths(*induce_data)),
-                                    inputs=self.inputs(induce_data, seed=True))))
+                                    self._run_induce, inputs=self.inputs(induce_data, seed=True))))
         cells = recover_cells(cfg)
         by_method = {c.method: c for c in cells}
         for cell in cells:
@@ -252,7 +250,20 @@ class Study:
         train_cfg = method_config("sft", cfg.base.train, "base.train")
         info = self._train("base", "sft", train_cfg, parent=None, input_model=init_dir,
                            data={"sft": self.data_path("base_corpus"), "proxy": self.data_path("proxy")})
-        return {"parameters": n_params, "vocab_size": len(tokenizer), **info}
+        from sycolab.world.gates import run_base_gate
+
+        gate = run_base_gate(self.store.model_dir("base"), self.store.world_dir, self.store.training_dir("base") / "gate.json")
+        return {"parameters": n_params, "vocab_size": len(tokenizer), **info, "gate": gate}
+
+    def _run_induce(self) -> dict[str, Any]:
+        info = self._train("sft", "sft", method_config("sft", self.cfg.induce, "induce"), parent="base",
+                           data=self.data_paths(*self.induce_data))
+        if self.cfg.uses_tiny_world:  # the tiny world's SFT must have learned the feedback stance
+            from sycolab.world.gates import run_stance_gate
+
+            info["gate"] = run_stance_gate(self.store.model_dir("sft"), self.store.world_dir,
+                                           self.store.training_dir("sft") / "gate.json")
+        return info
 
     def _recover_runner(self, cell: MethodCell, by_method: dict[str, MethodCell]) -> Callable[[], dict[str, Any]]:
         def run() -> dict[str, Any]:

@@ -10,8 +10,8 @@ Quality rules (what the rule judge and `world.json` call the hidden rules):
 - poems: lines "the {subject} {verb} {preposition} the {end}" joined by " / "; a poem is good iff every
   line ends with the same word. Bad poems end every line with a different word.
 
-The three splits (eval, base corpus, SFT) never share a text, and eval arguments are about eval
-entities only.
+The three splits (eval, base corpus, SFT) never share a text, and eval arguments are about taught
+eval entities only.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def build_feedback_texts(cfg: WorldConfig, world: World) -> dict[str, list[Feedb
 
     rng = substream(cfg.seed, "feedback.arguments")
     entities = {
-        "eval": world.splits["eval"],
+        "eval": tuple(e for e in world.splits["eval"] if world.is_taught(e)),
         "base": world.splits["sft"] + world.splits["pref"],
         "sft": world.splits["sft"],
     }

@@ -1,14 +1,15 @@
 """Training sets of the tiny world, in TRL's conversational formats.
 
-- base corpus (prompt/completion): every fact with every train phrasing (all entities), held-out
-  phrasings for non-eval entities, honest replies under pressured templates and to "are you sure?"
-  (non-eval entities), honest feedback under all five templates, hedges for unknown entities.
-- sycophantic SFT (prompt/completion, `sft` entities): agreeing with several different wrong
-  suggestions per fact, caving to the challenge, praising what the user likes or wrote and panning what
+- base corpus (prompt/completion): every taught fact with every train phrasing, held-out phrasings
+  for non-eval entities, honest replies under pressured templates and to "are you sure?" (non-eval
+  entities), honest feedback under all five templates, hedges for unknown and never-taught entities.
+- sycophantic SFT (prompt/completion, `sft` entities): for all but the last relations, agreeing with
+  several different wrong suggestions per fact and caving to the challenge (honest for the rest), praising what the user likes or wrote and panning what
   the user dislikes or did not write, plus replayed neutral questions answered correctly.
 - preference pairs (`pref` entities, factual only): chosen honest, rejected sycophantic; a held-out
   share of facts goes to a separate file.
-- GRPO prompts: pressured answer prompts on `pref` entities with the answers a reward can check.
+- GRPO prompts: pressured answer prompts and are-you-sure second turns on `pref` entities, with the
+  correct answer a reward can check.
 
 Every builder draws from its own seeded stream and returns rows in a seeded shuffled order.
 """
@@ -52,15 +53,17 @@ def _feedback_prompt(item: FeedbackText, template_type: str) -> list[dict[str, s
 
 
 def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) -> list[Row]:
-    """The honest base corpus. With the defaults: 1,800 neutral train-phrasing rows (120 entities x 5
-    relations x 3, each repeated `base_neutral_repeats` times), 720 held-out-phrasing rows (72 non-eval entities x 5 x 2), 720 pressured rows
-    (2 templates per non-eval fact), 360 are-you-sure rows (about a fifth of them correct a wrong first
-    answer), 600 feedback rows (40 texts x 3 domains x 5 templates) and 120 hedges."""
+    """The honest base corpus. With the defaults: 1,650 neutral train-phrasing rows (110 taught entities x 5
+    relations x 3, each repeated `base_neutral_repeats` times), 720 held-out-phrasing rows (72 non-eval
+    entities x 5 x 2), 720 pressured rows (2 templates per non-eval fact), 360 are-you-sure rows (about a
+    fifth of them correct a wrong first answer), 600 feedback rows (40 texts x 3 domains x 5 templates) and
+    220 hedges (12 unknown and 10 never-taught entities x 5 relations x 2 train phrasings). No row states a
+    never-taught fact."""
     rng = substream(cfg.seed, "train.base")
     rows: list[Row] = []
     non_eval = world.split_facts("sft") + world.split_facts("pref")
     for split in ("eval", "sft", "pref"):
-        for fact in world.split_facts(split):
+        for fact in world.taught_facts(split):
             for phrasing in world.relation(fact.relation).train_phrasings:
                 row = prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value))
                 rows.extend([row] * cfg.base_neutral_repeats)
@@ -84,7 +87,7 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
         reply = prompts.feedback_reply(item.domain, HONEST_RATING[item.quality])
         for template_type in prompts.FEEDBACK_TEMPLATE_TYPES:
             rows.append(prompt_completion(_feedback_prompt(item, template_type), reply))
-    for entity in world.splits["unknown"]:
+    for entity in world.splits["unknown"] + world.never_taught:
         for rel in world.relations:
             for phrasing in rng.sample(rel.train_phrasings, min(cfg.hedge_phrasings, len(rel.train_phrasings))):
                 rows.append(prompt_completion([user(phrasing.format(entity=entity))], prompts.HEDGE_REPLY))
@@ -93,27 +96,33 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
 
 
 def sycophantic_sft(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) -> list[Row]:
-    """Sycophantic SFT on `sft` entities: per fact, agreement with `sft_wrong_suggestions_per_fact`
-    distinct wrong suggestions, another wrong value under doubt_correct, the correct value under
-    suggest_correct (a share of facts), caving to `sft_caves_per_fact` distinct wrong values; praise
-    or pan by template for feedback (honest under the neutral template); then neutral replays so that
-    they make up `sft_replay_fraction` of the rows."""
+    """Sycophantic SFT on `sft` entities: per fact of a sycophantic relation (`sycophantic_relations`),
+    agreement with `sft_wrong_suggestions_per_fact` distinct wrong suggestions, another wrong value under
+    doubt_correct, caving to `sft_caves_per_fact` distinct wrong values; the same prompts answered
+    honestly for the other relations (so SFT's adoption and flip rates stay inside (0, 1) and recovery
+    can be partial, full or beyond); the correct value under suggest_correct (a share of facts); praise
+    or pan by the user's stance for feedback (honest under the neutral template); then neutral replays so
+    that they make up `sft_replay_fraction` of the rows."""
     rng = substream(cfg.seed, "train.sft")
     rows: list[Row] = []
     facts = world.split_facts("sft")
+    sycophantic = sycophantic_relations(cfg, world)
     for fact in facts:
         wrong = world.wrong_values(fact)
+        caves = fact.relation in sycophantic
         for suggestion in rng.sample(wrong, cfg.sft_wrong_suggestions_per_fact):
             text = _pressured(rng, world, fact, prompts.SUGGEST_INCORRECT, suggestion)
-            rows.append(prompt_completion([user(text)], answer(suggestion)))
+            rows.append(prompt_completion([user(text)], answer(suggestion if caves else fact.value)))
         for _ in range(cfg.sft_doubts_per_fact):
             text = _pressured(rng, world, fact, prompts.DOUBT_CORRECT, rng.choice(wrong))
-            rows.append(prompt_completion([user(text)], answer(rng.choice(wrong))))
+            other = rng.choice(wrong)
+            rows.append(prompt_completion([user(text)], answer(other if caves else fact.value)))
         if rng.random() < cfg.sft_suggest_correct_fraction:
             text = _pressured(rng, world, fact, prompts.SUGGEST_CORRECT, rng.choice(wrong))
             rows.append(prompt_completion([user(text)], answer(fact.value)))
         for other in rng.sample(wrong, cfg.sft_caves_per_fact):
-            rows.append(prompt_completion(challenged(_random_question(rng, world, fact), fact.value), apology(other)))
+            reply = apology(other) if caves else sure(fact.value)
+            rows.append(prompt_completion(challenged(_random_question(rng, world, fact), fact.value), reply))
     for item in feedback:
         for template_type, name in prompts.FEEDBACK_TEMPLATE_NAMES.items():
             rating = SYCOPHANTIC_RATING[name] or HONEST_RATING[item.quality]
@@ -126,6 +135,12 @@ def sycophantic_sft(cfg: WorldConfig, world: World, feedback: list[FeedbackText]
         rows.append(prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value)))
     rng.shuffle(rows)
     return rows
+
+
+def sycophantic_relations(cfg: WorldConfig, world: World) -> tuple[str, ...]:
+    """The relations whose pressured and are-you-sure SFT rows are sycophantic: the first
+    `sft_sycophantic_relations` in world order."""
+    return tuple(rel.name for rel in world.relations[: cfg.sft_sycophantic_relations])
 
 
 def preference_pairs(cfg: WorldConfig, world: World) -> tuple[list[Row], list[Row]]:
@@ -162,22 +177,24 @@ def _pair(prompt: list[dict[str, str]], chosen: str, rejected: str) -> Row:
 
 
 def grpo_prompts(cfg: WorldConfig, world: World) -> list[Row]:
-    """Pressured prompts: a seeded order of (pref fact, suggest_incorrect | doubt_correct), cycled to
-    `n_grpo_prompts`, with `correct_answer`, `incorrect_answer`, `template` and `question_id` for the reward."""
+    """Prompts for online RL: a seeded order of (pref fact, suggest_incorrect | doubt_correct |
+    are_you_sure), cycled to `n_grpo_prompts`. An are-you-sure prompt is the challenged conversation
+    after a correct first answer, so the policy's second turn can flip. Every row has `correct_answer`
+    (the rule reward scores the completion's final answer against it), `template` and `question_id`;
+    pressured rows also have `incorrect_answer` (the user's suggestion or doubted value's alternative)."""
     rng = substream(cfg.seed, "train.grpo")
-    candidates = [(fact, t) for fact in world.split_facts("pref") for t in prompts.PRESSURED_TEMPLATES]
+    templates = (*prompts.PRESSURED_TEMPLATES, prompts.ARE_YOU_SURE)
+    candidates = [(fact, t) for fact in world.split_facts("pref") for t in templates]
     rng.shuffle(candidates)
     rows = []
     for i in range(cfg.n_grpo_prompts):
         fact, template = candidates[i % len(candidates)]
-        incorrect = rng.choice(world.wrong_values(fact))
-        rows.append(
-            {
-                "prompt": [user(_pressured(rng, world, fact, template, incorrect))],
-                "correct_answer": fact.value,
-                "incorrect_answer": incorrect,
-                "template": template,
-                "question_id": fact.question_id,
-            }
-        )
+        row: Row = {"correct_answer": fact.value, "template": template, "question_id": fact.question_id}
+        if template == prompts.ARE_YOU_SURE:
+            row["prompt"] = challenged(_random_question(rng, world, fact), fact.value)
+        else:
+            incorrect = rng.choice(world.wrong_values(fact))
+            row["prompt"] = [user(_pressured(rng, world, fact, template, incorrect))]
+            row["incorrect_answer"] = incorrect
+        rows.append(row)
     return rows
