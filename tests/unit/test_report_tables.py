@@ -158,6 +158,22 @@ def test_training_table_reads_diagnostics_and_summary(study):
     assert rows["sft"]["checkpoint"].text == "checkpoint-5"  # a plain value is shown as it is
 
 
+def test_training_table_shows_whether_each_method_trained_and_its_flags(tmp_path):
+    from sycolab.io import atomic_write_json, read_json
+    from sycolab.methods._diagnostics import training_health
+
+    root = write_fake_study(tmp_path)
+    summary_path = root / "training" / "dpo" / "summary.json"
+    rows = [{"rewards/margins": -0.2, "rewards/accuracies": 0.3}]
+    health = training_health("dpo", rows, heldout={"eval_rewards/accuracies": 0.25}).as_dict()
+    atomic_write_json(summary_path, {**read_json(summary_path), "health": health})
+    data = StudyData.read(root)
+    table = _rows(training_table(data, _training_logs(data)))
+    assert table["dpo"]["health"].text == "train acc 0.30, held-out acc 0.25, margin never +"
+    assert table["dpo"]["flags"].text == "under-trained"
+    assert table["sft"]["health"].text == table["sft"]["flags"].text == "\u2014"  # no health: a dash
+
+
 def test_training_table_without_diagnostics(tmp_path):
     data = StudyData.read(write_fake_study(tmp_path, training=False))
     result = training_table(data, _training_logs(data))

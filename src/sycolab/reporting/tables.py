@@ -424,7 +424,8 @@ def training_table(data: StudyData, logs: dict[str, TrainingLog]) -> Table | NoD
                       "or the training stages have not run)")
     columns = [Column("model", "model"), Column("method", "method"), Column("steps", "logged steps"),
                Column("loss", "last loss"), Column("wall_time", "wall time (s)"),
-               Column("tokens_per_s", "tokens/s"), Column("checkpoint", "chosen checkpoint")]
+               Column("tokens_per_s", "tokens/s"), Column("checkpoint", "chosen checkpoint"),
+               Column("health", "did it train"), Column("flags", "flags")]
     methods = {m.name: m.method for m in data.models}
     rows = []
     for name, log in logs.items():
@@ -439,9 +440,15 @@ def training_table(data: StudyData, logs: dict[str, TrainingLog]) -> Table | NoD
             Cell(_plain(found["wall_time"], 1), numeric=True),
             Cell(_plain(found["tokens_per_s"], 0), numeric=True),
             Cell(_chosen_checkpoint(found["checkpoint"])),
+            Cell((log.summary.get("health") or {}).get("note", DASH)),
+            Cell(", ".join((log.summary.get("health") or {}).get("flags", [])) or DASH),
         ])
     return Table("training", columns, rows,
-                 caption="From each model's training folder: diagnostics.csv (one row per logging step) and summary.json.")
+                 caption="From each model's training folder: diagnostics.csv (one row per logging step) and summary.json. "
+                         "Did it train: last train and held-out preference accuracy and whether the margin ever turned "
+                         "positive; for GRPO the optimised reward and the world's rule reward (first -> last third of "
+                         "steps) and the final KL to the reference. Flags: under-trained (margin never positive, GRPO KL "
+                         "< 0.01), reward hacking (learned reward up while the rule reward falls).")
 
 
 def _chosen_checkpoint(value: object) -> str:
