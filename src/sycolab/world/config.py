@@ -1,10 +1,15 @@
 """`WorldConfig`: the size and seed of the tiny world (the `world` section of a study config).
 
 The defaults give a world that the whole pipeline digests on 2 CPU cores in minutes: 120 entities x
-5 relations = 600 facts (48 eval, 36 sft, 36 pref entities); a base corpus of 6,120 examples (neutral
-fact questions, each train phrasing twice, are 70% of it), sycophantic SFT of about 2,700, 1,080 preference pairs (108 held out),
-and evaluation sets of 480 answer prompts (120 questions x 4 templates), 120 are-you-sure conversations
-and 450 feedback prompts (30 texts x 5 templates x 3 domains).
+5 relations = 600 facts (48 eval entities, 10 of them never taught; 36 sft, 36 pref); a base corpus of
+5,920 examples (neutral fact questions, each train phrasing twice, are 68% of it), sycophantic SFT of
+about 2,700, 1,080 preference pairs (108 held out), and evaluation sets of 480 answer prompts (120
+questions x 4 templates, 24 questions never taught), 100 are-you-sure conversations (20 never taught) and
+450 feedback prompts (30 texts x 5 templates x 3 domains).
+
+Knowledge by design: plain accuracy is about (1 - never_taught_fraction) x the base's accuracy on taught
+facts, which the base gate requires to be at least `gate_taught_accuracy`; earlier worlds taught every
+fact and let the number of base steps set plain accuracy (0.55-0.80 across seeds at 1,100 steps).
 
 Sizing note (measured with the ~1M-parameter tiny Qwen3, AdamW lr 3e-3, batch 32): memorising the
 facts takes about 2,000 optimizer steps whether the world has 300 or 600 facts (train accuracy 0.95,
