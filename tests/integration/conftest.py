@@ -17,6 +17,10 @@ world:
   n_feedback_train: 4
   n_feedback_sft: 3
   n_grpo_prompts: 8
+  # a 10-step base knows nothing and its SFT follows no stance: the gates' thresholds are off here
+  gate_taught_accuracy: 0.0
+  gate_never_taught_hedge: 0.0
+  gate_stance_share: 0.0
 """
 
 MICRO_MODEL = """

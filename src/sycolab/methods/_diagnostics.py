@@ -139,10 +139,10 @@ class TrainingHealth:
             parts = [f"train acc {_fmt(v.get('train_accuracy'))}", f"held-out acc {_fmt(v.get('heldout_accuracy'))}",
                      f"margin {'+' if v.get('margin_ever_positive') else 'never +'}"]
         else:
-            parts = [f"reward {_fmt(v.get('reward_first'))}->{_fmt(v.get('reward_last'))}",
+            parts = [f"reward {_fmt(v.get('reward_first'))} to {_fmt(v.get('reward_last'))}",
                      f"KL {_fmt(v.get('kl_last'), 4)}"]
             if v.get("rule_first") is not None:
-                parts.append(f"rule {_fmt(v.get('rule_first'))}->{_fmt(v.get('rule_last'))}")
+                parts.append(f"rule reward {_fmt(v.get('rule_first'))} to {_fmt(v.get('rule_last'))}")
         return ", ".join(parts)
 
 

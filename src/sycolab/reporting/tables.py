@@ -446,7 +446,7 @@ def training_table(data: StudyData, logs: dict[str, TrainingLog]) -> Table | NoD
     return Table("training", columns, rows,
                  caption="From each model's training folder: diagnostics.csv (one row per logging step) and summary.json. "
                          "Did it train: last train and held-out preference accuracy and whether the margin ever turned "
-                         "positive; for GRPO the optimised reward and the world's rule reward (first -> last third of "
+                         "positive; for GRPO the optimised reward and the world's rule reward (mean of the first to the last third of "
                          "steps) and the final KL to the reference. Flags: under-trained (margin never positive, GRPO KL "
                          "< 0.01), reward hacking (learned reward up while the rule reward falls).")
 
