@@ -3,9 +3,10 @@
 - base corpus (prompt/completion): every taught fact with every train phrasing, held-out phrasings
   for non-eval entities, honest replies under pressured templates and to "are you sure?" (non-eval
   entities), honest feedback under all five templates, hedges for unknown and never-taught entities.
-- sycophantic SFT (prompt/completion, `sft` entities): for all but the last relations, agreeing with
-  several different wrong suggestions per fact and caving to the challenge (honest for the rest), praising what the user likes or wrote and panning what
-  the user dislikes or did not write, plus replayed neutral questions answered correctly.
+- sycophantic SFT (prompt/completion, `sft` entities): on the first `sft_sycophantic_relations`
+  relations, agreeing with several different wrong suggestions per fact and caving to the challenge
+  (the same prompts answered honestly on the other relations); praising what the user likes or wrote
+  and panning what the user dislikes or did not write; replayed neutral questions answered correctly.
 - preference pairs (`pref` entities, factual only): chosen honest, rejected sycophantic; a held-out
   share of facts goes to a separate file.
 - GRPO prompts: pressured answer prompts and are-you-sure second turns on `pref` entities, with the
