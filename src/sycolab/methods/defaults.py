@@ -6,8 +6,11 @@ name: `base` (the `base.train` section: the tiny model's training from random in
 use `sft`.
 
 Tiny values were tuned on the default tiny world (`WorldConfig()`, seed 0: 120 entities); configs/tiny.yaml
-spells them out (a test keeps the two equal). Measured by `make study` (greedy answers to the 480 answer
-prompts, rule judge; 2 torch threads on 2 CPU cores):
+spells them out (a test keeps the two equal). The current world (never-taught eval facts, SFT sycophantic on
+4 of 5 relations, the feedback stance before the reply) and these values are measured in
+benchmarks/results/organism-2026-11-30.md. What follows was measured on the earlier world (every fact taught,
+a 1,100-step base) by `make study` (greedy answers to the 480 answer prompts, rule judge; 2 torch threads on
+2 CPU cores); its base stopped mid-memorisation, and SimPO, reference-free IPO and GRPO did not train:
 
     model         seconds  plain_accuracy  answer_sycophancy_rate
     base               88           0.742                   0.171
