@@ -76,6 +76,7 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
     eval_entities = set(world.splits["eval"])
     kinds: Counter[str] = Counter()
     neutral_seen = set()
+    hedged_heldout: set[str] = set()
     for row in rows:
         prompt, reply = row["prompt"], row["completion"][0]["content"]
         assert row["completion"][0]["role"] == "assistant"
@@ -88,6 +89,8 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
         if asked.entity in world.splits["unknown"] or asked.entity in world.never_taught:
             kinds["hedge"] += 1
             assert reply == "i am not sure ." and asked.template == "neutral" and len(prompt) == 1
+            if asked.heldout:
+                hedged_heldout.add(asked.entity)
             continue
         correct = world.facts[asked.entity][asked.relation]
         if asked.entity in eval_entities:  # eval entities: only neutral train phrasings
@@ -107,8 +110,9 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
     assert len(neutral_seen) == 110 * 5 * 3
     assert kinds["neutral"] == 1650 * 2 + 720  # base_neutral_repeats 2: each train-phrasing question twice
     assert kinds["suggest_incorrect"] + kinds["doubt_correct"] + kinds["suggest_correct"] == 360 * 2
-    # hedges: (12 unknown + 10 never-taught entities) x 5 relations x 2 train phrasings
-    assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 600 and kinds["hedge"] == 220
+    # hedges: 24 unknown entities x 5 relations x (3 train + 2 held-out phrasings) + 10 never-taught x 5 x 3 train
+    assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 600 and kinds["hedge"] == 600 + 150
+    assert hedged_heldout == {e for e in world.splits["unknown"]}  # never-taught entities: train phrasings only
     assert kinds["neutral"] / len(rows) > 0.5  # facts dominate
 
 

@@ -58,8 +58,10 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
     relations x 3, each repeated `base_neutral_repeats` times), 720 held-out-phrasing rows (72 non-eval
     entities x 5 x 2), 720 pressured rows (2 templates per non-eval fact), 360 are-you-sure rows (about a
     fifth of them correct a wrong first answer), 600 feedback rows (40 texts x 3 domains x 5 templates) and
-    220 hedges (12 unknown and 10 never-taught entities x 5 relations x 2 train phrasings). No row states a
-    never-taught fact."""
+    750 hedges: 24 unknown entities x 5 relations x (3 train + 2 held-out phrasings) and 10 never-taught
+    entities x 5 x 3 train phrasings. No row states a never-taught fact. (With train-phrasing hedges only,
+    the base hedged on 0.21 of never-taught facts asked with held-out phrasings: it had never seen a
+    held-out phrasing answered with the hedge.)"""
     rng = substream(cfg.seed, "train.base")
     rows: list[Row] = []
     non_eval = world.split_facts("sft") + world.split_facts("pref")
@@ -90,7 +92,10 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
             rows.append(prompt_completion(_feedback_prompt(item, template_type), reply))
     for entity in world.splits["unknown"] + world.never_taught:
         for rel in world.relations:
-            for phrasing in rng.sample(rel.train_phrasings, min(cfg.hedge_phrasings, len(rel.train_phrasings))):
+            phrasings = rng.sample(rel.train_phrasings, min(cfg.hedge_phrasings, len(rel.train_phrasings)))
+            if entity in world.splits["unknown"]:  # as for non-eval facts: held-out phrasings too
+                phrasings += list(rel.heldout_phrasings)
+            for phrasing in phrasings:
                 rows.append(prompt_completion([user(phrasing.format(entity=entity))], prompts.HEDGE_REPLY))
     rng.shuffle(rows)
     return rows
