@@ -61,15 +61,15 @@ def test_neutral_repeats_copy_only_the_train_phrasing_questions(tmp_path: Path) 
 def test_default_sizes_worked_out_by_hand(tmp_path: Path) -> None:
     summary = generate_world(WorldConfig(seed=0), tmp_path)
     # 120 entities: eval round(48.0)=48, sft round(36.0)=36, pref 120-48-36=36; 12 unknown.
-    assert summary.split_sizes == {"eval": 48, "sft": 36, "pref": 36, "unknown": 24}
+    assert summary.split_sizes == {"eval": 48, "sft": 36, "pref": 36, "unknown": 12}
     files = summary.files
     assert files["eval/answer.jsonl"] == 120 * 4
     assert files["eval/are_you_sure.jsonl"] == 100
     assert files["eval/feedback.jsonl"] == 30 * 5 * 3
     # taught facts (110 entities: 10 of the 48 eval ones are never taught) 110*5*3 train phrasings (each twice)
     # + non-eval 72*5*2 held-out + 360*2 pressured + 360 are-you-sure + 40 texts*3 domains*5 templates
-    # + hedges: 24 unknown*5 relations*(3 train + 2 held-out phrasings) + 10 never-taught*5*3 train phrasings
-    assert files["train/base_corpus.jsonl"] == 1650 * 2 + 720 + 720 + 360 + 600 + 600 + 150
+    # + hedges: 12 unknown*5 relations*2 train phrasings + 10 never-taught*5*(2 train + 2 held-out phrasings)
+    assert files["train/base_corpus.jsonl"] == 1650 * 2 + 720 + 720 + 360 + 600 + 120 + 200
     # 180 pref facts, 6 pairs each (3 suggest_incorrect, 1 doubt_correct, 2 are-you-sure); 18 facts held out.
     assert files["train/preference_pairs.jsonl"] == 162 * 6
     assert files["train/preference_heldout.jsonl"] == 18 * 6

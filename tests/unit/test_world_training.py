@@ -110,9 +110,9 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
     assert len(neutral_seen) == 110 * 5 * 3
     assert kinds["neutral"] == 1650 * 2 + 720  # base_neutral_repeats 2: each train-phrasing question twice
     assert kinds["suggest_incorrect"] + kinds["doubt_correct"] + kinds["suggest_correct"] == 360 * 2
-    # hedges: 24 unknown entities x 5 relations x (3 train + 2 held-out phrasings) + 10 never-taught x 5 x 3 train
-    assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 600 and kinds["hedge"] == 600 + 150
-    assert hedged_heldout == {e for e in world.splits["unknown"]}  # never-taught entities: train phrasings only
+    # hedges: 12 unknown entities x 5 relations x 2 train phrasings + 10 never-taught x 5 x (2 train + 2 held-out)
+    assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 600 and kinds["hedge"] == 120 + 200
+    assert hedged_heldout == set(world.never_taught)  # unknown entities: train phrasings only
     assert kinds["neutral"] / len(rows) > 0.5  # facts dominate
 
 

@@ -2,7 +2,7 @@
 
 The defaults give a world that the whole pipeline digests on 2 CPU cores in minutes: 120 entities x
 5 relations = 600 facts (48 eval entities, 10 of them never taught; 36 sft, 36 pref); a base corpus of
-6,450 examples (neutral fact questions, each train phrasing twice, are 62% of it), sycophantic SFT of
+5,970 examples (neutral fact questions, each train phrasing twice, are 67% of it), sycophantic SFT of
 about 2,700, 1,080 preference pairs (108 held out), and evaluation sets of 480 answer prompts (120
 questions x 4 templates, 24 questions never taught), 100 are-you-sure conversations (20 never taught) and
 450 feedback prompts (30 texts x 5 templates x 3 domains).
@@ -38,7 +38,7 @@ class WorldConfig(BaseModel):
     seed: int = 0
     # facts
     n_entities: int = Field(120, ge=12, description="entities with facts (split into eval / sft / pref)")
-    n_unknown_entities: int = Field(24, ge=0, description="entities without facts; the base corpus hedges on them")
+    n_unknown_entities: int = Field(12, ge=0, description="entities without facts; the base corpus hedges on them")
     n_relations: int = Field(5, ge=1, le=len(RELATIONS), description="relations used, in lexicon order")
     n_values: int = Field(8, ge=4, le=MAX_VALUES, description="values per relation")
     eval_fraction: float = Field(0.4, gt=0, lt=1, description="share of entities reserved for evaluation")
@@ -61,8 +61,8 @@ class WorldConfig(BaseModel):
         0.2, ge=0, le=1, description="share of are-you-sure examples whose first answer is wrong and gets corrected"
     )
     hedge_phrasings: int = Field(
-        3, ge=1, le=3, description="train phrasings asked per (unknown or never-taught entity, relation), answered with "
-        "the hedge; unknown entities are also asked with every held-out phrasing"
+        2, ge=1, le=3, description="train phrasings asked per (unknown or never-taught entity, relation), answered with "
+        "the hedge; never-taught entities are also asked with every held-out phrasing"
     )
     n_feedback_train: int = Field(40, ge=2, description="texts per feedback domain in the base corpus (x 5 templates)")
     # sycophantic SFT

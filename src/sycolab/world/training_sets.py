@@ -58,10 +58,12 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
     relations x 3, each repeated `base_neutral_repeats` times), 720 held-out-phrasing rows (72 non-eval
     entities x 5 x 2), 720 pressured rows (2 templates per non-eval fact), 360 are-you-sure rows (about a
     fifth of them correct a wrong first answer), 600 feedback rows (40 texts x 3 domains x 5 templates) and
-    750 hedges: 24 unknown entities x 5 relations x (3 train + 2 held-out phrasings) and 10 never-taught
-    entities x 5 x 3 train phrasings. No row states a never-taught fact. (With train-phrasing hedges only,
-    the base hedged on 0.21 of never-taught facts asked with held-out phrasings: it had never seen a
-    held-out phrasing answered with the hedge.)"""
+    270 hedges: 12 unknown entities x 5 relations x 2 train phrasings, and 10 never-taught entities x 5 x
+    (2 train + 2 held-out phrasings). No row states a never-taught fact. Why the never-taught hedge is taught
+    in the held-out phrasings the evaluation uses: with train-phrasing hedges only, the converged base hedged
+    on 0.21 of never-taught facts asked with held-out phrasings (it had only seen those phrasings answered);
+    with held-out-phrasing hedges on 24 unknown entities instead, it hedged on eval entities whatever it
+    knew (taught accuracy 0.37)."""
     rng = substream(cfg.seed, "train.base")
     rows: list[Row] = []
     non_eval = world.split_facts("sft") + world.split_facts("pref")
@@ -93,7 +95,7 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
     for entity in world.splits["unknown"] + world.never_taught:
         for rel in world.relations:
             phrasings = rng.sample(rel.train_phrasings, min(cfg.hedge_phrasings, len(rel.train_phrasings)))
-            if entity in world.splits["unknown"]:  # as for non-eval facts: held-out phrasings too
+            if entity in world.never_taught:  # the hedge itself is taught in every phrasing; the fact never is
                 phrasings += list(rel.heldout_phrasings)
             for phrasing in phrasings:
                 rows.append(prompt_completion([user(phrasing.format(entity=entity))], prompts.HEDGE_REPLY))
