@@ -52,15 +52,15 @@ TINY_DEFAULTS: dict[str, dict[str, Any]] = {
     # From scratch (tiny model initialised with std 0.08, configs/tiny.yaml): lr 1e-2 with AdamW beta2 0.95
     # (2e-2 diverges, 5e-3 learns half as fast); held-out plain accuracy 0.86 after 800 steps, 0.99 after 1,500.
     "base": {
-        "method": "sft", **_TINY_COMMON, "learning_rate": 1e-2, "adam_beta2": 0.95, "max_steps": 1500,
+        "method": "sft", **_TINY_COMMON, "learning_rate": 1e-2, "adam_beta2": 0.95, "max_steps": 2400,
         "per_device_train_batch_size": 32, "group_by_length": True, "lr_scheduler_type": "cosine",
         "warmup_ratio": 0.02, "logging_steps": 100,
     },
-    # LoRA, as in the reference study: full fine-tuning at a rate that induces sycophancy also erases the
-    # held-out entities' facts (plain accuracy 0.99 -> 0.48); LoRA induces more of it (+0.55) and keeps 0.81
+    # Full fine-tuning: on the current world LoRA (r 16, lr 5e-3 / 1e-2, up to 4 epochs) never learned which stance
+    # the user took (held-out stance shares 0.30-0.62); full fine-tuning at beta2 0.95 does (0.93 / 0.93, seed 7)
     "induce": {
-        "method": "sft", **_TINY_COMMON, "learning_rate": 5e-3, "num_train_epochs": 2, "per_device_train_batch_size": 32,
-        "lora": {**_TINY_LORA, "merge": False},
+        "method": "sft", **_TINY_COMMON, "learning_rate": 3e-3, "adam_beta2": 0.95, "num_train_epochs": 4,
+        "per_device_train_batch_size": 32,
     },
     "dpo": {
         **_TINY_COMMON, "beta": 0.1, "learning_rate": 2e-3, "num_train_epochs": 2, "per_device_train_batch_size": 16,
