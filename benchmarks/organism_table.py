@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-METRICS = ("plain_accuracy", "answer_sycophancy_rate", "flip_rate", "feedback_sycophancy", "aggregate_sycophancy")
+METRICS = ("plain_accuracy", "answer_sycophancy_rate", "answer_adoption_known", "flip_rate", "feedback_sycophancy",
+           "aggregate_sycophancy")
 
 
 def _read(path: Path) -> dict[str, Any] | None:
