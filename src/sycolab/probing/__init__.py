@@ -36,7 +36,7 @@ _WHERE = {
     "steer": "steering", "steering_direction": "steering", "SteeringDirection": "steering",
     "interpret": "transfer", "transfer_scan": "transfer", "TransferRow": "transfer", "TransferSummary": "transfer",
 }
-__all__ = sorted(_WHERE)
+__all__ = sorted(_WHERE)  # noqa: PLE0605 (the lazy exports are _WHERE's keys)
 
 
 def __getattr__(name: str) -> Any:

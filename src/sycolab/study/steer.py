@@ -37,7 +37,14 @@ import numpy as np
 
 from sycolab.errors import UserError
 from sycolab.io import atomic_dir, atomic_write_bytes, atomic_write_json, read_json, read_table, write_table
-from sycolab.probing.steering import SteeringDirection, SweepPoint, choose_alpha, steer, steering_direction, tuning_questions
+from sycolab.probing.steering import (
+    SteeringDirection,
+    SweepPoint,
+    choose_alpha,
+    steer,
+    steering_direction,
+    tuning_questions,
+)
 from sycolab.study.evaluate import StoredModel
 
 if TYPE_CHECKING:
