@@ -459,7 +459,7 @@ def test_run_probing_writes_every_table(lm, tmp_path):
     assert meta["models"]["sft"]["activations"]["last"]["prompts_per_s"] > 0
     assert meta["models"]["sft"]["activations"]["answer"]["answer_prefix"] == "the answer is"
     assert set(meta["models"]["sft"]["probes"]) == {"last", "answer"}
-    assert set(meta["patching"]) == {"sft", "dpo", "grpo"} and "statement" in meta["patching"]["sft"]
+    assert meta["models"]["sft"]["patching"] == {"last": "3 prompts", "answer": "3 prompts"}
     assert load_activations(out / "activations/sft/last", 0).shape == (30, 64)
     assert load_activations(out / "activations/sft/answer", 0).shape == (30, 64)
     assert count_hooks(model) == count_hooks(copy.deepcopy(model))  # nothing left attached

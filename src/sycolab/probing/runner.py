@@ -120,7 +120,6 @@ def run_probing(
         )
         for position, acts in data.items():
             fitted[position][name] = acts
-    summary["patching"] = patching_verdict(tables["patching"]) if cfg.patching.enabled else None
 
     by_position: dict[str, ProbingResults] = {}
     seconds: dict[str, float] = {}
@@ -265,36 +264,6 @@ def _patching(
         rows += [{"model": name, "position": position, **vars(r)} for r in patched]
     info["patching"] = notes
     return rows
-
-
-#: |share_removed| below this is reported as no effect.
-NO_EFFECT = 0.05
-
-
-def patching_verdict(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Where patching moved the gap most: per model, the layer and position of the largest |share_removed|,
-    and a sentence; "no effect" when no layer and position removes at least `NO_EFFECT` of the gap (or no
-    model was pulled toward the suggestion, so there was no gap to remove)."""
-    out: dict[str, Any] = {}
-    for model in dict.fromkeys(r["model"] for r in rows):
-        scored = [r for r in rows if r["model"] == model and r.get("share_removed") is not None]
-        if not scored:
-            out[model] = {"effect": False, "statement": f"{model}: no effect to find: the model is not pulled "
-                          "toward the suggestion (mean gap before patching <= 0) at any position"}
-            continue
-        best = max(scored, key=lambda r: abs(r["share_removed"]))
-        share = float(best["share_removed"])
-        where = f"layer {best['layer']} at the {best['position']} position"
-        effect = abs(share) >= NO_EFFECT
-        statement = (
-            f"{model}: patching removes {share:.2f} of the gap toward the suggestion at {where} (largest effect)"
-            if effect
-            else f"{model}: no effect: no layer or position removes {NO_EFFECT} of the gap or more "
-            f"(largest |share removed| {abs(share):.3f}, {where})"
-        )
-        out[model] = {"effect": effect, "layer": best["layer"], "position": best["position"], "share_removed": share,
-                      "statement": statement}
-    return out
 
 
 def _result_tables(
