@@ -421,36 +421,52 @@ def test_run_probing_writes_every_table(lm, tmp_path):
     assert labels["missing"]["fitted"] is False and "no evaluation samples" in labels["missing"]["reason"]
     assert labels["sft"]["n_hedged_excluded"] == 0 and labels["sft"]["n_refused_excluded"] == 0
     own = read_table(out / "own_auroc.csv")
-    # sft, dpo x logistic, mlp x 2 decoder layers: the embedding at the last prompt token (the same token
-    # for every prompt) is constant and dropped
-    assert len(own) == 2 * 2 * 2
+    # sft, dpo x 2 positions x logistic, mlp x 2 decoder layers: the embedding at the last prompt token and at
+    # the answer position (the same token for every prompt) is constant and dropped
+    assert len(own) == 2 * 2 * 2 * 2
+    assert {r["position"] for r in own} == {"last", "answer"}
     assert all(r["ci_low"] <= r["auroc"] <= r["ci_high"] and r["null_p95"] > 0.5 for r in own)
-    summary = {(r["model"], r["kind"]): r for r in read_table(out / "own_summary.csv")}
-    assert summary[("sft", "logistic")]["peak_auroc"] > 0.8  # the template decides the label: easy to read
-    assert json.loads(summary[("sft", "logistic")]["dropped_layers"]) == [-1]
-    above = json.loads(summary[("sft", "logistic")]["layers_above_chance"])  # a JSON list of layers
-    assert isinstance(above, list) and set(above) <= {0, 1}
-    assert summary[("sft", "logistic")]["peak_layer"] in json.loads(summary[("sft", "logistic")]["peak_set"])
+    summary = {(r["model"], r["position"], r["kind"]): r for r in read_table(out / "own_summary.csv")}
+    for position in ("last", "answer"):
+        sft = summary[("sft", position, "logistic")]
+        assert sft["peak_auroc"] > 0.8  # the template decides the label: easy to read
+        assert json.loads(sft["dropped_layers"]) == [-1]
+        above = json.loads(sft["layers_above_chance"])  # a JSON list of layers
+        assert isinstance(above, list) and set(above) <= {0, 1}
+        assert sft["peak_layer"] in json.loads(sft["peak_set"])
     baselines = {(r["model"], r["baseline"]): r["auroc"] for r in read_table(out / "baselines.csv")}
     assert baselines[("sft", "template")] > 0.8  # and the template baseline says so
     assert ("dpo", "agreement with sft") in baselines
+    assert len(read_table(out / "baselines.csv")) == len(baselines)  # once, not per position
     by_template = read_table(out / "own_by_template.csv")
     assert {r["template"] for r in by_template if r["model"] == "dpo"} == {"suggest_incorrect", "doubt_correct"}
+    assert {r["position"] for r in by_template} == {"last", "answer"}
     transfer = read_table(out / "transfer.csv")
-    assert [(r["target"], r["layer"]) for r in transfer] == [("dpo", 0), ("dpo", 1)]
+    assert [(r["target"], r["position"], r["layer"]) for r in transfer] == [
+        ("dpo", "last", 0), ("dpo", "last", 1), ("dpo", "answer", 0), ("dpo", "answer", 1)
+    ]
     assert all(r["p_holm"] >= r["p_layers"] - 1e-12 >= r["p_value"] - 2e-12 for r in transfer)
     assert all(r["p_floor"] == pytest.approx(1 / 100) for r in transfer)
-    assert read_table(out / "transfer_summary.csv")[0]["interpretation"] in ("preserved", "borderline", "gone")
-    assert len(read_table(out / "cosine.csv")) == 2 * 4
-    assert {r["n_layers"] for r in read_table(out / "cosine_mean.csv")} == {2}
-    assert [r["k"] for r in read_table(out / "ablation.csv") if r["model"] == "sft"] == [1, 2]
+    transfer_summary = read_table(out / "transfer_summary.csv")
+    assert [r["position"] for r in transfer_summary] == ["last", "answer"]
+    assert all(r["interpretation"] in ("preserved", "borderline", "gone") for r in transfer_summary)
+    assert len(read_table(out / "cosine.csv")) == 2 * 2 * 4
+    assert {(r["position"], r["n_layers"]) for r in read_table(out / "cosine_mean.csv")} == {("last", 2), ("answer", 2)}
+    assert [r["k"] for r in read_table(out / "ablation.csv") if r["model"] == "sft"] == [1, 2, 1, 2]
     patching = read_table(out / "patching.csv")
-    assert {r["model"] for r in patching} == {"sft", "dpo", "grpo"} and all(r["n"] == 3 for r in patching)
+    assert {(r["model"], r["position"]) for r in patching} == {
+        (m, p) for m in ("sft", "dpo", "grpo") for p in ("last", "answer")
+    }
+    assert all(r["n"] == 3 for r in patching)
     assert not (out / "steering.csv").exists()  # steering is its own stage (sycolab.study.steer)
     assert [r["mode"] for r in read_table(out / "intervention.csv")] == ["remove", "add"]
     meta = read_json(out / "summary.json")
-    assert meta["models"]["sft"]["activations"]["prompts_per_s"] > 0
-    assert load_activations(out / "activations/sft", 0).shape == (30, 64)
+    assert meta["models"]["sft"]["activations"]["last"]["prompts_per_s"] > 0
+    assert meta["models"]["sft"]["activations"]["answer"]["answer_prefix"] == "the answer is"
+    assert set(meta["models"]["sft"]["probes"]) == {"last", "answer"}
+    assert meta["models"]["sft"]["patching"] == {"last": "3 prompts", "answer": "3 prompts"}
+    assert load_activations(out / "activations/sft/last", 0).shape == (30, 64)
+    assert load_activations(out / "activations/sft/answer", 0).shape == (30, 64)
     assert count_hooks(model) == count_hooks(copy.deepcopy(model))  # nothing left attached
 
 

@@ -230,3 +230,56 @@ def test_per_template_table_reads_the_breakdown(tmp_path):
     assert set(rows) == {("sft", "neutral"), ("sft", "suggest_incorrect")}
     assert rows[("sft", "neutral")] == ["0.700 [0.500, 0.900]", "—", "—", "—"]
     assert rows[("sft", "suggest_incorrect")][3] == "0.600 [0.500, 0.900]"
+
+
+def _with_answer_position(root, answer_peak: float, shares: dict[str, tuple[float, ...]]) -> None:
+    """Give the fake store's position tables a `position` column and add answer-position rows: sft's peak AUROC
+    `answer_peak` there; patching rows with `shares` per position."""
+    from sycolab.io import read_table
+
+    for name in ("own_summary", "transfer_summary", "own_auroc", "transfer", "cosine", "cosine_mean"):
+        path = root / "probe" / f"{name}.csv"
+        rows = read_table(path)
+        answer = [{**r, "position": "answer"} for r in rows]
+        if name == "own_summary":
+            answer = [{**r, "peak_auroc": answer_peak} if r["model"] == "sft" else r for r in answer]
+        write_table(path, [{**r, "position": "last"} for r in rows] + answer)
+    write_table(root / "probe" / "patching.csv", [
+        {"model": "sft", "position": position, "layer": layer, "n": 32, "gap_before": 0.35,
+         "gap_after": round(0.35 * (1 - share), 4), "share_removed": share}
+        for position, values in shares.items() for layer, share in enumerate(values)
+    ])
+
+
+def test_probing_tables_are_labelled_by_position(tmp_path):
+    root = write_fake_study(tmp_path)
+    _with_answer_position(root, 0.97, {"last": (0.0, 0.0, 0.0, 0.0), "answer": (0.0, 0.1, 0.8, 1.0)})
+    data = StudyData.read(root)
+    assert data.probe.positions() == ["last", "answer"]
+    last, answer = probing_table(data), probing_table(data, "answer")
+    assert (last.key, answer.key) == ("probing", "probing-answer")
+    assert last.caption.startswith("Position: last. Logistic probes at the last prompt token")
+    assert answer.caption.startswith("Position: answer. Logistic probes at the answer position")
+    assert _rows(last)["sft"]["peak"].text == "L2: 0.930 [0.870, 0.980]"
+    assert _rows(answer)["sft"]["peak"].text.startswith("L2: 0.970")
+    assert _rows(answer)["dpo"]["transfer_auroc"].text == "0.710 [0.660, 0.750]"  # one row per position, not two
+    assert probe_shortcut_table(data, "answer").key == "probe-shortcuts-answer"
+
+
+def test_patching_table_names_the_effect_or_says_there_is_none(tmp_path):
+    from sycolab.reporting.tables import patching_table
+
+    root = write_fake_study(tmp_path)
+    _with_answer_position(root, 0.9, {"last": (0.0, 0.01, -0.02, 0.0), "answer": (0.0, 0.1, 0.8, 1.0)})
+    table = patching_table(StudyData.read(root))
+    rows = {(r[0].text, r[1].text): r for r in table.rows}
+    assert (rows[("sft", "answer")][3].text, rows[("sft", "answer")][3].detail) == ("1.000", "L3")
+    assert rows[("sft", "answer")][4].text == "effect at L3"
+    assert rows[("sft", "last")][4].text == "no effect: |share| < 0.05 at every layer"
+    assert not table.notes
+
+    root = write_fake_study(tmp_path / "none")
+    _with_answer_position(root, 0.9, {"last": (0.0, 0.01, -0.02, 0.0), "answer": (0.0, 0.03, 0.04, -0.01)})
+    table = patching_table(StudyData.read(root))
+    assert table.notes == ["Patching found no effect: at no layer and position did it remove 0.05 of the gap "
+                           "toward the suggestion or more, for any model."]

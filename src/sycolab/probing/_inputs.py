@@ -8,16 +8,18 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from sycolab.errors import UserError
+from sycolab.generation import chat
 from sycolab.probing.hooks import unwrap
 
 Messages = Sequence[Mapping[str, str]]
 
 
 def render_prompt(tokenizer, messages: Messages) -> str:
-    """Render chat messages with the tokenizer's chat template, as text.
+    """The exact text the model sees, by the toolkit's one chat renderer (`sycolab.generation.chat`).
 
     A prompt whose last message is the assistant's is continued (`continue_final_message=True`, no
-    generation prompt); otherwise the assistant turn is opened (`add_generation_prompt=True`).
+    generation prompt); otherwise the assistant turn is opened (`add_generation_prompt=True`); Qwen3
+    thinking off, as in generation and the logit proxy.
     """
     if not messages:
         raise UserError("cannot render an empty list of chat messages")
@@ -25,10 +27,20 @@ def render_prompt(tokenizer, messages: Messages) -> str:
         raise UserError(
             f"tokenizer {type(tokenizer).__name__} has no chat template: probes render chat prompts with it"
         )
+    return chat.render_prompt(tokenizer, [dict(m) for m in messages])
+
+
+def with_answer_prefix(messages: Messages, prefix: str) -> list[dict]:
+    """`messages` with the assistant's answer prefix as an open final turn, as the are-you-sure evaluation
+    asks its first question (`[user: question, assistant: "the answer is"]`): rendered, its last token is
+    the one whose logits predict the answer word. A prompt already ending with an assistant turn gets the
+    prefix appended to that turn."""
     msgs = [dict(m) for m in messages]
-    if msgs[-1].get("role") == "assistant":
-        return tokenizer.apply_chat_template(msgs, continue_final_message=True, tokenize=False)
-    return tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    if msgs and msgs[-1].get("role") == "assistant":
+        content = msgs[-1]["content"].rstrip()
+        msgs[-1]["content"] = f"{content} {prefix}" if content else prefix
+        return msgs
+    return [*msgs, {"role": "assistant", "content": prefix}]
 
 
 def encode(tokenizer, text: str) -> list[int]:

@@ -6,11 +6,15 @@ and `blocks.{L}.hook_resid_post` is `hidden_states[L + 1]`. Hugging Face replace
 in the same forward pass, from the layer's own output (a hook), so that every layer is the un-normalised
 residual stream, the space that steering and patching hooks edit.
 
+Position "answer" (`extract_activations(..., position="answer", answer_prefix=...)`) is the last token of
+the prompt with the assistant's answer prefix appended as an open turn (`_inputs.with_answer_prefix`,
+e.g. "the answer is"): the token whose logits predict the answer word.
+
 Prompts are left-padded (the last prompt token is at index -1 in every row), position ids count real
 tokens only, and the attention mask keeps padding out, so a batched row equals the prompt run alone.
 
-On disk (`probe/activations/<model>/`): `layer_{L}.npy` float16 `[n_prompts, d_model]` (L = -1 for
-`embed`), `ids.json` (sample ids in row order) and `meta.json` (layers, names, position, throughput).
+On disk (`probe/activations/<model>/<position>/`, written by the probe stage): `layer_{L}.npy` float16 `[n_prompts, d_model]` (L = -1 for
+`embed`), `ids.json` (sample ids in row order) and `meta.json` (layers, names, position, answer prefix, throughput).
 Rows are written batch by batch into preallocated `np.lib.format.open_memmap` arrays, so memory stays at
 one batch whatever the number of prompts and layers.
 """
@@ -28,7 +32,17 @@ import torch
 
 from sycolab.errors import StageError, UserError
 from sycolab.io import atomic_dir, atomic_write_json, read_json
-from sycolab.probing._inputs import Messages, accepts_kwarg, batches, left_pad, model_device, pad_id, render_prompt
+from sycolab.probing._inputs import (
+    Messages,
+    accepts_kwarg,
+    batches,
+    left_pad,
+    model_device,
+    pad_id,
+    render_prompt,
+    with_answer_prefix,
+)
+from sycolab.probing.config import ANSWER
 from sycolab.probing.hooks import capture_residuals, hook_name, num_layers
 
 Position = str | int
@@ -47,6 +61,7 @@ class ActivationInfo:
     seconds: float
     prompts_per_s: float
     n_clipped: int  # values beyond the float16 range, saturated to +-65504
+    answer_prefix: str | None = None  # position "answer": the appended assistant prefix
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -124,9 +139,11 @@ def extract_activations(
     layers: Literal["all"] | Sequence[int] = "all",
     position: Position = "last",
     batch_size: int = 16,
+    answer_prefix: str | None = None,
 ) -> ActivationInfo:
     """Render `prompts` (chat messages) with the chat template, run them in batches and write every layer.
 
+    `position="answer"` appends `answer_prefix` as the assistant's open turn and takes its last token.
     Prompts are batched in order of token length (less padding); each row lands at its prompt's index.
     The folder is replaced whole, only on success.
     """
@@ -134,11 +151,18 @@ def extract_activations(
         raise UserError(f"{len(prompts)} prompts but {len(ids)} ids")
     if not prompts:
         raise UserError("no prompts to extract activations for")
+    select: Position = position
+    if position == ANSWER:
+        if not answer_prefix:
+            raise UserError('position "answer" needs the answer_prefix that precedes the answer word')
+        prompts, select = [with_answer_prefix(m, answer_prefix) for m in prompts], "last"
+    else:
+        answer_prefix = None
     layer_list = resolve_layers(model, layers)
     start = time.perf_counter()
     texts = [render_prompt(tokenizer, messages) for messages in prompts]
     token_ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    _check_position([len(t) for t in token_ids], position)
+    _check_position([len(t) for t in token_ids], select)
     order = np.argsort([-len(t) for t in token_ids], kind="stable")
     pad = pad_id(tokenizer)
     arrays: dict[int, np.memmap] = {}
@@ -146,7 +170,7 @@ def extract_activations(
     with atomic_dir(out_dir) as tmp:
         for chunk in batches(len(order), batch_size):
             rows = order[chunk.start : chunk.stop]
-            acts = residuals_at(model, [token_ids[i] for i in rows], layer_list, position, pad)
+            acts = residuals_at(model, [token_ids[i] for i in rows], layer_list, select, pad)
             for layer, tensor in acts.items():
                 values = tensor.numpy()
                 if not np.isfinite(values).all():
@@ -171,6 +195,7 @@ def extract_activations(
             seconds=round(seconds, 4),
             prompts_per_s=round(len(prompts) / max(seconds, 1e-9), 2),
             n_clipped=n_clipped,
+            answer_prefix=answer_prefix,
         )
         atomic_write_json(tmp / "ids.json", list(ids))
         atomic_write_json(

@@ -13,10 +13,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ProbeKind = Literal["logistic", "mlp"]
+#: The answer position's name in tables and on disk.
+ANSWER = "answer"
+
+
+def position_label(position: str | int) -> str:
+    """A position as it appears in tables and folder names: "last", "mean", "-2", "answer"."""
+    return str(position)
 
 
 class PatchingConfig(BaseModel):
-    """Activation patching (neutral -> pressured prompt, last prompt token, one layer at a time)."""
+    """Activation patching (neutral -> pressured prompt, one layer and position at a time: the last prompt
+    token and, with `probe.answer_position`, the answer position)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -71,9 +79,15 @@ class InterventionConfig(BaseModel):
 class ProbeConfig(BaseModel):
     """Everything the probing stage does and how hard it tries.
 
-    - `position`: which token's residual is probed: "last" (last prompt token, the reference study's
-      choice), "mean" (mean over the prompt's real tokens), or a negative int indexing from the end
-      (-1 = last, -2 = the token before it).
+    - `position`: which token's residual of the prompt is probed: "last" (last prompt token, the
+      reference study's choice), "mean" (mean over the prompt's real tokens), or a negative int indexing
+      from the end (-1 = last, -2 = the token before it). Steering and interventions use this position.
+    - `answer_position`: also probe, transfer and patch at the answer position: the last token of the
+      assistant prefix `answer_prefix` appended to the prompt as an open assistant turn (rendered as the
+      are-you-sure evaluation renders its "the answer is" turn), the token whose logits predict the
+      answer word. Every probe table has a `position` column ("last" | "mean" | "-2" ... | "answer").
+    - `answer_prefix`: that prefix; None = the evaluated data's own: the tiny world's "the answer is"
+      (`sycolab.data.prompts.ANSWER_PREFIX`) on world data, else "The answer is" (the logit proxy's frame).
     - `layers`: "all" (the embeddings, layer -1, and every decoder layer) or a list of decoder layer
       indices, -1 meaning the embeddings.
     - `cv_folds`: question groups for cross-fitting (fewer when there are fewer questions); the same
@@ -94,6 +108,8 @@ class ProbeConfig(BaseModel):
 
     enabled: bool = True
     position: Literal["last", "mean"] | int = "last"
+    answer_position: bool = True
+    answer_prefix: str | None = None
     layers: Literal["all"] | list[int] = "all"
     kinds: list[ProbeKind] = ["logistic", "mlp"]
     cv_folds: int = Field(5, ge=2)
@@ -119,6 +135,17 @@ class ProbeConfig(BaseModel):
         if isinstance(value, int) and value >= 0:
             raise ValueError(f"an int position counts from the end and must be negative (-1 = last token), got {value}")
         return value
+
+    @field_validator("answer_prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError('give the assistant prefix that precedes the answer word (e.g. "The answer is"), or null')
+        return value
+
+    def positions(self) -> list[str | int]:
+        """The probed positions in order: `position`, then "answer" with `answer_position`."""
+        return [self.position, *([ANSWER] if self.answer_position else [])]
 
     @field_validator("layers")
     @classmethod

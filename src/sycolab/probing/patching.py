@@ -1,9 +1,15 @@
-"""Activation patching: does the residual stream at one layer carry the pressure that moves the answer?
+"""Activation patching: does the residual stream at one layer and position carry the pressure that moves
+the answer?
 
 For a pressured prompt (the user suggests a wrong answer or doubts the right one) and the neutral prompt
-of the same question, the residual stream at layer L at the LAST prompt token of the pressured prompt is
+of the same question, the residual stream at layer L at the LAST token of the pressured prompt is
 replaced by the neutral prompt's residual at its last token (Meng et al. 2022 "ROME"-style causal
-tracing, here neutral -> pressured). The effect is read off the logit gap toward the user's suggestion:
+tracing, here neutral -> pressured). The probe stage runs it at two positions, by what the prompts end with:
+- "last": the rendered chat prompt (assistant turn opened), continuations "the answer is X .": the last
+  prompt token, three tokens before the one that predicts the answer word;
+- "answer": both prompts end with the assistant prefix "the answer is" (`samples.patch_prompts` with
+  `answer_prefix`), continuations " X .": the token whose logits predict the answer word.
+The effect is read off the logit gap toward the user's suggestion:
 
     gap = log p(suggested continuation | prompt) - log p(correct continuation | prompt)
 

@@ -2,11 +2,13 @@
 
 Steps, each skipped with a recorded reason when its inputs are missing:
 1. per model: labels from `eval/<model>/samples.jsonl`; activations of the labelled pressured prompts at
-   every configured layer (`probe/activations/<model>/`); activation patching on logit-proxy items;
-2. probes with intervals and permutation nulls, shortcut baselines, per-template probes, ablation,
-   cross-fitted transfer from `cfg.transfer_from`, direction cosines (`analysis.analyse`, from the stored
-   activations alone);
-3. with a `measure_sycophancy` callable: direction interventions on the source model.
+   every configured layer and position (`probe/activations/<model>/<position>/`: `cfg.position`, and
+   "answer", the prompt with the assistant prefix "the answer is" appended, whose last token predicts the
+   answer word); activation patching on logit-proxy items at the last prompt token and the answer position;
+2. per position: probes with intervals and permutation nulls, shortcut baselines, per-template probes,
+   ablation, cross-fitted transfer from `cfg.transfer_from`, direction cosines (`analysis.analyse`, from
+   the stored activations alone); every row carries its `position`;
+3. with a `measure_sycophancy` callable: direction interventions on the source model, at `cfg.position`.
 Steering (the alpha sweep and the steered model) is its own stage after this one (`sycolab.study.steer`).
 Tables (docs/architecture.md, "Probing tables") are written with `sycolab.io.write_table`, plus
 `probe/intervention.csv` and `probe/summary.json`.
@@ -25,10 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from sycolab.data.prompts import ANSWER_PREFIX
 from sycolab.io import atomic_write_json, write_table
 from sycolab.probing.activations import ActivationInfo, extract_activations, load_activations, resolve_layers
 from sycolab.probing.analysis import ModelActivations, ProbingResults, analyse
-from sycolab.probing.config import ProbeConfig
+from sycolab.probing.config import ANSWER, ProbeConfig, position_label
 from sycolab.probing.hooks import hook_name
 from sycolab.probing.intervention import InterventionResult, intervention_effect
 from sycolab.probing.patching import PatchRow, activation_patching
@@ -45,24 +48,24 @@ COLUMNS = {
         "model", "n", "n_sycophantic", "n_honest", "n_hedged_excluded", "n_refused_excluded", "fitted", "reason",
         "n_unscored",
     ],
-    "own_auroc": ["model", "kind", "layer", "auroc", "ci_low", "ci_high", "null_p95", "p_value"],
+    "own_auroc": ["model", "position", "kind", "layer", "auroc", "ci_low", "ci_high", "null_p95", "p_value"],
     "own_summary": [
-        "model", "kind", "mean_auroc", "peak_layer", "peak_auroc", "peak_ci_low", "peak_ci_high", "peak_set",
+        "model", "position", "kind", "mean_auroc", "peak_layer", "peak_auroc", "peak_ci_low", "peak_ci_high", "peak_set",
         "layers_above_chance", "noise_floor", "dropped_layers",
     ],
-    "own_by_template": ["model", "layer", "template", "n", "auroc", "ci_low", "ci_high", "null_p95"],
+    "own_by_template": ["model", "position", "layer", "template", "n", "auroc", "ci_low", "ci_high", "null_p95"],
     "baselines": ["model", "baseline", "auroc", "ci_low", "ci_high", "n"],
     "transfer": [
-        "source", "target", "layer", "auroc", "ci_low", "ci_high", "p_value", "p_layers", "p_holm", "p_floor",
+        "source", "target", "position", "layer", "auroc", "ci_low", "ci_high", "p_value", "p_layers", "p_holm", "p_floor",
     ],
     "transfer_summary": [
-        "source", "target", "peak_layer", "peak_auroc", "peak_ci_low", "peak_ci_high", "peak_set", "mean_auroc",
+        "source", "target", "position", "peak_layer", "peak_auroc", "peak_ci_low", "peak_ci_high", "peak_set", "mean_auroc",
         "p_holm", "p_floor", "agreement_auroc", "interpretation",
     ],
-    "cosine": ["layer", "model_a", "model_b", "cosine"],
-    "cosine_mean": ["model_a", "model_b", "mean_cosine", "n_layers"],
-    "ablation": ["model", "layer", "k", "original_auroc", "ablated_auroc", "recovery_pct"],
-    "patching": ["model", "layer", "gap_before", "gap_after", "share_removed", "n"],
+    "cosine": ["position", "layer", "model_a", "model_b", "cosine"],
+    "cosine_mean": ["position", "model_a", "model_b", "mean_cosine", "n_layers"],
+    "ablation": ["model", "position", "layer", "k", "original_auroc", "ablated_auroc", "recovery_pct"],
+    "patching": ["model", "position", "layer", "gap_before", "gap_after", "share_removed", "n"],
     "intervention": [
         "model",
         "layer",
@@ -83,13 +86,16 @@ def run_probing(
     measure_sycophancy: Measure | None = None,
     *,
     proxy_path: Path | None = None,
+    answer_prefix: str | None = None,
 ) -> None:
     """Run the probing stage for `models` and write `store_root/probe/`.
 
     `load_model(name)` returns (model, tokenizer) of a stored model. `measure_sycophancy(model)` returns
     the model's answer_sycophancy_rate, or a mapping with "answer_sycophancy_rate" (and optionally
     "plain_accuracy"); it runs with intervention hooks attached. `proxy_path` holds the
-    logit-proxy items used for patching (default `store_root/world/heldout/proxy.jsonl`).
+    logit-proxy items used for patching (default `store_root/world/heldout/proxy.jsonl`). `answer_prefix`
+    is the assistant prefix of the answer position (`cfg.answer_prefix` first; default the tiny world's
+    "the answer is").
     """
     store_root = Path(store_root)
     out = store_root / "probe"
@@ -101,42 +107,62 @@ def run_probing(
         return
     started = time.perf_counter()
     proxy_path = Path(proxy_path) if proxy_path else store_root / "world" / "heldout" / "proxy.jsonl"
-    fitted: dict[str, ModelActivations] = {}
+    prefix = cfg.answer_prefix or answer_prefix or ANSWER_PREFIX
+    positions = [position_label(p) for p in cfg.positions()]
+    summary["positions"] = {p: _POSITION_WORDS.get(p, f"token {p} of the prompt") for p in positions}
+    summary["answer_prefix"] = prefix if cfg.answer_position else None
+    fitted: dict[str, dict[str, ModelActivations]] = {p: {} for p in positions}
     for name in models:
         data = _prepare_model(
-            store_root, name, cfg, load_model, proxy_path, tables, summary["models"].setdefault(name, {})
+            store_root, name, cfg, prefix, load_model, proxy_path, tables, summary["models"].setdefault(name, {})
         )
-        if data is not None:
-            fitted[name] = data
+        for position, acts in data.items():
+            fitted[position][name] = acts
 
-    results = (
-        analyse(fitted, cfg) if fitted else ProbingResults(notes=["no model has enough labelled samples for probes"])
-    )
-    summary["notes"] += results.notes
-    _result_tables(results, tables, summary)
+    by_position: dict[str, ProbingResults] = {}
+    seconds: dict[str, float] = {}
+    for position in positions:
+        results = by_position[position] = (
+            analyse(fitted[position], cfg)
+            if fitted[position]
+            else ProbingResults(notes=["no model has enough labelled samples for probes"])
+        )
+        summary["notes"] += [f"{position}: {note}" for note in results.notes]
+        _result_tables(position, results, tables, summary, baselines=position == positions[0])
+        seconds.update({f"{position}.{k}": v for k, v in results.seconds.items()})
 
-    if measure_sycophancy is not None and cfg.transfer_from in fitted:
-        _causal(cfg, load_model, measure_sycophancy, fitted[cfg.transfer_from], results, tables, summary)
+    primary, primary_data = by_position[positions[0]], fitted[positions[0]]
+    if measure_sycophancy is not None and cfg.transfer_from in primary_data:
+        _causal(cfg, load_model, measure_sycophancy, primary_data[cfg.transfer_from], primary, tables, summary)
     elif measure_sycophancy is None:
         summary["notes"].append("interventions skipped: no measure_sycophancy callable given")
     else:
         summary["notes"].append(
             f"interventions skipped: source model '{cfg.transfer_from}' has no fitted probe"
         )
-    summary["seconds"] = {**results.seconds, "total": time.perf_counter() - started}
+    summary["seconds"] = {**seconds, "total": time.perf_counter() - started}
     _write(out, tables, summary)
+
+
+_POSITION_WORDS = {
+    "last": "last prompt token (the assistant turn opened)",
+    "mean": "mean over the prompt's tokens",
+    ANSWER: "answer position: last token of the assistant prefix appended to the prompt, predicting the answer word",
+}
 
 
 def _prepare_model(
     store_root: Path,
     name: str,
     cfg: ProbeConfig,
+    answer_prefix: str,
     load_model: LoadModel,
     proxy_path: Path,
     tables: dict[str, list[dict]],
     info: dict[str, Any],
-) -> ModelActivations | None:
-    """Labels, activations and patching of one model; its probe inputs, or None when it cannot be probed."""
+) -> dict[str, ModelActivations]:
+    """Labels, activations and patching of one model; its probe inputs per position (empty when it cannot
+    be probed)."""
     samples_path = store_root / "eval" / name / "samples.jsonl"
     if not samples_path.exists():
         reason: str | None = f"no evaluation samples at {samples_path.relative_to(store_root)}"
@@ -144,7 +170,7 @@ def _prepare_model(
             {"model": name, "n": 0, "n_sycophantic": 0, "n_honest": 0, "fitted": False, "reason": reason}
         )
         info["reason"] = reason
-        return None
+        return {}
     samples = read_probe_samples(samples_path, exclude_hedged=cfg.exclude_hedged)
     counts = class_counts(samples.labels)
     reason = too_few_reason(counts, samples.groups, cfg.min_per_class)
@@ -162,26 +188,30 @@ def _prepare_model(
     info.update(vars(counts), **excluded, n_unscored=samples.n_unscored, fitted=reason is None, reason=reason)
     patching_ready = _patching_ready(cfg, proxy_path, info)
     if reason is not None and not patching_ready:
-        return None
-    data = None
+        return {}
+    data: dict[str, ModelActivations] = {}
     model, tokenizer = load_model(name)
     model.eval()
     try:
         if reason is None:
-            act_info = extract_activations(
-                model,
-                tokenizer,
-                samples.prompts,
-                samples.ids,
-                store_root / "probe" / "activations" / name,
-                layers=cfg.layers,
-                position=cfg.position,
-                batch_size=cfg.batch_size,
-            )
-            info["activations"] = act_info.to_dict()
-            data = _loader(name, samples, act_info)
+            info["activations"] = {}
+            for position in cfg.positions():
+                label = position_label(position)
+                act_info = extract_activations(
+                    model,
+                    tokenizer,
+                    samples.prompts,
+                    samples.ids,
+                    store_root / "probe" / "activations" / name / label,
+                    layers=cfg.layers,
+                    position=position,
+                    batch_size=cfg.batch_size,
+                    answer_prefix=answer_prefix,
+                )
+                info["activations"][label] = act_info.to_dict()
+                data[label] = _loader(name, samples, act_info)
         if patching_ready:
-            tables["patching"] += _patching(name, model, tokenizer, cfg, samples_path, proxy_path, info)
+            tables["patching"] += _patching(name, model, tokenizer, cfg, answer_prefix, samples_path, proxy_path, info)
     finally:
         large = _is_large(model)
         del model
@@ -212,39 +242,55 @@ def _patching_ready(cfg: ProbeConfig, proxy_path: Path, info: dict) -> bool:
     return True
 
 
-def _patching(name, model, tokenizer, cfg: ProbeConfig, samples_path: Path, proxy_path: Path, info: dict) -> list[dict]:
-    items = patch_prompts(proxy_path, read_neutral_prompts(samples_path), tokenizer, cfg.patching.max_prompts)
-    if not items:
-        info["patching"] = "skipped: no proxy item has a neutral prompt of its question in the eval samples"
-        return []
-    rows: list[PatchRow] = activation_patching(
-        model, tokenizer, items, resolve_layers(model, cfg.layers), cfg.batch_size
-    )
-    info["patching"] = f"{len(items)} prompts"
-    return [{"model": name, **vars(r)} for r in rows]
+def _patching(
+    name, model, tokenizer, cfg: ProbeConfig, answer_prefix: str, samples_path: Path, proxy_path: Path, info: dict
+) -> list[dict]:
+    """Patching rows of one model at the last prompt token and (with `cfg.answer_position`) the answer position."""
+    neutral = read_neutral_prompts(samples_path)
+    layers = resolve_layers(model, cfg.layers)
+    rows, notes = [], {}
+    for position, prefix in [("last", None), *([(ANSWER, answer_prefix)] if cfg.answer_position else [])]:
+        items = patch_prompts(proxy_path, neutral, tokenizer, cfg.patching.max_prompts, answer_prefix=prefix)
+        if not items:
+            why = "no proxy item has a neutral prompt of its question in the eval samples"
+            if prefix is not None:
+                why += f" and continuations starting with the answer prefix {prefix!r}"
+            notes[position] = f"skipped: {why}"
+            continue
+        patched: list[PatchRow] = activation_patching(model, tokenizer, items, layers, cfg.batch_size)
+        notes[position] = f"{len(items)} prompts"
+        rows += [{"model": name, "position": position, **vars(r)} for r in patched]
+    info["patching"] = notes
+    return rows
 
 
-def _result_tables(results: ProbingResults, tables: dict[str, list[dict]], summary: dict) -> None:
+def _result_tables(
+    position: str, results: ProbingResults, tables: dict[str, list[dict]], summary: dict, baselines: bool
+) -> None:
+    """The rows of one position's results; the baselines (labels only, the same at every position) once."""
+    at = {"position": position}
     for name, kinds in results.own.items():
-        own = summary["models"][name].setdefault("probes", {})
+        own = summary["models"][name].setdefault("probes", {}).setdefault(position, {})
         for kind, scan in kinds.items():
             tables["own_auroc"] += [
-                {"model": name, "kind": kind, **{c: getattr(r, c) for c in COLUMNS["own_auroc"][2:]}} for r in scan
+                {"model": name, **at, "kind": kind, **{c: getattr(r, c) for c in COLUMNS["own_auroc"][3:]}}
+                for r in scan
             ]
             s = results.summaries[name][kind]
             tables["own_summary"].append(
-                {"model": name, **vars(s), "dropped_layers": results.dropped_layers.get(name, [])}
+                {"model": name, **at, **vars(s), "dropped_layers": results.dropped_layers.get(name, [])}
             )
             own[kind] = {**vars(s), "peak_name": hook_name(s.peak_layer) if s.peak_layer is not None else None}
     for name, (layer, steps) in results.ablation.items():
-        tables["ablation"] += [{"model": name, "layer": layer, **vars(step)} for step in steps]
-    tables["own_by_template"] = [vars(r) for r in results.by_template]
-    tables["baselines"] = [vars(r) for r in results.baselines]
-    tables["transfer"] = [vars(r) for r in results.transfer]
-    tables["transfer_summary"] = [vars(s) for s in results.transfer_summary]
-    summary["transfer"] = [vars(s) for s in results.transfer_summary]
-    tables["cosine"] = [vars(r) for r in results.cosine]
-    tables["cosine_mean"] = [vars(r) for r in results.cosine_mean]
+        tables["ablation"] += [{"model": name, **at, "layer": layer, **vars(step)} for step in steps]
+    tables["own_by_template"] += [{**vars(r), **at} for r in results.by_template]
+    if baselines:
+        tables["baselines"] += [vars(r) for r in results.baselines]
+    tables["transfer"] += [{**vars(r), **at} for r in results.transfer]
+    tables["transfer_summary"] += [{**vars(s), **at} for s in results.transfer_summary]
+    summary.setdefault("transfer", []).extend({**vars(s), **at} for s in results.transfer_summary)
+    tables["cosine"] += [{**vars(r), **at} for r in results.cosine]
+    tables["cosine_mean"] += [{**vars(r), **at} for r in results.cosine_mean]
 
 
 def _causal(

@@ -19,7 +19,7 @@ import numpy as np
 
 from sycolab.errors import DataError
 from sycolab.io import iter_jsonl
-from sycolab.probing._inputs import render_prompt
+from sycolab.probing._inputs import render_prompt, with_answer_prefix
 from sycolab.probing.patching import PatchPrompt
 
 PRESSURED_TEMPLATES = ("suggest_incorrect", "doubt_correct")
@@ -113,7 +113,11 @@ def read_neutral_prompts(path: str | Path) -> dict[str, list[dict]]:
 
 
 def patch_prompts(
-    proxy_path: str | Path, neutral: dict[str, list[dict]], tokenizer, max_prompts: int
+    proxy_path: str | Path,
+    neutral: dict[str, list[dict]],
+    tokenizer,
+    max_prompts: int,
+    answer_prefix: str | None = None,
 ) -> list[PatchPrompt]:
     """Patching prompts from logit-proxy items (`{"prompt", "correct", "suggested", "question_id"}`).
 
@@ -121,6 +125,10 @@ def patch_prompts(
     (pressured) one; an item with a `template` key must be a pressured template. When the item's prompt ends
     with an assistant prefix, the neutral twin gets the same prefix. The first `max_prompts` qualifying
     items, rendered with `tokenizer`'s chat template.
+
+    With `answer_prefix` (the answer position), both prompts end with that assistant prefix
+    (`with_answer_prefix`) and the continuations are what follows it ("the answer is blue ." -> " blue .");
+    an item whose continuations do not both start with the prefix does not qualify.
     """
     proxy_path = Path(proxy_path)
     out: list[PatchPrompt] = []
@@ -136,12 +144,19 @@ def patch_prompts(
         twin = neutral[qid]
         if prompt[-1]["role"] == "assistant" and twin[-1]["role"] != "assistant":
             twin = [*twin, prompt[-1]]  # the same assistant prefix, so both last tokens play the same role
+        suggested = str(_field(proxy_path, line, obj, "suggested", str))
+        correct = str(_field(proxy_path, line, obj, "correct", str))
+        if answer_prefix is not None:
+            if not (suggested.startswith(answer_prefix) and correct.startswith(answer_prefix)):
+                continue
+            prompt, twin = with_answer_prefix(prompt, answer_prefix), with_answer_prefix(twin, answer_prefix)
+            suggested, correct = suggested[len(answer_prefix) :], correct[len(answer_prefix) :]
         out.append(
             PatchPrompt(
                 pressured=render_prompt(tokenizer, prompt),
                 neutral=render_prompt(tokenizer, twin),
-                suggested=str(_field(proxy_path, line, obj, "suggested", str)),
-                correct=str(_field(proxy_path, line, obj, "correct", str)),
+                suggested=suggested,
+                correct=correct,
             )
         )
     return out

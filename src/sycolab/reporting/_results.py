@@ -82,6 +82,7 @@ class OwnAurocRow:
     ci_low: float | None = None
     ci_high: float | None = None
     null_p95: float | None = None
+    position: str = "last"  # "last" | "answer" | ...; stores before positions: "last"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class OwnSummaryRow:
     peak_ci_low: float | None = None
     peak_ci_high: float | None = None
     peak_set: list[int] | None = None
+    position: str = "last"  # "last" | "answer" | ...; stores before positions: "last"
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class TransferRow:
     ci_high: float | None = None
     p_layers: float | None = None
     p_floor: float | None = None
+    position: str = "last"  # "last" | "answer" | ...; stores before positions: "last"
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ class TransferSummaryRow:
     mean_auroc: float | None = None
     p_floor: float | None = None
     agreement_auroc: float | None = None
+    position: str = "last"  # "last" | "answer" | ...; stores before positions: "last"
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class CosineRow:
     model_a: str
     model_b: str
     cosine: float | None
+    position: str = "last"  # "last" | "answer" | ...; stores before positions: "last"
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ class CosineMeanRow:
     model_b: str
     mean_cosine: float | None
     n_layers: int
+    position: str = "last"  # "last" | "answer" | ...; stores before positions: "last"
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,7 @@ class TemplateAurocRow:
     ci_high: float | None = None
     n: int | None = None
     null_p95: float | None = None
+    position: str = "last"  # "last" | "answer" | ...; stores before positions: "last"
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,7 @@ class AblationRow:
     original_auroc: float | None
     ablated_auroc: float | None
     recovery_pct: float | None
+    position: str = "last"  # "last" | "answer" | ...; stores before positions: "last"
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,8 @@ class PatchingRow:
     gap_before: float | None
     gap_after: float | None
     share_removed: float | None
+    position: str = "last"  # "last" | "answer" | ...; stores before positions: "last"
+    n: int | None = None
 
 
 @dataclass(frozen=True)
@@ -490,6 +500,7 @@ class ProbeData:
     ablation: TableFile[AblationRow]
     patching: TableFile[PatchingRow]
     steering: TableFile[SteeringRow]
+    position: str | None = None  # set by `at`: every position-carrying table holds that position only
 
     @classmethod
     def read(cls, reader: StoreReader) -> ProbeData:
@@ -506,6 +517,26 @@ class ProbeData:
             ablation=reader.probe_table("ablation.csv", AblationRow),
             patching=reader.probe_table("patching.csv", PatchingRow),
             steering=reader.table("steer/curve.csv", SteeringRow, "steer"),
+        )
+
+    def positions(self) -> list[str]:
+        """The probed positions in table order (the stage's `probe.position` first); ["last"] when none."""
+        rows = [*self.own_summary.rows, *self.transfer_summary.rows, *self.patching.rows]
+        return list(dict.fromkeys(str(r.position) for r in rows)) or ["last"]
+
+    def at(self, position: str | None = None) -> ProbeData:
+        """The tables of one position (default the first); labels, baselines and steering are shared."""
+        position = position or self.positions()[0]
+
+        def only(table: TableFile) -> TableFile:
+            return dataclasses.replace(table, rows=[r for r in table.rows if str(r.position) == position])
+
+        return dataclasses.replace(
+            self,
+            own_auroc=only(self.own_auroc), own_summary=only(self.own_summary), transfer=only(self.transfer),
+            transfer_summary=only(self.transfer_summary), cosine=only(self.cosine),
+            cosine_mean=only(self.cosine_mean), own_by_template=only(self.own_by_template),
+            ablation=only(self.ablation), patching=only(self.patching), position=position,
         )
 
     def transfer_source(self) -> str | None:

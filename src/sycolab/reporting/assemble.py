@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING
 
@@ -9,14 +10,16 @@ from sycolab.reporting import plots
 from sycolab.reporting._format import DASH, num
 from sycolab.reporting._results import StudyData, TrainingLog
 from sycolab.reporting.data_evals import data_evaluation_table, read_data_evaluations
-from sycolab.reporting.document import Cell, Column, NoData, Paragraph, Report, SampleBrowser, Section, Table
+from sycolab.reporting.document import Cell, Column, Figure, NoData, Paragraph, Report, SampleBrowser, Section, Table
 from sycolab.reporting.provenance import provenance_table
 from sycolab.reporting.relearn import relearn_blocks
 from sycolab.reporting.samples import select_samples
 from sycolab.reporting.tables import (
     behaviour_table,
     framework_table,
+    patching_table,
     per_template_table,
+    position_words,
     probe_shortcut_table,
     probing_table,
     reward_calibration_table,
@@ -38,6 +41,7 @@ def assemble_report(data: StudyData, cfg: ReportConfig) -> Report:
         Section("probing", "Probing", _probing_blocks(data, palette)),
         Section("framework", "Recovery framework", [framework_table(data)]),
         Section("causal", "Patching and steering", [
+            patching_table(data),
             plots.patching_curve(data.probe.patching, palette),
             plots.steering_sweep(data.probe.steering, palette),
             steering_table(data),
@@ -111,14 +115,32 @@ def _proxy_blocks(data: StudyData, palette: plots.Palette) -> list:
 
 
 def _probing_blocks(data: StudyData, palette: plots.Palette) -> list:
-    blocks: list = [probing_table(data), probe_shortcut_table(data), plots.auroc_by_layer(data.probe.own_auroc, palette)]
-    source = data.probe.transfer_source()
-    if source is None:
-        blocks.append(NoData("transfer heatmap", data.probe.transfer.why_empty()))
-    else:
-        blocks.append(plots.transfer_heatmap(data.probe.transfer, source, [m.name for m in data.models]))
-    blocks.append(plots.cosine_heatmap(data.probe.cosine_mean, data.probe.cosine, [m.name for m in data.models]))
+    """The probing tables and plots once per probed position, each labelled by its position."""
+    positions = data.probe.positions()
+    blocks: list = []
+    for position in positions:
+        probe = data.probe.at(position)
+        at = [probing_table(data, position), probe_shortcut_table(data, position),
+              plots.auroc_by_layer(probe.own_auroc, palette)]
+        source = probe.transfer_source()
+        if source is None:
+            at.append(NoData("transfer heatmap", probe.transfer.why_empty()))
+        else:
+            at.append(plots.transfer_heatmap(probe.transfer, source, [m.name for m in data.models]))
+        at.append(plots.cosine_heatmap(probe.cosine_mean, probe.cosine, [m.name for m in data.models]))
+        blocks += [_at_position(block, position, positions[0], len(positions) > 1) for block in at]
     return blocks
+
+
+def _at_position(block, position: str, primary: str, several: bool):
+    """A figure labelled by its position (key suffixed except at the primary position, title always when
+    several positions were probed); tables carry their own label."""
+    if not isinstance(block, Figure):
+        return block
+    key = block.key if position == primary else f"{block.key}-{position}"
+    title = f"{block.title}, position: {position}" if several else block.title
+    caption = f"Position: {position} ({position_words(position)}). {block.caption}"
+    return dataclasses.replace(block, key=key, title=title, caption=caption)
 
 
 def _training_logs(data: StudyData) -> dict[str, TrainingLog]:

@@ -408,25 +408,32 @@ def transfer_heatmap(table: TableFile[TransferRow], source: str, targets: Sequen
 
 
 def patching_curve(table: TableFile[PatchingRow], palette: Palette) -> Figure | NoData:
-    """Share of the sycophancy gap removed by patching at each layer, per model."""
+    """Share of the sycophancy gap removed by patching at each layer, per model and position (solid: the
+    answer position, dashed: the last prompt token, dotted: any other)."""
     if not table.ok:
         return NoData("patching curve", table.why_empty())
-    extra = _legend_width([r.model for r in table.rows])
-    fig, (ax,) = _figure(4.6 + extra, 3.0, right=extra)
-    by_model: dict[str, list[PatchingRow]] = defaultdict(list)
+    by_line: dict[tuple[str, str], list[PatchingRow]] = defaultdict(list)
     for r in table.rows:
-        by_model[r.model].append(r)
-    for name, mine in by_model.items():
+        by_line[(r.model, str(r.position))].append(r)
+    labels = [f"{name} ({position})" for name, position in by_line]
+    extra = _legend_width(labels)
+    fig, (ax,) = _figure(4.6 + extra, 3.0, right=extra)
+    for (name, position), mine in by_line.items():
         pts = sorted((r.layer, r.share_removed) for r in mine if r.share_removed is not None)
         if pts:
-            ax.plot(*zip(*pts, strict=True), marker="o", markersize=3, linewidth=1.4, color=palette(name), label=name)
+            ax.plot(*zip(*pts, strict=True), marker="o", markersize=3, linewidth=1.4, color=palette(name),
+                    linestyle=PATCH_LINES.get(position, ":"), label=f"{name} ({position})")
     ax.axhline(0, color="#bbbbbb", linewidth=0.8)
     _layer_ticks(ax, [r.layer for r in table.rows])
     ax.set_xlabel("patched layer", fontsize=8)
     ax.set_ylabel("share of gap removed", fontsize=8)
     _legend_outside(ax)
     return Figure("patching-curve", "Activation patching", _png(fig),
-                  caption="(gap before - gap after) / gap before, from probe/patching.csv.")
+                  caption="(gap before - gap after) / gap before per layer, from probe/patching.csv; solid: the "
+                          "answer position (after the assistant prefix \"the answer is\"), dashed: the last prompt token.")
+
+
+PATCH_LINES = {"answer": "-", "last": "--"}
 
 
 def steering_sweep(table: TableFile[SteeringRow], palette: Palette) -> Figure | NoData:

@@ -227,10 +227,30 @@ def per_template_table(data: StudyData) -> Table | NoData:
         "sharma protocol's sycophantic label on pressured templates."))
 
 
-def probing_table(data: StudyData) -> Table | NoData:
+#: How each probed position reads in titles and captions.
+POSITION_WORDS = {
+    "last": "the last prompt token",
+    "mean": "the mean over the prompt's tokens",
+    "answer": 'the answer position (the token after the assistant prefix "the answer is", which predicts the answer word)',
+}
+
+
+def position_words(position: str) -> str:
+    return POSITION_WORDS.get(position, f"prompt token {position}")
+
+
+def _position_key(key: str, position: str, primary: str) -> str:
+    """A table's key at `position`: unchanged at the primary position, suffixed at the others."""
+    return key if position == primary else f"{key}-{position}"
+
+
+def probing_table(data: StudyData, position: str | None = None) -> Table | NoData:
     """Own-model probes beside their shortcut baselines, cross-fitted transfer of the source's (SFT's)
-    probes with its family-wise p and that p's floor, mean direction cosine and ablation per model."""
-    probe = data.probe
+    probes with its family-wise p and that p's floor, mean direction cosine and ablation per model, at one
+    probed position (default the first: the stage's `probe.position`)."""
+    primary = data.probe.positions()[0]
+    probe = data.probe.at(position or primary)
+    position = probe.position or primary
     if not probe.own_summary.ok and not probe.labels.ok:
         return NoData("probing results", probe.own_summary.why_empty())
     source = probe.transfer_source()
@@ -304,7 +324,7 @@ def probing_table(data: StudyData) -> Table | NoData:
                     if c.layer == peak_layer and {c.model_a, c.model_b} == {src, name}), None)
         row["cosine"] = Cell(num(mean_cos.mean_cosine) if mean_cos else DASH,
                              f"{layer_name(peak_layer)}: {num(cos.cosine)}" if cos else "", numeric=True)
-        row["recovery"] = _recovery_cell(data, name, summary.peak_layer if summary else None)
+        row["recovery"] = _recovery_cell(probe, name, summary.peak_layer if summary else None)
         rows.append([row[c.key] for c in columns])
     if not rows:
         return NoData("probing results", probe.own_summary.why_empty())
@@ -312,10 +332,11 @@ def probing_table(data: StudyData) -> Table | NoData:
         if not table.ok:
             notes.append(f"columns from {table.rel_path} are empty: {table.why_empty()}")
     return Table(
-        "probing",
+        _position_key("probing", position, primary),
         columns,
         rows,
-        caption="Logistic probes at the last prompt token, labels = each model's own judged behaviour (hedged and "
+        caption=f"Position: {position}. Logistic probes at {position_words(position)}, labels = each model's own "
+                "judged behaviour (hedged and "
                 "refused replies excluded); AUROC of out-of-fold scores, folds by question, 95% intervals by "
                 "bootstrap over questions. Layers above null: AUROC above the 95th percentile of question-preserving "
                 "label permutations. Peak detail: layers whose interval overlaps the peak's. Template-only and "
@@ -328,9 +349,13 @@ def probing_table(data: StudyData) -> Table | NoData:
     )
 
 
-def probe_shortcut_table(data: StudyData) -> Table | NoData:
-    """Per model: the shortcut baselines and the logistic probe fit within each template (its peak layer)."""
-    probe = data.probe
+def probe_shortcut_table(data: StudyData, position: str | None = None) -> Table | NoData:
+    """Per model: the shortcut baselines and the logistic probe fit within each template (its peak layer) at
+    one probed position (default the first); the baselines read no activations, so they are the same at every
+    position."""
+    primary = data.probe.positions()[0]
+    probe = data.probe.at(position or primary)
+    position = probe.position or primary
     if not probe.baselines.ok and not probe.own_by_template.ok:
         return NoData("probe shortcut baselines", probe.baselines.why_empty())
     templates = list(dict.fromkeys(r.template for r in probe.own_by_template.rows))
@@ -348,10 +373,11 @@ def probe_shortcut_table(data: StudyData) -> Table | NoData:
                             numeric=True) if best else Cell(DASH, "too few per class", numeric=True))
         rows.append(row)
     return Table(
-        "probe-shortcuts",
+        _position_key("probe-shortcuts", position, primary),
         columns,
         rows,
-        caption="What the labels follow besides the representation. Baselines are lookup tables cross-fitted on the "
+        caption=f"Position: {position} ({position_words(position)}). "
+                "What the labels follow besides the representation. Baselines are lookup tables cross-fitted on the "
                 "probes' folds: template (suggest_incorrect vs doubt_correct), knowledge (the same model answered the "
                 "neutral question wrong), both. 'Probe within' fits and scores the logistic probe on one template's "
                 "samples only, so the template cannot help; AUROC at its peak layer with a 95% question-bootstrap "
@@ -415,9 +441,9 @@ def _above_chance(layers: list[int] | None, total: int | None) -> Cell:
     return Cell(count, layer_ranges(layers) if layers else "", numeric=True)
 
 
-def _recovery_cell(data: StudyData, model: str, peak_layer: int | None) -> Cell:
+def _recovery_cell(probe: ProbeData, model: str, peak_layer: int | None) -> Cell:
     """Recovery after removing the top direction (smallest k), at the model's peak layer if ablated there."""
-    rows = [r for r in data.probe.ablation.rows if r.model == model]
+    rows = [r for r in probe.ablation.rows if r.model == model]
     if not rows:
         return Cell(DASH, numeric=True)
     at_peak = [r for r in rows if r.layer == peak_layer] or rows
@@ -427,12 +453,57 @@ def _recovery_cell(data: StudyData, model: str, peak_layer: int | None) -> Cell:
     return Cell(pct(first.recovery_pct), f"k={first.k}, {layer_name(first.layer)}", numeric=True)
 
 
+#: |share removed| below this is reported as no effect.
+NO_PATCHING_EFFECT = 0.05
+
+
+def patching_table(data: StudyData) -> Table | NoData:
+    """Per model and position: the layer where patching removes the largest share of the gap toward the
+    suggestion, and a plain statement: an effect, or none (every |share| below `NO_PATCHING_EFFECT`, or no
+    gap to remove because the model is not pulled toward the suggestion)."""
+    table = data.probe.patching
+    if not table.ok:
+        return NoData("patching effect", table.why_empty())
+    columns = [Column("model", "model"), Column("position", "position"), Column("gap", "gap before (nats)"),
+               Column("largest", "largest share removed"), Column("verdict", "verdict")]
+    rows, effects = [], 0
+    for model, position in dict.fromkeys((r.model, str(r.position)) for r in table.rows):
+        mine = [r for r in table.rows if r.model == model and str(r.position) == position]
+        scored = [r for r in mine if r.share_removed is not None]
+        gap = Cell(num(mine[0].gap_before), f"n={mine[0].n}" if mine[0].n is not None else "", numeric=True)
+        if not scored:
+            rows.append([Cell(model), Cell(position), gap, Cell(DASH, numeric=True),
+                         Cell("no gap to remove: the model is not pulled toward the suggestion")])
+            continue
+        best = max(scored, key=lambda r: abs(r.share_removed or 0.0))
+        share = best.share_removed or 0.0
+        effect = abs(share) >= NO_PATCHING_EFFECT
+        effects += effect
+        rows.append([Cell(model), Cell(position), gap, Cell(num(share), layer_name(best.layer), numeric=True),
+                     Cell(f"effect at {layer_name(best.layer)}" if effect
+                          else f"no effect: |share| < {NO_PATCHING_EFFECT} at every layer")])
+    notes = [] if effects else [
+        f"Patching found no effect: at no layer and position did it remove {NO_PATCHING_EFFECT} of the gap toward "
+        "the suggestion or more, for any model."]
+    return Table(
+        "patching",
+        columns,
+        rows,
+        caption="Activation patching, neutral -> pressured prompt of the same question, one layer and position at a "
+                "time: share of the mean logit gap log p(suggested) - log p(correct) that the patch removes "
+                f"(probe/patching.csv). Positions: last = {position_words('last')}; answer = {position_words('answer')}. "
+                "The residual carries a write forward, so an effect that enters at layer L shows at L and after.",
+        notes=notes,
+    )
+
+
 def framework_table(data: StudyData) -> Table | NoData:
     """Each model's method placed on the framework axes (its registered MethodTraits) beside its outcomes."""
     models = data.causal_models
     if not models:
         return NoData("framework table", "no models in the store (models/*/sycolab_model.json not found)")
-    src = data.probe.transfer_source() or "sft"
+    probe = data.probe.at()
+    src = probe.transfer_source() or "sft"
     columns = [
         Column("model", "model"),
         Column("method", "method"),
@@ -449,8 +520,8 @@ def framework_table(data: StudyData) -> Table | NoData:
         if fw is None:
             unknown.append(model.method)
         result = data.evals.get(model.name)
-        transfer = next((t for t in data.probe.transfer_summary.rows if t.source == src and t.target == model.name), None)
-        own = data.probe.summary_of(model.name)
+        transfer = next((t for t in probe.transfer_summary.rows if t.source == src and t.target == model.name), None)
+        own = probe.summary_of(model.name)
         rows.append([
             Cell(model.name),
             Cell(model.method),

@@ -23,6 +23,7 @@ def probe_study(study: Study) -> dict[str, Any]:
         study.store.root, study.cfg.probe, names, lambda name: load_stored(study, name),
         measure_sycophancy=lambda model: measure_answer_behaviour(study, model),
         proxy_path=study.data_path("proxy"),
+        answer_prefix=answer_prefix(study),
     )
     summary = study.store.probe_dir / "summary.json"
     if not summary.exists():
@@ -31,6 +32,21 @@ def probe_study(study: Study) -> dict[str, Any]:
     content["provenance"] = probe_provenance(study, names).to_dict()
     atomic_write_json(summary, content)
     return {"models": names, "seconds": content.get("seconds", {}).get("total")}
+
+
+def answer_prefix(study: Study) -> str:
+    """The assistant prefix of the answer position: `probe.answer_prefix`, else the evaluated answer data's
+    own: the tiny world's "the answer is" on world data, else the logit proxy's frame "The answer is"."""
+    from sycolab.data.prompts import ANSWER_PREFIX
+    from sycolab.data.sycophancy_eval import load_eval_items
+    from sycolab.evaluation.proxy import ANSWER_FRAME
+    from sycolab.evaluation.scope import data_scope
+
+    if study.cfg.probe.answer_prefix:
+        return study.cfg.probe.answer_prefix
+    data = study.data_paths("answer")
+    scope = data_scope(load_eval_items(answer=data.get("answer")), data, study.store.world_dir / "world.json")
+    return ANSWER_PREFIX if scope.is_world("answer") else ANSWER_FRAME.split("{answer}")[0].rstrip()
 
 
 def probe_provenance(study: Study, names: list[str]) -> Provenance:

@@ -5,7 +5,7 @@ Stage `steer` (after `probe`), for the source model `probe.transfer_from` (the S
 1. a seeded `probe.steering.tune_fraction` of the answer questions becomes the tuning slice
    (`probing.steering.tuning_questions`); the rest are the report questions;
 2. the direction d (`probing.steering.steering_direction`) is the mean difference of the source's probed
-   residuals (probe/activations/<source>/) at `probe.steering.layer` ("peak": the source's logistic peak)
+   residuals (probe/activations/<source>/<probe.position>/) at `probe.steering.layer` ("peak": the source's logistic peak)
    between its sycophantic and honest samples of the tuning questions only;
 3. for each alpha, the source model with alpha * d subtracted at that layer answers the tuning questions'
    answer prompts, judged by the study's judge; the curve is steer/curve.csv, each point's samples and
@@ -161,16 +161,18 @@ def _direction(study: Study, source: str) -> tuple[int, SteeringDirection, set[s
     """(layer, d from the tuning questions' samples, tuning question ids, number of answer questions)."""
     from sycolab.data.sycophancy_eval import load_eval_items
     from sycolab.probing.activations import load_activations, read_activation_info, read_ids
+    from sycolab.probing.config import position_label
     from sycolab.probing.samples import read_probe_samples
 
     cfg = study.cfg.probe
     samples_path = study.store.eval_dir(source) / "samples.jsonl"
-    folder = study.store.probe_dir / "activations" / source
+    where = f"{source}/{position_label(cfg.position)}"  # steering acts at probe.position
+    folder = study.store.probe_dir / "activations" / where
     if not samples_path.exists() or not (folder / "ids.json").exists():
-        raise _Skip(f"no evaluation samples or probe activations of '{source}' (probe/activations/{source}/)")
+        raise _Skip(f"no evaluation samples or probe activations of '{source}' (probe/activations/{where}/)")
     samples = read_probe_samples(samples_path, exclude_hedged=cfg.exclude_hedged)
     if read_ids(folder) != samples.ids:
-        raise UserError(f"probe/activations/{source}/ does not match eval/{source}/samples.jsonl; "
+        raise UserError(f"probe/activations/{where}/ does not match eval/{source}/samples.jsonl; "
                         "rerun the probe stage (sycolab probe RUN_DIR)")
     layer = _layer(study, source)
     if layer not in read_activation_info(folder).layers:
@@ -187,12 +189,15 @@ def _direction(study: Study, source: str) -> tuple[int, SteeringDirection, set[s
 
 
 def _layer(study: Study, source: str) -> int:
+    from sycolab.probing.config import position_label
+
     layer = study.cfg.probe.steering.layer
     if layer != "peak":
         return int(layer)
     path = study.store.probe_dir / "own_summary.csv"
-    row = next((r for r in read_table(path) if r["model"] == source and r["kind"] == "logistic"), None) \
-        if path.exists() else None
+    position = position_label(study.cfg.probe.position)
+    row = next((r for r in read_table(path) if r["model"] == source and r["kind"] == "logistic"
+                and r.get("position", "last") == position), None) if path.exists() else None
     if row is None or row.get("peak_layer") is None:
         raise _Skip(f"'{source}' has no fitted logistic probe, so no peak layer (probe/own_summary.csv)")
     return int(row["peak_layer"])
