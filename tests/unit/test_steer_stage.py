@@ -47,7 +47,7 @@ def study(tmp_path_factory):
     write_jsonl(path, rows)
     samples = read_probe_samples(path)
     model, tokenizer = load_stored(study, "sft")
-    extract_activations(model, tokenizer, samples.prompts, samples.ids, study.store.probe_dir / "activations" / "sft",
+    extract_activations(model, tokenizer, samples.prompts, samples.ids, study.store.probe_dir / "activations" / "sft" / "last",
                         layers=[0, 1], position="last", batch_size=16)
     return study
 

@@ -93,6 +93,7 @@ class SteeredModel:
         self.base, self.spec, self._stack = base, spec, stack
         self.name, self.source, self.folder, self.tokenizer = base.name, base.source, base.folder, base.tokenizer
         self.weights = f"{base.weights}+{spec.tag}"
+        self.render_prompt = base.render_prompt  # steering acts on activations, not on the prompt text
         self._hooked = False
 
     @property
