@@ -521,7 +521,8 @@ class ProbeData:
 
     def positions(self) -> list[str]:
         """The probed positions in table order (the stage's `probe.position` first); ["last"] when none."""
-        rows = [*self.own_summary.rows, *self.transfer_summary.rows, *self.patching.rows]
+        rows: list[OwnSummaryRow | TransferSummaryRow | PatchingRow] = [
+            *self.own_summary.rows, *self.transfer_summary.rows, *self.patching.rows]
         return list(dict.fromkeys(str(r.position) for r in rows)) or ["last"]
 
     def at(self, position: str | None = None) -> ProbeData:
