@@ -90,7 +90,7 @@ def test_quiet_output_imports_no_library_and_routes_one_imported_inside(tmp_path
 
     code = (
         "import sys, logging\n"
-        "from sycolab.study.console import quiet_output\n"
+        "from sycolab.console import quiet_output\n"
         f"with quiet_output({str(tmp_path / 'run.log')!r}):\n"
         "    assert 'transformers' not in sys.modules and 'torch' not in sys.modules, 'imported by quiet_output'\n"
         "    from transformers.utils import logging as hf_logging\n"
