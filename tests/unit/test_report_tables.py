@@ -278,6 +278,12 @@ def test_patching_table_names_the_effect_or_says_there_is_none(tmp_path):
     assert rows[("sft", "last")][4].text == "no effect: |share| < 0.05 at every layer"
     assert not table.notes
 
+    from sycolab.reporting.tables import _patching_verdict
+
+    assert _patching_verdict(8.667, "L3") == "effect at L3: the patch reverses the pull (toward the correct answer)"
+    assert _patching_verdict(-0.3, "L1") == "effect at L1: the patch increases the pull toward the suggestion"
+    assert _patching_verdict(0.04, "L1") == "no effect: |share| < 0.05 at every layer"
+
     root = write_fake_study(tmp_path / "none")
     _with_answer_position(root, 0.9, {"last": (0.0, 0.01, -0.02, 0.0), "answer": (0.0, 0.03, 0.04, -0.01)})
     table = patching_table(StudyData.read(root))

@@ -457,6 +457,18 @@ def _recovery_cell(probe: ProbeData, model: str, peak_layer: int | None) -> Cell
 NO_PATCHING_EFFECT = 0.05
 
 
+def _patching_verdict(share: float, layer: str) -> str:
+    """The largest share removed in words: none, part or all of the pull toward the suggestion, or more than
+    all of it (share > 1: with the neutral residual the model leans toward the correct answer instead)."""
+    if abs(share) < NO_PATCHING_EFFECT:
+        return f"no effect: |share| < {NO_PATCHING_EFFECT} at every layer"
+    if share > 1:
+        return f"effect at {layer}: the patch reverses the pull (toward the correct answer)"
+    if share < 0:
+        return f"effect at {layer}: the patch increases the pull toward the suggestion"
+    return f"effect at {layer}"
+
+
 def patching_table(data: StudyData) -> Table | NoData:
     """Per model and position: the layer where patching removes the largest share of the gap toward the
     suggestion, and a plain statement: an effect, or none (every |share| below `NO_PATCHING_EFFECT`, or no
@@ -480,8 +492,7 @@ def patching_table(data: StudyData) -> Table | NoData:
         effect = abs(share) >= NO_PATCHING_EFFECT
         effects += effect
         rows.append([Cell(model), Cell(position), gap, Cell(num(share), layer_name(best.layer), numeric=True),
-                     Cell(f"effect at {layer_name(best.layer)}" if effect
-                          else f"no effect: |share| < {NO_PATCHING_EFFECT} at every layer")])
+                     Cell(_patching_verdict(share, layer_name(best.layer)))])
     notes = [] if effects else [
         f"Patching found no effect: at no layer and position did it remove {NO_PATCHING_EFFECT} of the gap toward "
         "the suggestion or more, for any model."]
