@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +43,15 @@ def micro_config(tmp_path: Path, recover: str = "recover:\n  dpo: {max_steps: 2,
 @pytest.fixture
 def micro_config_factory(tmp_path):
     return lambda **kw: micro_config(tmp_path, **kw)
+
+
+def run_study_cli(cfg: Path, run_dir: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`sycolab run CFG --run-dir RUN_DIR` in a fresh process with one torch thread, as a user types it."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "sycolab.cli.main", "run", str(cfg), "--run-dir", str(run_dir)],
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def study_cli():
+    return run_study_cli

@@ -4,9 +4,6 @@ SFT model is evaluated like any model on the other questions, and the report sho
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -15,15 +12,13 @@ from sycolab.io import read_jsonl, read_table
 pytestmark = pytest.mark.integration
 
 
-def test_micro_study_reports_the_steered_model(micro_config_factory, tmp_path):
+def test_micro_study_reports_the_steered_model(micro_config_factory, study_cli, tmp_path):
     # hedged replies count as honest here: the micro SFT model hedges on most prompts, and a direction needs
     # both classes among the tuning questions' samples; its few labels give its probe no AUROC, hence no peak
     # layer, so the layer is named
     cfg = micro_config_factory(extra="  exclude_hedged: false\n  steering: {layer: 1}\n")
     run_dir = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-m", "sycolab.cli.main", "run", str(cfg), "--run-dir", str(run_dir)],
-                         env=env, capture_output=True, text=True, timeout=900)
+    out = study_cli(cfg, run_dir)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
     choice = json.loads((run_dir / "steer" / "choice.json").read_text())

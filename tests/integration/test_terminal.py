@@ -5,10 +5,7 @@ file; no ANSI codes when output is not a terminal. Each seed is a complete run d
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -17,12 +14,10 @@ pytestmark = pytest.mark.integration
 STAGE_LINE = re.compile(r"  \[seed (\d)\] \[[^\]]+\] (done in \d+\.\d s|skipped \(unchanged\))")
 
 
-def test_study_over_seeds_prints_one_line_per_stage_then_the_seed_table(micro_config_factory, tmp_path):
+def test_study_over_seeds_prints_one_line_per_stage_then_the_seed_table(micro_config_factory, study_cli, tmp_path):
     cfg = micro_config_factory(extra="seeds: [0, 1]\n")
     run_dir = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-m", "sycolab.cli.main", "run", str(cfg), "--run-dir", str(run_dir)],
-                         env=env, capture_output=True, text=True, timeout=900)
+    out = study_cli(cfg, run_dir)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert out.stderr == ""
     assert "\x1b[" not in out.stdout
