@@ -91,7 +91,7 @@ class SteeredModel:
 
     def __init__(self, base: StoredModel, spec: SteeringSpec, stack: contextlib.ExitStack):
         self.base, self.spec, self._stack = base, spec, stack
-        self.name, self.source, self.folder, self.tokenizer = base.name, base.source, base.folder, base.tokenizer
+        self.name, self.source, self.folder = base.name, base.source, base.folder
         self.weights = f"{base.weights}+{spec.tag}"
         self.render_prompt = base.render_prompt  # steering acts on activations, not on the prompt text
         self._hooked = False
@@ -99,6 +99,11 @@ class SteeredModel:
     @property
     def loaded(self) -> bool:
         return self.base.loaded
+
+    @property
+    def tokenizer(self) -> Any:
+        """The source's tokenizer, loaded on first use (a fully cached evaluation never needs it)."""
+        return self.base.tokenizer
 
     @property
     def model(self) -> Any:
