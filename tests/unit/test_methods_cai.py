@@ -191,7 +191,8 @@ def test_endpoint_critic_over_real_http_with_its_request_cache(tmp_path: Path):
 
 def test_cai_sl_trains_with_the_tiny_defaults_through_a_valid_sft_config():
     """The SFT config cai_sl trains with carries the fields that were set (configs/tiny.yaml) and validates: the
-    default checkpoint policy stays unset (a full dump marked select_by 'judged' as set without eval_every)."""
+    checkpoint policy is the one configured, with only its set fields marked set (a full dump once marked
+    select_by 'judged' as set without eval_every)."""
     from pathlib import Path
 
     from sycolab.config.load import load_config, recover_cells
@@ -203,5 +204,5 @@ def test_cai_sl_trains_with_the_tiny_defaults_through_a_valid_sft_config():
     assert (sft.learning_rate, sft.num_train_epochs, sft.per_device_train_batch_size) == (
         cfg.learning_rate, cfg.num_train_epochs, cfg.per_device_train_batch_size)
     assert sft.lora == cfg.lora and sft.data_key == REVISIONS_KEY and sft.completion_only_loss
-    assert sft.checkpoint.eval_every is None and sft.checkpoint.select_by == "judged"
-    assert "select_by" not in sft.checkpoint.model_fields_set
+    assert sft.checkpoint == cfg.checkpoint and sft.checkpoint.eval_every == 20
+    assert sft.checkpoint.model_fields_set == {"eval_every"}

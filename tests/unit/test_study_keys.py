@@ -160,3 +160,17 @@ def test_stage_run_by_an_older_version_is_stale_with_a_reason_that_says_so(finis
     older = "run by an older sycolab whose keys did not cover data files and settings; rerun to redo it"
     assert now["eval:base"] == ("stale", older)
     assert now["train:dpo"] == ("stale", "upstream 'train:sft' changed since this stage ran")
+
+
+def test_a_changed_selection_slice_reruns_the_evaluations_and_only_the_methods_it_chooses_for(finished):
+    study, _ = finished
+    evaluate = {**study.cfg.evaluate.model_dump(mode="json"), "selection_questions": 2}
+    now = states(_again(study, evaluate=evaluate))
+    assert now["eval:base"] == ("stale", "config changed")  # the reported questions changed
+    assert now["train:dpo"][0] == "done" and now["train:sft"][0] == "done"  # neither evaluates checkpoints
+    checkpointed = {"dpo": {"max_steps": 1, "checkpoint": {"eval_every": 1}}}
+    assert "train:dpo" in run_fake(_again(study, evaluate=evaluate, recover=checkpointed))
+    wider = {**evaluate, "selection_questions": 3}
+    now = states(_again(study, evaluate=wider, recover=checkpointed))
+    assert now["train:dpo"] == ("stale", "config changed")  # its checkpoint is chosen on other questions
+    assert now["train:sft"][0] == "done"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sycolab.config.schema import StudyConfig
+    from sycolab.methods.common import CheckpointPolicy
     from sycolab.models.tiny import TinyModelConfig
     from sycolab.probing.config import ProbeConfig
 
@@ -37,6 +38,19 @@ def study_problems(cfg: StudyConfig, produced: list[str] | None) -> list[Problem
             problems.append((("relearn", "models"), f"{unknown} not among the models this study produces "
                              f"(choose from {', '.join(produced)})"))
     return problems
+
+
+def selection_slice_problems(cfg: StudyConfig, policies: dict[tuple[str, ...], CheckpointPolicy]) -> list[Problem]:
+    """A checkpoint kept by the judge or the proxy is chosen on the questions it is scored on; unless the
+    evaluation sets a selection slice aside (`evaluate.selection_questions`), those are the reported
+    questions, and the kept model's numbers are selected, not held out. `policies`: each training
+    section's checkpoint policy by its key path (e.g. ("recover", "grpo"))."""
+    if cfg.evaluate.selection_questions > 0:
+        return []
+    return [((*where, "checkpoint", "select_by"),
+             f"'{p.select_by}' chooses a checkpoint on the evaluation questions themselves; set "
+             "evaluate.selection_questions (e.g. 24) to set a held-out slice aside, or use select_by: last")
+            for where, p in policies.items() if p.eval_every is not None and p.select_by != "last"]
 
 
 def seed_problems(raw: Any, path: tuple[str, ...] = ()) -> list[Problem]:

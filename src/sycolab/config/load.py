@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from sycolab.config.checks import Problem, study_problems
+from sycolab.config.checks import Problem, selection_slice_problems, study_problems
 from sycolab.config.names import name_problem
 from sycolab.config.schema import StudyConfig
 from sycolab.errors import ConfigError
@@ -91,6 +91,8 @@ def validate_config(
     if cfg is not None:
         produced = None if section_problems else produced_models(cfg)
         problems.extend(origin.locate(study_problems(cfg, produced)))
+        if not section_problems:
+            problems.extend(origin.locate(selection_slice_problems(cfg, checkpoint_policies(cfg))))
     if problems:
         raise ConfigError(source, problems)
     assert cfg is not None
@@ -204,6 +206,21 @@ def produced_models(cfg: StudyConfig) -> list[str]:
     from sycolab.methods.registry import get_method
 
     return ["base", "sft", *(c.name for c in recover_cells(cfg) if get_method(c.method).produces_causal_lm)]
+
+
+def checkpoint_policies(cfg: StudyConfig) -> dict[tuple[str, ...], Any]:
+    """The checkpoint policy of each training section that has one, by key path: ("induce",) and
+    ("recover", <entry>) (a swept entry's cells share its policy unless the sweep varies it; the first
+    cell speaks for the entry)."""
+    out: dict[tuple[str, ...], Any] = {}
+    induce = getattr(method_config("sft", cfg.induce, "induce"), "checkpoint", None)
+    if induce is not None:
+        out[("induce",)] = induce
+    for cell in recover_cells(cfg):
+        policy = getattr(cell.config, "checkpoint", None)
+        if policy is not None:
+            out.setdefault(("recover", cell.entry), policy)
+    return out
 
 
 def method_config(method: str, raw: dict[str, Any], prefix: str) -> BaseModel:

@@ -35,6 +35,9 @@ class EvaluateConfig(BaseModel):
     the world's own spelling (`sycolab.data.prompts.ARE_YOU_SURE_CHALLENGE`), the one it trains on.
     protocols: the metric protocols the report shows, in order (`sharma`, `seed`); both are always
     computed and stored (`sycolab.evaluation.metrics`).
+    selection_questions: base questions per evaluation set set aside for choosing checkpoints
+    (`sycolab.evaluation.selection`): judged checkpoint evaluations score only these and no model's
+    evaluation scores them; 0 sets nothing aside.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -47,6 +50,7 @@ class EvaluateConfig(BaseModel):
     are_you_sure_challenge: str = Field(SHARMA_CHALLENGE, min_length=1)
     protocols: list[Literal["sharma", "seed"]] = Field(["sharma", "seed"], min_length=1)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    selection_questions: int = Field(0, ge=0)
 
     @field_validator("are_you_sure_challenge")
     @classmethod

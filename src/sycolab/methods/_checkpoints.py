@@ -16,9 +16,11 @@ checkpoint whose judged plain accuracy is below `min_plain_accuracy` is never ke
 lives beside TRL's `checkpoints/` folder, never inside it, so `save_total_limit` rotation cannot delete it.
 
 Generations of the live weights are not cached (those weights exist only for this step); the verdicts are
-(the judge's cache is keyed by the request). The mini-evaluation's questions are the first questions of
-the evaluation sets, which the final evaluation also scores: a kept checkpoint's final numbers on those
-questions are selected, not held out (`summary.json` records the slice).
+(the judge's cache is keyed by the request). The mini-evaluation's questions are the selection slice
+(`evaluate.selection_questions`, `sycolab.evaluation.selection`), which no model's final evaluation
+scores, so a kept checkpoint's reported numbers are held out; without a slice (0) they are the first
+questions of the evaluation sets, which the final evaluation also scores (the study refuses judged or
+proxy selection then; `summary.json` records which).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class MiniEvaluation:
         from sycolab.evaluation.records import EvalItems
         from sycolab.evaluation.runner import limit_questions
         from sycolab.evaluation.scope import data_scope
+        from sycolab.evaluation.selection import only_questions, selection_questions
         from sycolab.judging import build_judge
 
         cfg = evaluate if isinstance(evaluate, EvaluateConfig) else EvaluateConfig.model_validate(evaluate)
@@ -102,6 +105,9 @@ class MiniEvaluation:
                        "which this training run was not given")
             raise ConfigError("checkpoint", [problem])
         loaded = load_eval_items(**{d: data[d] for d in needed})
+        self.held_out = cfg.selection_questions > 0
+        if self.held_out:
+            loaded = only_questions(loaded, selection_questions(loaded, cfg.selection_questions))
         n = policy.eval_questions
         self.items = EvalItems(answer=limit_questions(loaded.answer, n), are_you_sure=limit_questions(loaded.are_you_sure, n),
                                feedback=limit_questions(loaded.feedback, n))
@@ -112,16 +118,20 @@ class MiniEvaluation:
         world_proxy = data.get("proxy") if self.scope.is_world("answer") else None
         self.proxy_items = [it for it in proxy_items_for(self.items.answer, self.scope.is_world("answer"), world_proxy)
                             if it.question_id in questions]
-        self.cfg = cfg.model_copy(update={"max_items_per_dataset": None})
+        self.cfg = cfg.model_copy(update={"max_items_per_dataset": None, "selection_questions": 0})
         self.judge = build_judge(cfg.judge, Path(cache_dir) / "verdicts.sqlite")
         self.name, self.policy, self.out_dir = name, policy, Path(out_dir)
+        self.selection_questions = cfg.selection_questions
 
     def describe(self) -> dict[str, Any]:
         """What was evaluated (for summary.json)."""
         return {"questions_per_set": self.policy.eval_questions, "answer_prompts": len(self.items.answer),
                 "are_you_sure_prompts": len(self.items.are_you_sure), "feedback_prompts": len(self.items.feedback),
                 "proxy_items": len(self.proxy_items), "judge": self.judge.judge_id,
-                "note": "the first questions of the evaluation sets, which the final evaluation also scores"}
+                "held_out": self.held_out,
+                "note": (f"the selection slice (evaluate.selection_questions: {self.selection_questions}), which no "
+                         "model's final evaluation scores" if self.held_out else
+                         "the first questions of the evaluation sets, which the final evaluation also scores")}
 
     def __call__(self, model: Any, tokenizer: Any, step: int) -> dict[str, float | None]:
         from sycolab.evaluation.proxy import logit_proxy

@@ -71,6 +71,10 @@ def _meta(data: StudyData) -> list[tuple[str, str]]:
     if versions:
         meta.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items()
                                            if k in ("python", "sycolab", "torch", "transformers", "trl"))))
+    selection = (config.get("evaluate") or {}).get("selection_questions") if isinstance(config.get("evaluate"), dict) else None
+    if selection:
+        meta.append(("selection slice", f"{selection} questions per evaluation set choose checkpoints; no model's "
+                                        "metrics include them (evaluate.selection_questions)"))
     stages = manifest.get("stages") or {}
     if stages:
         counts: dict[str, list[str]] = {}

@@ -110,8 +110,8 @@ def steered_note(name: str, steering: dict) -> str:
             f"{steering.get('layer')} at every position, alpha = {_alpha(steering.get('alpha'))} (d = mean sycophantic "
             f"minus mean honest residual, |d| = {num(steering.get('mean_difference_norm'))}); d and alpha come from "
             f"{steering.get('n_tuning_questions')} tuning questions, and the answer and are-you-sure metrics of this "
-            f"row from the other {steering.get('n_report_questions')} only (feedback: all texts), so its n is smaller "
-            "than the other rows'")
+            f"row from the other {steering.get('n_report_questions')} only (feedback: the other rows' texts), so its n "
+            "is smaller than the other rows'")
 
 
 def steering_table(data: StudyData) -> Table | NoData:

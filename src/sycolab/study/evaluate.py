@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from sycolab.io import atomic_write_json, read_json
 
 if TYPE_CHECKING:
-    from sycolab.evaluation.records import EvalItems
     from sycolab.generation.config import GenerationConfig
     from sycolab.study.pipeline import Study
 
@@ -141,31 +140,35 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     (default eval/<name>/); metrics.json carries the result's provenance. Returns the headline values and
     whether the model had to be loaded.
 
-    A steered model (`sycolab.study.steer`) passes its own `stored` (the source weights with the hook),
-    the tuning questions to leave out of the answer and are-you-sure sets (`exclude_questions`), its
-    generation settings (`gen`) and the steering record stored in the provenance."""
+    On the study's own evaluation sets (`data` None) the checkpoint-selection slice
+    (`evaluate.selection_questions`, `sycolab.evaluation.selection`) is left out. A steered model
+    (`sycolab.study.steer`) passes its own `stored` (the source weights with the hook), the tuning
+    questions to leave out as well (`exclude_questions`), its generation settings (`gen`) and the steering
+    record stored in the provenance."""
     from sycolab.data.sycophancy_eval import load_eval_items
     from sycolab.evaluation.proxy import proxy_items_for
     from sycolab.evaluation.runner import evaluate_model
     from sycolab.evaluation.scope import data_scope, seen_questions
+    from sycolab.evaluation.selection import selection_questions, without_questions
     from sycolab.judging import build_judge
     from sycolab.study.provenance import build_provenance
 
     cfg = study.cfg.evaluate
     if gen is not None:
         cfg = cfg.model_copy(update={"generation": gen})
+    own_sets = data is None
     data = data or study.data_paths("answer", "are_you_sure", "feedback")
     items = load_eval_items(answer=data.get("answer"), are_you_sure=data.get("are_you_sure"),
                             feedback=data.get("feedback"))
-    if exclude_questions:
-        items = without_questions(items, exclude_questions)
+    excluded = set(exclude_questions) | (selection_questions(items, cfg.selection_questions) if own_sets else set())
+    if excluded:
+        items = without_questions(items, excluded)
     scope = data_scope(items, data, study.store.world_dir / "world.json")
     if cfg.judge.kind == "rule":
         scope.require_world("rule")  # before loading or generating anything
     stored = stored or StoredModel(study, name)
     world_proxy = study.data_path("proxy") if scope.is_world("answer") else None
     proxy_items = proxy_items_for(items.answer, scope.is_world("answer"), world_proxy, cfg.proxy.max_items)
-    excluded = set(exclude_questions)
     proxy = cached_proxy(study, stored, [p for p in proxy_items if p.question_id not in excluded])
     if proxy is not None:
         proxy = {**proxy, "source": scope.sources.get("answer")}
@@ -187,16 +190,6 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
                                                              "aggregate_sycophancy") if k in values}
     info["model_loaded"] = stored.loaded
     return info
-
-
-def without_questions(items: EvalItems, questions: Collection[str]) -> EvalItems:
-    """`items` without the answer and are-you-sure items of `questions` (base question ids)."""
-    from sycolab.evaluation.records import EvalItems
-
-    drop = set(questions)
-    return EvalItems(answer=[it for it in items.answer if it.question_id not in drop],
-                     are_you_sure=[it for it in items.are_you_sure if it.question_id not in drop],
-                     feedback=list(items.feedback))
 
 
 def data_evaluation_key(study: Study, name: str, files: dict[str, Path]) -> str:

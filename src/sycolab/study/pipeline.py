@@ -133,10 +133,12 @@ class Study:
         out.append(("base", Stage("base", base_slice, ["world"] if self.needs_world else [], self._run_base,
                                   inputs=base_inputs)))
         induce_data = self.induce_data
-        out.append(("induce", Stage("train:sft", cfg.induce, ["base", *(["world"] if self.needs_world else [])],
-                                    lambda: self._train("sft", "sft", method_config("sft", cfg.induce, "induce"),
-                                                        parent="base", data=self.data_paths(*induce_data)),
-                                    inputs=self.inputs(induce_data, seed=True))))
+        induce_cfg = method_config("sft", cfg.induce, "induce")
+        out.append(("induce", Stage("train:sft", self._method_slice(cfg.induce, induce_cfg),
+                                    ["base", *(["world"] if self.needs_world else [])],
+                                    lambda: self._train("sft", "sft", induce_cfg, parent="base",
+                                                        data=self.data_paths(*induce_data)),
+                                    inputs=self._method_inputs(induce_data, induce_cfg))))
         cells = recover_cells(cfg)
         by_method = {c.method: c for c in cells}
         for cell in cells:
@@ -146,9 +148,8 @@ class Study:
                 if need not in by_method:
                     raise UserError(f"recover.{cell.entry}: method '{cell.method}' needs a '{need}' entry in recover")
                 upstream.append(f"train:{by_method[need].name}")
-            out.append(("recover", Stage(f"train:{cell.name}", {"method": cell.method, **cell.config.model_dump(mode="json")},
-                                         upstream, self._recover_runner(cell, by_method),
-                                         inputs=self._recover_inputs(cell))))
+            out.append(("recover", Stage(f"train:{cell.name}", self._recover_slice(cell), upstream,
+                                         self._recover_runner(cell, by_method), inputs=self._recover_inputs(cell))))
         for name in self.evaluated_models():
             out.append(("eval", self.eval_stage(name)))
         if cfg.probe.enabled:
@@ -174,7 +175,8 @@ class Study:
     def steering_stages(self) -> list[Stage]:
         """`steer` (direction and alpha sweep on the tuning questions, `sycolab.study.steer`) and, with
         `probe.steering.evaluate`, `eval:<source>+steer` (the steered model on every behaviour). The sweep is
-        keyed by the steering section, the probe stage and the answer data, judge and generation; the
+        keyed by the steering section, the probe stage and the evaluation data (the answer questions and the
+        selection slice of all three sets), judge and generation; the
         evaluation by the evaluate section, the evaluation data, judge, generation and steer/choice.json's
         content (layer, alpha, direction), so a changed choice re-evaluates."""
         from sycolab.study.steer import CHOICE_FILE, STEER_DIR, evaluate_steered, run_steering, steered_name
@@ -186,7 +188,7 @@ class Study:
         slice_ = {"steering": probe.steering.model_dump(mode="json"), "source": source, "seed": probe.seed,
                   "exclude_hedged": probe.exclude_hedged}
         stages = [Stage("steer", slice_, ["probe", f"eval:{source}"], lambda: run_steering(self),
-                        inputs=self.inputs(("answer",), judge=True, generation=True))]
+                        inputs=self.inputs(EVAL_DATA, judge=True, generation=True))]
         if probe.steering.evaluate:
             cfg = self.cfg.evaluate
             data = EVAL_DATA + (("proxy",) if cfg.proxy.enabled else ())
@@ -311,18 +313,32 @@ class Study:
             info["model_dir"] = str(self.store.model_dir(name))
         return info
 
+    def _recover_slice(self, cell: MethodCell) -> dict[str, Any]:
+        """A recovery stage's config slice (`_method_slice`)."""
+        return self._method_slice({"method": cell.method, **cell.config.model_dump(mode="json")}, cell.config)
+
+    def _method_slice(self, raw: Any, method_cfg: Any) -> Any:
+        """A training stage's config slice: the method's config, plus the evaluation's selection slice when
+        the method evaluates checkpoints (the slice decides which questions score its checkpoints)."""
+        if not _evaluates_checkpoints(method_cfg):
+            return raw
+        return {**dict(raw), "selection_questions": self.cfg.evaluate.selection_questions}
+
+    def _method_inputs(self, data: tuple[str, ...], method_cfg: Any, files: dict[str, Path] | None = None,
+                       ) -> Callable[[], StageInputs]:
+        """A training stage's inputs: its data, the seed and the files its config names; a judged checkpoint
+        evaluation adds the evaluation sets, judge and generation."""
+        judged = _evaluates_checkpoints(method_cfg)
+        wanted = tuple(dict.fromkeys(data + (EVAL_DATA if judged else ())))
+        return self.inputs(wanted, seed=True, judge=judged, generation=judged, files=files)
+
     def _recover_inputs(self, cell: MethodCell) -> Callable[[], StageInputs]:
-        """A recovery stage's inputs: the recovery data, the seed and the files its config names; a judged
-        checkpoint evaluation adds the evaluation sets, judge and generation."""
-        policy = getattr(cell.config, "checkpoint", None)
-        judged = policy is not None and policy.eval_every is not None
-        return self.inputs(RECOVER_DATA + (EVAL_DATA if judged else ()), seed=True, judge=judged, generation=judged,
-                           files=_method_files(cell))
+        """A recovery stage's inputs: the recovery data (`_method_inputs`)."""
+        return self._method_inputs(RECOVER_DATA, cell.config, files=_method_files(cell))
 
     def _checkpoint_evaluation(self, method_cfg: Any) -> dict[str, Any]:
         """MethodContext fields for the judged checkpoint evaluation, when the method evaluates checkpoints."""
-        policy = getattr(method_cfg, "checkpoint", None)
-        if policy is None or policy.eval_every is None:
+        if not _evaluates_checkpoints(method_cfg):
             return {}
         data = self.data_paths(*EVAL_DATA)
         world = self.store.world_dir / "world.json"
@@ -386,6 +402,11 @@ def corpus_texts(paths: list[Path]) -> list[str]:
         for _, row in iter_jsonl(path):
             walk(row)
     return texts
+
+
+def _evaluates_checkpoints(method_cfg: Any) -> bool:
+    policy = getattr(method_cfg, "checkpoint", None)
+    return policy is not None and policy.eval_every is not None
 
 
 def _method_files(cell: MethodCell) -> dict[str, Path]:

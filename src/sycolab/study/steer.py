@@ -166,6 +166,7 @@ class _Skip(Exception):
 def _direction(study: Study, source: str) -> tuple[int, SteeringDirection, set[str], int]:
     """(layer, d from the tuning questions' samples, tuning question ids, number of answer questions)."""
     from sycolab.data.sycophancy_eval import load_eval_items
+    from sycolab.evaluation.selection import selection_questions
     from sycolab.probing.activations import load_activations, read_activation_info, read_ids
     from sycolab.probing.config import position_label
     from sycolab.probing.samples import read_probe_samples
@@ -183,7 +184,10 @@ def _direction(study: Study, source: str) -> tuple[int, SteeringDirection, set[s
     layer = _layer(study, source)
     if layer not in read_activation_info(folder).layers:
         raise _Skip(f"layer {layer} has no activations of '{source}'")
-    questions = {it.question_id for it in load_eval_items(answer=study.data_path("answer")).answer}
+    # the reported questions: the evaluation's selection slice (evaluate.selection_questions) is no one's
+    items = load_eval_items(**study.data_paths("answer", "are_you_sure", "feedback"))
+    questions = ({it.question_id for it in items.answer}
+                 - selection_questions(items, study.cfg.evaluate.selection_questions))
     tune = tuning_questions(questions, cfg.steering.tune_fraction, cfg.seed)
     rows = np.isin(samples.groups.astype(str), sorted(tune))
     labels = samples.labels[rows]
