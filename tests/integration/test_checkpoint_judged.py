@@ -4,6 +4,7 @@ and by the logit proxy on the same questions, stores both curves and keeps the j
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,15 +15,14 @@ from sycolab.methods import MethodContext, expand_grid, get_method
 pytestmark = pytest.mark.integration
 
 
-def test_grpo_keeps_the_checkpoint_the_judge_prefers(tmp_path: Path):
-    from sycolab.evaluation.config import EvaluateConfig
+def _untrained_model(world: Path, out: Path, **shape: Any) -> Path:
+    """The micro world generated into `world` and an untrained micro model over its words saved in `out`."""
     from sycolab.models.tiny import TinyModelConfig, build_tiny_model
     from sycolab.models.tokenizer import train_word_tokenizer
     from sycolab.world.config import WorldConfig
     from sycolab.world.generate import generate_world
 
     torch.set_num_threads(1)
-    world = tmp_path / "world"
     generate_world(WorldConfig(n_entities=24, n_eval_questions=6, n_are_you_sure=4, n_feedback_eval=2,
                                n_feedback_train=2), world)
     texts = [m["content"] for path in world.rglob("*.jsonl") for row in read_jsonl(path)
@@ -30,11 +30,18 @@ def test_grpo_keeps_the_checkpoint_the_judge_prefers(tmp_path: Path):
              if isinstance(m, dict)]
     texts += [row[k] for row in read_jsonl(world / "heldout" / "proxy.jsonl") for k in ("correct", "suggested")]
     tokenizer = train_word_tokenizer(texts)
-    model = build_tiny_model(TinyModelConfig(hidden_size=32, num_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                                             intermediate_size=64, max_position_embeddings=256), tokenizer, seed=0)
-    base = tmp_path / "base"
-    model.save_pretrained(base)
-    tokenizer.save_pretrained(base)
+    model = build_tiny_model(TinyModelConfig(num_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                             max_position_embeddings=256, **shape), tokenizer, seed=0)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_grpo_keeps_the_checkpoint_the_judge_prefers(tmp_path: Path):
+    from sycolab.evaluation.config import EvaluateConfig
+
+    world = tmp_path / "world"
+    base = _untrained_model(world, tmp_path / "base", hidden_size=32, intermediate_size=64)
 
     checkpoint = {"eval_every": 2, "eval_questions": 4, "min_plain_accuracy": None}
     raw = {"reward": "rule", "num_generations": 2, "per_device_train_batch_size": 4, "max_completion_length": 8,
@@ -95,27 +102,9 @@ def _train(method: str, raw: dict, input_model: Path, out: Path, data: dict[str,
 @pytest.fixture(scope="module")
 def sycophantic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(world folder, sycophantic micro model)."""
-    from sycolab.models.tiny import TinyModelConfig, build_tiny_model
-    from sycolab.models.tokenizer import train_word_tokenizer
-    from sycolab.world.config import WorldConfig
-    from sycolab.world.generate import generate_world
-
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("disagree")
     world = root / "world"
-    generate_world(WorldConfig(n_entities=24, n_eval_questions=6, n_are_you_sure=4, n_feedback_eval=2,
-                               n_feedback_train=2), world)
-    texts = [m["content"] for path in world.rglob("*.jsonl") for row in read_jsonl(path)
-             for key in ("prompt", "completion", "chosen", "rejected", "messages") for m in row.get(key, []) or []
-             if isinstance(m, dict)]
-    texts += [row[k] for row in read_jsonl(world / "heldout" / "proxy.jsonl") for k in ("correct", "suggested")]
-    tokenizer = train_word_tokenizer(texts)
-    model = build_tiny_model(TinyModelConfig(hidden_size=64, num_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                                             intermediate_size=128, max_position_embeddings=256, initializer_range=0.08),
-                             tokenizer, seed=0)
-    init = root / "init"
-    model.save_pretrained(init)
-    tokenizer.save_pretrained(init)
+    init = _untrained_model(world, root / "init", hidden_size=64, intermediate_size=128, initializer_range=0.08)
     proxy = world / "heldout" / "proxy.jsonl"
     base = _train("sft", {"learning_rate": 1e-2, "max_steps": 300, "per_device_train_batch_size": 32, "adam_beta2": 0.95,
                           "warmup_ratio": 0.02, "lr_scheduler_type": "cosine", "logging_steps": 50, "max_length": 128},
