@@ -206,3 +206,18 @@ def test_cai_sl_trains_with_the_tiny_defaults_through_a_valid_sft_config():
     assert sft.lora == cfg.lora and sft.data_key == REVISIONS_KEY and sft.completion_only_loss
     assert sft.checkpoint == cfg.checkpoint and sft.checkpoint.eval_every == 20
     assert sft.checkpoint.model_fields_set == {"eval_every"}
+
+
+def test_cai_dpo_sft_weight_adds_the_chosen_nll_to_the_dpo_loss():
+    from trl import DPOConfig
+
+    from sycolab.methods.cai_dpo import RECIPE, CAIDPOMethodConfig
+
+    plain = RECIPE.loss_args(CAIDPOMethodConfig(beta=0.2))
+    assert plain == {"loss_type": ["sigmoid"], "beta": 0.2}  # default: DPO's own loss, unchanged
+    rpo = RECIPE.loss_args(CAIDPOMethodConfig(beta=0.2, sft_weight=0.5))
+    assert rpo == {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5], "beta": 0.2}
+    args = DPOConfig(output_dir="unused", use_cpu=True, bf16=False, **rpo)  # TRL accepts the combination (weights match the loss types)
+    assert (args.loss_type, args.loss_weights) == (["sigmoid", "sft"], [1.0, 0.5])
+    with pytest.raises(ValueError, match="sft_weight"):
+        CAIDPOMethodConfig(sft_weight=-1.0)
