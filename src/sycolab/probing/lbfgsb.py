@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def minimize_lbfgsb(
     factr = ftol / np.finfo(float).eps
     nfev = 0
 
-    def evaluate(point: np.ndarray) -> tuple[float, np.ndarray]:
+    def evaluate(point: np.ndarray) -> tuple[Any, np.ndarray]:  # the value as `fun` gave it, as scipy keeps it
         nonlocal nfev
         value, grad = fun(point.astype(dtype))  # astype copies: `fun` may keep or change its argument
         nfev += 1
