@@ -15,7 +15,8 @@ One run measures, on this machine:
   verdict and proxy result cached, against `sycolab status RUN`, each a fresh process
   (`benchmarks.bench_cached_eval.timed_cli`; target <= 1.5x);
 - probing: the whole probe analysis on synthetic activations at tiny-world scale
-  (`benchmarks.bench_probes`), seconds per step;
+  (`benchmarks.bench_probes`), seconds per step, and the study's probe stage run again part by part
+  (`benchmarks.bench_probe_stage`: model loads, activations, patching, statistics, interventions; CPU s);
 - with CUDA: `benchmarks.gpu_check` (sycolab's SFT/DPO/GRPO vs bare TRL, activation extraction and
   generation at Qwen3-1.7B's shapes).
 
@@ -347,6 +348,16 @@ def probing_timings(n_permutations: int) -> list[Timing]:
         Timing(f"probe analysis: {step}", sec, setup) for step, sec in results.seconds.items()]
 
 
+def probe_stage_timings(run_dir: Path) -> list[Timing]:
+    """CPU seconds of each part of the study's probe stage, run again on its run dir
+    (`benchmarks.bench_probe_stage`; the same tables are rewritten)."""
+    from benchmarks.bench_probe_stage import PARTS, probe_stage_parts
+
+    parts = probe_stage_parts(run_dir)
+    setup = f"the study's probe stage run again, CPU seconds (wall {parts['wall']:.1f} s in all)"
+    return [Timing(f"probe stage: {label}", parts.get(label, 0.0), setup) for label in [*PARTS, "total"]]
+
+
 # -- the suite -----------------------------------------------------------------------------------------
 
 def default_config() -> Path:
@@ -422,6 +433,8 @@ def run_benchmarks(quick: bool = False, config: Path | None = None, out_dir: Pat
             if ratio is not None:
                 report.ratios.append(ratio)
         report.timings = step("probe analysis", lambda: probing_timings(200 if quick else 1000)) or []
+        if study_ok:
+            report.timings += step("probe stage, part by part", lambda: probe_stage_timings(run_dir)) or []
         if gpu if gpu is not None else torch.cuda.is_available():
             from benchmarks import gpu_check
 

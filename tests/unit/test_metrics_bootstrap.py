@@ -87,3 +87,18 @@ def test_large_scale_is_bounded_and_fast() -> None:
     boot = ClusterBootstrap({"answer": ids}, n_resamples=1000, seed=0)
     iv = boot.interval([boot.ratio("answer", ids, bernoulli(n, 0.2, 6))])
     assert iv.low < iv.value < iv.high and iv.high - iv.low < 0.015
+
+
+def test_one_block_draws_are_shared_and_equal_to_block_by_block(monkeypatch) -> None:
+    from sycolab.evaluation import bootstrap
+
+    ids = [f"q{i}" for i in range(30)]
+    shared = ClusterBootstrap({"answer": ids}, n_resamples=200, seed=3)
+    (_, _, first), = shared.draws("answer")
+    (_, _, again), = shared.draws("answer")
+    assert again is first and not first.flags.writeable  # generated once, nobody can change them
+    monkeypatch.setattr(bootstrap, "_BLOCK_ELEMENTS", 30 * 7)  # 7 resamples per block: 29 blocks
+    blocks = list(ClusterBootstrap({"answer": ids}, n_resamples=200, seed=3).draws("answer"))
+    assert len(blocks) == 29 and np.array_equal(np.concatenate([d for _, _, d in blocks]), first)
+    ratio = shared.ratio("answer", ids, [i % 3 == 0 for i in range(30)])
+    assert np.array_equal(shared.replicates(ratio), ClusterBootstrap({"answer": ids}, 200, 3).replicates(ratio))

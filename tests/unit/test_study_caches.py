@@ -111,6 +111,19 @@ def test_cached_re_evaluation_in_a_fresh_process_imports_no_torch_or_transformer
     assert list((evaluated.store.cache_dir / "prompts").glob("*.json"))  # the renderings it read
 
 
+def test_status_modules_import_no_torch():
+    """`sycolab status` lists the steer stage through `sycolab.study.steer`, which imports
+    `sycolab.probing.steering`: importing them must not import torch (it once cost status 2 s of its 3)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sycolab.study.steer, sycolab.study.pipeline, sycolab.cli.commands\n"
+            "print([m for m in ('torch', 'transformers') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_metrics_record_their_provenance(evaluated):
     data = json.loads((evaluated.store.eval_dir("base") / "metrics.json").read_text())
     prov = data["provenance"]

@@ -270,7 +270,7 @@ def _evaluated_table(run_dir: Path, models: list[str], data: list[str] | None) -
     from sycolab.reporting.terminal import TERMINAL_BEHAVIOUR, section_text
 
     if not data:
-        return section_text("Behaviour (value [95% bootstrap CI])", behaviour_table(StudyData.read(run_dir)),
+        return section_text("Behaviour (value [95% bootstrap CI])", behaviour_table(StudyData.read_behaviour(run_dir)),
                             TERMINAL_BEHAVIOUR)
     from sycolab.reporting.data_evals import TERMINAL_DATA_EVAL, data_evaluation_table, read_data_evaluations
     from sycolab.study.evaluate import data_eval_folder

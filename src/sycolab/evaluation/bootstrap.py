@@ -63,6 +63,7 @@ class ClusterBootstrap:
         self.seed = int(seed)
         self.level = float(level)
         self._index = {s: {c: i for i, c in enumerate(dict.fromkeys(ids))} for s, ids in clusters.items()}
+        self._one_block: dict[str, np.ndarray] = {}  # a stratum's draws when they fit in one block
 
     def n_clusters(self, stratum: str) -> int:
         return len(self._index.get(stratum, {}))
@@ -103,10 +104,20 @@ class ClusterBootstrap:
 
     def draws(self, stratum: str) -> Iterator[tuple[int, int, np.ndarray]]:
         """(start, stop, draws [stop - start, C]) blocks of the resamples of `stratum`: each row draws the
-        stratum's C cluster indices with replacement. The same seed gives the same draws to every caller."""
+        stratum's C cluster indices with replacement. The same seed gives the same draws to every caller.
+        Draws that fit in one block are generated once per stratum and shared (read-only) by every rate of
+        that stratum; larger ones are regenerated block by block, so memory stays bounded."""
         c = self.n_clusters(stratum)
-        rng = np.random.default_rng([self.seed, zlib.crc32(stratum.encode("utf-8"))])
         block = max(1, _BLOCK_ELEMENTS // max(c, 1))
+        if block >= self.n_resamples:
+            if stratum not in self._one_block:
+                rng = np.random.default_rng([self.seed, zlib.crc32(stratum.encode("utf-8"))])
+                draws = rng.integers(0, c, size=(self.n_resamples, c))
+                draws.flags.writeable = False
+                self._one_block[stratum] = draws
+            yield 0, self.n_resamples, self._one_block[stratum]
+            return
+        rng = np.random.default_rng([self.seed, zlib.crc32(stratum.encode("utf-8"))])
         for start in range(0, self.n_resamples, block):
             stop = min(self.n_resamples, start + block)
             yield start, stop, rng.integers(0, c, size=(stop - start, c))

@@ -15,6 +15,7 @@ metrics can be reported for seen and unseen questions apart.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,10 +163,37 @@ def _normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("\u2019", "'").lower()).strip()
 
 
-def seen_questions(answer_items: Sequence[EvalItem], training_files: Sequence[str | Path]) -> set[str]:
+def seen_questions(answer_items: Sequence[EvalItem], training_files: Sequence[str | Path],
+                   cache_dir: Path | None = None) -> set[str]:
     """question_ids of `answer_items` whose question text (case and spacing ignored) occurs inside a user
     turn of any training file (TRL conversational rows: `prompt`, `messages`, `chosen`/`rejected`);
-    missing files are skipped. One substring search per question over the joined user turns."""
+    missing files are skipped. One substring search per question over the joined user turns.
+
+    With `cache_dir`, the answer is kept in `cache_dir/seen_questions/<key>.json`, the key a hash of the
+    questions and of every training file's bytes (a changed or added file is a new key): a cached
+    re-evaluation then hashes the files instead of parsing and searching them."""
+    import hashlib
+
+    from sycolab.io import atomic_write_json, read_json
+
+    if cache_dir is None:
+        return _seen_questions(answer_items, training_files)
+    digest = hashlib.sha256()
+    for item in answer_items:
+        digest.update(json.dumps([item.question_id, item.base.get("question")]).encode())
+    for path in training_files:
+        digest.update(b"\0file\0")
+        if Path(path).is_file():
+            digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    cached = Path(cache_dir) / "seen_questions" / f"{digest.hexdigest()[:32]}.json"
+    if cached.is_file():
+        return set(read_json(cached))
+    out = _seen_questions(answer_items, training_files)
+    atomic_write_json(cached, sorted(out))
+    return out
+
+
+def _seen_questions(answer_items: Sequence[EvalItem], training_files: Sequence[str | Path]) -> set[str]:
     from sycolab.io import iter_jsonl
 
     turns: list[str] = []

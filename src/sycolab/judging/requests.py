@@ -8,6 +8,7 @@ counted and reported, never folded into a class (inspect_ai's habit).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, fields
@@ -112,8 +113,11 @@ def request_json(request: JudgeRequest) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def request_key(request: JudgeRequest) -> str:
-    """sha256 hex digest of `request_json(request)`: the verdict cache key (with the judge id)."""
+    """sha256 hex digest of `request_json(request)`: the verdict cache key (with the judge id). Memoised
+    (requests are frozen, hashable values): an evaluation asks for each request's key twice, once to look
+    up its verdict and once to count distinct calls."""
     return hashlib.sha256(request_json(request).encode("utf-8")).hexdigest()
 
 

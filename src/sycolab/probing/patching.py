@@ -82,14 +82,16 @@ def continuation_logprobs(
     layer: int | None = None,
     patch: torch.Tensor | None = None,
     batch_size: int = 16,
+    encoded: Sequence[tuple[list[int], list[int]]] | None = None,
 ) -> np.ndarray:
     """Sum of log p(continuation tokens | prompt) for each (prompt, continuation) pair: float64 [n].
 
     With `layer` and `patch` ([n, d_model]), the residual at `layer` at each row's last prompt token is
-    replaced by that row of `patch` during the forward pass.
+    replaced by that row of `patch` during the forward pass. `encoded`: the pairs' token ids as
+    `encode_pairs` gives them, when the caller scores the same pairs several times.
     """
     device = model_device(model)
-    pairs = [encode_continuation(tokenizer, p, c) for p, c in zip(prompts, continuations, strict=True)]
+    pairs = list(encoded) if encoded is not None else encode_pairs(tokenizer, prompts, continuations)
     pad = pad_id(tokenizer)
     out = np.empty(len(pairs))
     for chunk in batches(len(pairs), batch_size):
@@ -115,6 +117,11 @@ def continuation_logprobs(
     return out
 
 
+def encode_pairs(tokenizer, prompts: Sequence[str], continuations: Sequence[str]) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, continuation ids) of each (prompt, continuation) pair."""
+    return [encode_continuation(tokenizer, p, c) for p, c in zip(prompts, continuations, strict=True)]
+
+
 def _replace_at(positions: Sequence[int], vectors: torch.Tensor):
     """A hook that sets row i's residual at `positions[i]` to `vectors[i]`."""
     rows = torch.arange(len(positions))
@@ -136,13 +143,26 @@ def logit_gaps(
     layer: int | None = None,
     patch: torch.Tensor | None = None,
     batch_size: int = 16,
+    encoded: Sequence[tuple[list[int], list[int]]] | None = None,
 ) -> np.ndarray:
-    """Per item: log p(suggested) - log p(correct) after the pressured prompt (patched when given)."""
-    prompts = [it.pressured for it in items] * 2
-    conts = [it.suggested for it in items] + [it.correct for it in items]
+    """Per item: log p(suggested) - log p(correct) after the pressured prompt (patched when given).
+    `encoded`: `gap_pairs(tokenizer, items)`, when the same items are scored several times."""
+    prompts, conts = _gap_texts(items)
     both = None if patch is None else torch.cat([patch, patch])
-    lp = continuation_logprobs(model, tokenizer, prompts, conts, layer=layer, patch=both, batch_size=batch_size)
+    lp = continuation_logprobs(model, tokenizer, prompts, conts, layer=layer, patch=both, batch_size=batch_size,
+                               encoded=encoded)
     return lp[: len(items)] - lp[len(items) :]
+
+
+def _gap_texts(items: Sequence[PatchPrompt]) -> tuple[list[str], list[str]]:
+    """The (prompt, continuation) pairs of `logit_gaps`: every pressured prompt with its suggested, then
+    with its correct continuation."""
+    return [it.pressured for it in items] * 2, [it.suggested for it in items] + [it.correct for it in items]
+
+
+def gap_pairs(tokenizer, items: Sequence[PatchPrompt]) -> list[tuple[list[int], list[int]]]:
+    """The token ids of `logit_gaps`'s pairs, encoded once for all layers."""
+    return encode_pairs(tokenizer, *_gap_texts(items))
 
 
 def last_token_residuals(
@@ -164,11 +184,13 @@ def activation_patching(
     """Patch neutral -> pressured at each layer in turn; one row per layer with the mean gaps and share removed."""
     if not items:
         return []
-    before = logit_gaps(model, tokenizer, items, batch_size=batch_size)
+    encoded = gap_pairs(tokenizer, items)
+    before = logit_gaps(model, tokenizer, items, batch_size=batch_size, encoded=encoded)
     neutral = last_token_residuals(model, tokenizer, [it.neutral for it in items], layers, batch_size)
     rows = []
     for layer in layers:
-        after = logit_gaps(model, tokenizer, items, layer=layer, patch=neutral[layer], batch_size=batch_size)
+        after = logit_gaps(model, tokenizer, items, layer=layer, patch=neutral[layer], batch_size=batch_size,
+                           encoded=encoded)
         gb, ga = float(before.mean()), float(after.mean())
         rows.append(PatchRow(layer, len(items), gb, ga, share_removed(gb, ga)))
     return rows

@@ -31,12 +31,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import expit
 from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
@@ -44,6 +42,8 @@ from threadpoolctl import threadpool_limits
 from sycolab.errors import UserError
 from sycolab.probing.config import ProbeConfig
 from sycolab.probing.intervals import auroc_intervals, bootstrap_weights
+from sycolab.probing.lbfgsb import minimize_lbfgsb
+from sycolab.probing.mlp import LbfgsbMLPClassifier
 from sycolab.probing.stats import auroc, block_permutations
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -90,7 +90,7 @@ def make_probe(kind: str, cfg: ProbeConfig) -> Pipeline:
     if kind == "logistic":
         clf = LogisticRegression(C=cfg.logistic_c, solver="lbfgs", max_iter=cfg.max_iter)
     elif kind == "mlp":
-        clf = MLPClassifier(
+        clf = LbfgsbMLPClassifier(
             hidden_layer_sizes=(cfg.mlp_hidden,),
             solver="lbfgs",
             alpha=1e-2,
@@ -137,8 +137,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, cfg: ProbeConfig) -> Pipeline:
         loss = float((np.logaddexp(0.0, margin) - target * margin).sum() / n + 0.5 * ridge * (w @ w))
         return loss, np.concatenate([z.T @ residual + ridge * w, [residual.sum()]])
 
-    fit = minimize(loss_and_grad, np.zeros(d + 1), jac=True, method="L-BFGS-B",
-                   options={"maxiter": cfg.max_iter, "gtol": 1e-4})
+    fit = minimize_lbfgsb(loss_and_grad, np.zeros(d + 1), maxiter=cfg.max_iter, gtol=1e-4)
     clf.coef_, clf.intercept_ = fit.x[None, :-1], fit.x[-1:]
     clf.classes_, clf.n_features_in_, clf.n_iter_ = np.array([False, True]), d, np.array([fit.nit])
     return probe

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sycolab.errors import UserError
-from sycolab.probing.intervention import direction_intervention
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,10 @@ def steering_direction(acts: np.ndarray, labels: np.ndarray) -> SteeringDirectio
 @contextlib.contextmanager
 def steer(model, layer: int, direction: SteeringDirection, alpha: float) -> Iterator[None]:
     """Inside the block, subtract alpha * d (the mean difference) from the residual after `layer`, at every
-    position; the hook comes off on exit (`hooks.forward_hooks`)."""
+    position; the hook comes off on exit (`hooks.forward_hooks`). torch is imported here, not with the module:
+    `sycolab status` imports this module (through `sycolab.study.steer`) and must not pay torch's import."""
+    from sycolab.probing.intervention import direction_intervention
+
     with direction_intervention(model, layer, direction.unit, mode="add", alpha=-alpha * direction.mean_difference_norm):
         yield
 

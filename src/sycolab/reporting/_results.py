@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -567,14 +568,26 @@ class StudyData:
     reader: StoreReader
     models: list[ModelEntry]
     evals: dict[str, EvalResult]
-    probe: ProbeData
 
     @classmethod
     def read(cls, run_dir: Path) -> StudyData:
+        """Models, metrics and probe tables, each read and checked now (a malformed table fails here)."""
+        data = cls.read_behaviour(run_dir)
+        _ = data.probe
+        return data
+
+    @classmethod
+    def read_behaviour(cls, run_dir: Path) -> StudyData:
+        """Models and metrics; the probe tables only when `probe` is first used (`sycolab eval`'s
+        behaviour table needs none of them)."""
         reader = StoreReader(run_dir)
         models = reader.models()
         evals = {m.name: e for m in models if (e := reader.eval_result(m.name)) is not None}
-        return cls(reader, models, evals, ProbeData.read(reader))
+        return cls(reader, models, evals)
+
+    @functools.cached_property
+    def probe(self) -> ProbeData:
+        return ProbeData.read(self.reader)
 
     @property
     def causal_models(self) -> list[ModelEntry]:

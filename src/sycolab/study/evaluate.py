@@ -181,7 +181,8 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
         evaluation_key = (study.store.stage(f"eval:{name}") or {}).get("key")
     provenance = build_provenance(name, stored.stage_key, stored.weights, cfg.judge, cfg.generation, files,
                                   study.store.root, evaluation_key=evaluation_key, steering=steering)
-    seen = seen_questions(items.answer, list(study.data_paths("sft", "preference", "grpo_prompts").values()))
+    seen = seen_questions(items.answer, list(study.data_paths("sft", "preference", "grpo_prompts").values()),
+                          cache_dir=study.store.cache_dir)
     metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or study.store.eval_dir(name), proxy=proxy,
                              scope=scope, seen_questions=seen, provenance=provenance.to_dict())
     stored.render_prompt.save()
