@@ -33,6 +33,7 @@ def test_cai_dpo_and_relearn_on_the_micro_world(micro_config_factory, tmp_path: 
     raw = yaml.safe_load(config_path.read_text())
     raw["recover"] = {"cai_dpo": {**tiny["recover"]["cai_dpo"], **MICRO_STEPS}}
     raw["relearn"] = {**tiny["relearn"], "steps": 4, "eval_every": 2, "max_questions": 4}
+    raw.setdefault("evaluate", {})["selection_questions"] = 2  # tiny's checkpoint policy needs a slice (24 there)
     config_path.write_text(yaml.safe_dump(raw))
     study = Study(load_config(config_path), RunStore(tmp_path / "run"))
     study.run()
@@ -48,6 +49,9 @@ def test_cai_dpo_and_relearn_on_the_micro_world(micro_config_factory, tmp_path: 
     sft, dpo = _weights(store.model_dir("sft")), _weights(store.model_dir("cai_dpo"))
     assert any(not sft[k].equal(dpo[k]) for k in sft)
     assert read_json(store.model_dir("cai_dpo") / "sycolab_model.json")["method"] == "cai_dpo"
+    # tiny's checkpoint policy: the judge scores the last step (3 < eval_every) on the 2-question slice
+    assert [r["step"] for r in read_table(store.training_dir("cai_dpo") / "checkpoints.csv")] == [3]
+    assert summary["checkpoint"]["mini_evaluation"]["held_out"] is True
 
     # relearn: SFT at step 0 only; base and cai_dpo at 0, 2, 4 with the same metric columns
     relearn = store.root / "relearn"
