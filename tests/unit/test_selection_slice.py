@@ -91,3 +91,33 @@ def test_the_mini_evaluation_scores_only_the_slice(tmp_path: Path):
     assert {it.question_id for it in mini.items.answer} == answer_slice
     assert {it.question_id for it in mini.proxy_items} <= answer_slice
     assert mini.describe()["held_out"] is True and mini.describe()["answer_prompts"] == 2 * 4
+
+
+BIGGER_WORLD = {**MICRO["world"], "n_eval_questions": 8, "n_are_you_sure": 8, "n_feedback_eval": 3}
+
+
+def test_a_slice_that_takes_every_question_of_a_set_is_a_user_error_naming_the_set(tmp_path: Path):
+    from sycolab.errors import UserError
+    from sycolab.evaluation.selection import check_reported
+
+    items = EvalItems(answer=[_item(q) for q in IDS], are_you_sure=[_item("x.food"), _item("y.food")])
+    check_reported(items, 1)  # one of two are-you-sure questions left: fine
+    with pytest.raises(UserError, match="every one of the 2 questions of the are_you_sure evaluation set"):
+        check_reported(items, 2)
+    # the tiny world's sizes are known from its section: refused when the config loads (micro: 6 answer
+    # questions, 6 are-you-sure conversations, 2 x 3 feedback texts)
+    with pytest.raises(ConfigError) as err:
+        micro_config(evaluate={**MICRO["evaluate"], "selection_questions": 6})
+    assert "evaluate.selection_questions: 6 sets aside every one of the 6 questions of the tiny world's answer" in str(err.value)
+    assert micro_config(evaluate={**MICRO["evaluate"], "selection_questions": 5}).evaluate.selection_questions == 5
+    # a set given as a file: refused before any stage runs
+    study = micro_study(tmp_path)
+    answer = tmp_path / "answer.jsonl"
+    answer.write_text((study.store.world_dir / "eval" / "answer.jsonl").read_text())
+    given = micro_study(tmp_path / "given", evaluate={**MICRO["evaluate"], "selection_questions": 5},
+                        data={"answer": str(answer)}, world=BIGGER_WORLD)
+    given.validate_inputs()  # 6 questions in the file, 5 set aside
+    given = micro_study(tmp_path / "given2", generate=False, evaluate={**MICRO["evaluate"], "selection_questions": 6},
+                        data={"answer": str(answer)}, world=BIGGER_WORLD)
+    with pytest.raises(ConfigError, match="evaluate.selection_questions: 6 sets aside every one of the 6 questions"):
+        given.validate_inputs()

@@ -45,12 +45,27 @@ def selection_slice_problems(cfg: StudyConfig, policies: dict[tuple[str, ...], C
     evaluation sets a selection slice aside (`evaluate.selection_questions`), those are the reported
     questions, and the kept model's numbers are selected, not held out. `policies`: each training
     section's checkpoint policy by its key path (e.g. ("recover", "grpo"))."""
-    if cfg.evaluate.selection_questions > 0:
-        return []
+    n = cfg.evaluate.selection_questions
+    if n > 0:
+        return world_slice_problems(cfg, n)
     return [((*where, "checkpoint", "select_by"),
              f"'{p.select_by}' chooses a checkpoint on the evaluation questions themselves; set "
              "evaluate.selection_questions (e.g. 24) to set a held-out slice aside, or use select_by: last")
             for where, p in policies.items() if p.eval_every is not None and p.select_by != "last"]
+
+
+def world_slice_problems(cfg: StudyConfig, n: int) -> list[Problem]:
+    """The selection slice must leave questions to report in each evaluation set the tiny world writes (sizes
+    known from the world section; a set the config gives as a file is checked when it is read)."""
+    from sycolab.data.prompts import FEEDBACK_DOMAINS
+
+    world = cfg.world
+    sizes = {"answer": world.n_eval_questions, "are_you_sure": world.n_are_you_sure,
+             "feedback": len(FEEDBACK_DOMAINS) * world.n_feedback_eval}  # texts per domain x domains
+    return [(("evaluate", "selection_questions"),
+             f"{n} sets aside every one of the {size} questions of the tiny world's {name} evaluation set "
+             f"(world section), leaving none to report; use fewer than {size}")
+            for name, size in sizes.items() if getattr(cfg.data, name) is None and size <= n]
 
 
 def seed_problems(raw: Any, path: tuple[str, ...] = ()) -> list[Problem]:

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Collection, Iterable
 
 from sycolab.data.eval_items import EvalItem, EvalItems
+from sycolab.errors import UserError
 
 
 def _rank(question_id: str) -> str:
@@ -48,3 +49,13 @@ def without_questions(items: EvalItems, questions: Collection[str]) -> EvalItems
     return EvalItems(answer=[it for it in items.answer if it.question_id not in drop],
                      are_you_sure=[it for it in items.are_you_sure if it.question_id not in drop],
                      feedback=[it for it in items.feedback if it.question_id not in drop])
+
+
+def check_reported(items: EvalItems, n: int) -> None:
+    """A selection slice must leave questions to report: a UserError naming the set and its size otherwise."""
+    for name in ("answer", "are_you_sure", "feedback"):
+        questions = {it.question_id for it in getattr(items, name)}
+        if questions and len(questions) <= n:
+            raise UserError(f"evaluate.selection_questions: {n} sets aside every one of the {len(questions)} "
+                            f"questions of the {name} evaluation set, leaving none to report; use fewer than "
+                            f"{len(questions)}")

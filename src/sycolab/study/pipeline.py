@@ -223,6 +223,16 @@ class Study:
             from sycolab.evaluation.scope import check_rule_judge_files
 
             check_rule_judge_files(eval_files, self.store.world_dir / "world.json")
+        if eval_files and self.cfg.evaluate.selection_questions:
+            from sycolab.config.load import config_error
+            from sycolab.data.sycophancy_eval import load_eval_items
+            from sycolab.evaluation.selection import check_reported
+
+            try:
+                check_reported(load_eval_items(**eval_files), self.cfg.evaluate.selection_questions)
+            except UserError as e:
+                message = str(e).removeprefix("evaluate.selection_questions: ")
+                raise config_error(self.cfg, [(("evaluate", "selection_questions"), message)]) from None
         self.inputs_checked = True
 
     def run(self, groups: set[str] | None = None, force: bool = False,
