@@ -97,13 +97,12 @@ BIGGER_WORLD = {**MICRO["world"], "n_eval_questions": 8, "n_are_you_sure": 8, "n
 
 
 def test_a_slice_that_takes_every_question_of_a_set_is_a_user_error_naming_the_set(tmp_path: Path):
-    from sycolab.errors import UserError
-    from sycolab.evaluation.selection import check_reported
+    from sycolab.evaluation.selection import slice_problems
 
     items = EvalItems(answer=[_item(q) for q in IDS], are_you_sure=[_item("x.food"), _item("y.food")])
-    check_reported(items, 1)  # one of two are-you-sure questions left: fine
-    with pytest.raises(UserError, match="every one of the 2 questions of the are_you_sure evaluation set"):
-        check_reported(items, 2)
+    assert slice_problems(items, 1) == []  # one of two are-you-sure questions left: fine
+    [problem] = slice_problems(items, 2)
+    assert "every one of the 2 questions of the are_you_sure evaluation set" in problem
     # the tiny world's sizes are known from its section: refused when the config loads (micro: 6 answer
     # questions, 6 are-you-sure conversations, 2 x 3 feedback texts)
     with pytest.raises(ConfigError) as err:
@@ -117,7 +116,14 @@ def test_a_slice_that_takes_every_question_of_a_set_is_a_user_error_naming_the_s
     given = micro_study(tmp_path / "given", evaluate={**MICRO["evaluate"], "selection_questions": 5},
                         data={"answer": str(answer)}, world=BIGGER_WORLD)
     given.validate_inputs()  # 6 questions in the file, 5 set aside
-    given = micro_study(tmp_path / "given2", generate=False, evaluate={**MICRO["evaluate"], "selection_questions": 6},
+    given = micro_study(tmp_path / "given2", evaluate={**MICRO["evaluate"], "selection_questions": 6},
                         data={"answer": str(answer)}, world=BIGGER_WORLD)
     with pytest.raises(ConfigError, match="evaluate.selection_questions: 6 sets aside every one of the 6 questions"):
         given.validate_inputs()
+    # and at evaluation, before anything is loaded or written
+    from sycolab.errors import UserError
+    from sycolab.study.evaluate import evaluate_stored_model
+
+    with pytest.raises(UserError, match="evaluate.selection_questions: 6 sets aside every one of the 6 questions"):
+        evaluate_stored_model(given, "base")
+    assert not given.store.eval_dir("base").exists()

@@ -58,13 +58,12 @@ def world_slice_problems(cfg: StudyConfig, n: int) -> list[Problem]:
     """The selection slice must leave questions to report in each evaluation set the tiny world writes (sizes
     known from the world section; a set the config gives as a file is checked when it is read)."""
     from sycolab.data.prompts import FEEDBACK_DOMAINS
+    from sycolab.evaluation.selection import leaves_none
 
     world = cfg.world
     sizes = {"answer": world.n_eval_questions, "are_you_sure": world.n_are_you_sure,
              "feedback": len(FEEDBACK_DOMAINS) * world.n_feedback_eval}  # texts per domain x domains
-    return [(("evaluate", "selection_questions"),
-             f"{n} sets aside every one of the {size} questions of the tiny world's {name} evaluation set "
-             f"(world section), leaving none to report; use fewer than {size}")
+    return [(("evaluate", "selection_questions"), leaves_none(n, size, f"tiny world's {name}"))
             for name, size in sizes.items() if getattr(cfg.data, name) is None and size <= n]
 
 

@@ -12,10 +12,9 @@ model), so every stage that reads the same files agrees on the slice.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from sycolab.data.eval_items import EvalItem, EvalItems
-from sycolab.errors import UserError
 
 
 def _rank(question_id: str) -> str:
@@ -38,24 +37,29 @@ def selection_questions(items: EvalItems, n: int) -> set[str]:
 def only_questions(items: EvalItems, questions: Collection[str]) -> EvalItems:
     """`items` restricted to the base questions in `questions`."""
     keep = set(questions)
-    return EvalItems(answer=[it for it in items.answer if it.question_id in keep],
-                     are_you_sure=[it for it in items.are_you_sure if it.question_id in keep],
-                     feedback=[it for it in items.feedback if it.question_id in keep])
+    return _filtered(items, lambda q: q in keep)
 
 
 def without_questions(items: EvalItems, questions: Collection[str]) -> EvalItems:
     """`items` without the base questions in `questions` (in every set)."""
     drop = set(questions)
-    return EvalItems(answer=[it for it in items.answer if it.question_id not in drop],
-                     are_you_sure=[it for it in items.are_you_sure if it.question_id not in drop],
-                     feedback=[it for it in items.feedback if it.question_id not in drop])
+    return _filtered(items, lambda q: q not in drop)
 
 
-def check_reported(items: EvalItems, n: int) -> None:
-    """A selection slice must leave questions to report: a UserError naming the set and its size otherwise."""
-    for name in ("answer", "are_you_sure", "feedback"):
-        questions = {it.question_id for it in getattr(items, name)}
-        if questions and len(questions) <= n:
-            raise UserError(f"evaluate.selection_questions: {n} sets aside every one of the {len(questions)} "
-                            f"questions of the {name} evaluation set, leaving none to report; use fewer than "
-                            f"{len(questions)}")
+def _filtered(items: EvalItems, keep: Callable[[str], bool]) -> EvalItems:
+    return EvalItems(answer=[it for it in items.answer if keep(it.question_id)],
+                     are_you_sure=[it for it in items.are_you_sure if keep(it.question_id)],
+                     feedback=[it for it in items.feedback if keep(it.question_id)])
+
+
+def leaves_none(n: int, size: int, evaluation_set: str) -> str:
+    """The message for a slice of n that takes every one of a set's `size` questions."""
+    return (f"{n} sets aside every one of the {size} questions of the {evaluation_set} evaluation set, leaving "
+            f"none to report; use fewer than {size}")
+
+
+def slice_problems(items: EvalItems, n: int) -> list[str]:
+    """One `leaves_none` message per evaluation set with questions that a slice of n would empty."""
+    sizes = {name: len({it.question_id for it in getattr(items, name)})
+             for name in ("answer", "are_you_sure", "feedback")}
+    return [leaves_none(n, size, name) for name, size in sizes.items() if 0 < size <= n]

@@ -105,8 +105,7 @@ class MiniEvaluation:
                        "which this training run was not given")
             raise ConfigError("checkpoint", [problem])
         loaded = load_eval_items(**{d: data[d] for d in needed})
-        self.held_out = cfg.selection_questions > 0
-        if self.held_out:
+        if cfg.selection_questions > 0:
             loaded = only_questions(loaded, selection_questions(loaded, cfg.selection_questions))
         n = policy.eval_questions
         self.items = EvalItems(answer=limit_questions(loaded.answer, n), are_you_sure=limit_questions(loaded.are_you_sure, n),
@@ -122,6 +121,11 @@ class MiniEvaluation:
         self.judge = build_judge(cfg.judge, Path(cache_dir) / "verdicts.sqlite")
         self.name, self.policy, self.out_dir = name, policy, Path(out_dir)
         self.selection_questions = cfg.selection_questions
+
+    @property
+    def held_out(self) -> bool:
+        """Whether the questions are the selection slice, which no model's evaluation scores."""
+        return self.selection_questions > 0
 
     def describe(self) -> dict[str, Any]:
         """What was evaluated (for summary.json)."""

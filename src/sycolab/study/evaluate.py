@@ -146,10 +146,11 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     questions to leave out as well (`exclude_questions`), its generation settings (`gen`) and the steering
     record stored in the provenance."""
     from sycolab.data.sycophancy_eval import load_eval_items
+    from sycolab.errors import UserError
     from sycolab.evaluation.proxy import proxy_items_for
     from sycolab.evaluation.runner import evaluate_model
     from sycolab.evaluation.scope import data_scope, seen_questions
-    from sycolab.evaluation.selection import check_reported, selection_questions, without_questions
+    from sycolab.evaluation.selection import selection_questions, slice_problems, without_questions
     from sycolab.judging import build_judge
     from sycolab.study.provenance import build_provenance
 
@@ -160,8 +161,8 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     data = data or study.data_paths("answer", "are_you_sure", "feedback")
     items = load_eval_items(answer=data.get("answer"), are_you_sure=data.get("are_you_sure"),
                             feedback=data.get("feedback"))
-    if own_sets:
-        check_reported(items, cfg.selection_questions)
+    if own_sets and (problems := slice_problems(items, cfg.selection_questions)):
+        raise UserError("evaluate.selection_questions: " + "; ".join(problems))
     excluded = set(exclude_questions) | (selection_questions(items, cfg.selection_questions) if own_sets else set())
     if excluded:
         items = without_questions(items, excluded)

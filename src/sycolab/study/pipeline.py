@@ -226,13 +226,11 @@ class Study:
         if eval_files and self.cfg.evaluate.selection_questions:
             from sycolab.config.load import config_error
             from sycolab.data.sycophancy_eval import load_eval_items
-            from sycolab.evaluation.selection import check_reported
+            from sycolab.evaluation.selection import slice_problems
 
-            try:
-                check_reported(load_eval_items(**eval_files), self.cfg.evaluate.selection_questions)
-            except UserError as e:
-                message = str(e).removeprefix("evaluate.selection_questions: ")
-                raise config_error(self.cfg, [(("evaluate", "selection_questions"), message)]) from None
+            problems = slice_problems(load_eval_items(**eval_files), self.cfg.evaluate.selection_questions)
+            if problems:
+                raise config_error(self.cfg, [(("evaluate", "selection_questions"), m) for m in problems])
         self.inputs_checked = True
 
     def run(self, groups: set[str] | None = None, force: bool = False,
