@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from _micro_parts import MICRO_MODEL, MICRO_WORLD
 
 from sycolab.cli.main import main as cli_main
 from sycolab.config.sections import ExecutionConfig
@@ -24,10 +25,6 @@ from sycolab.world import WorldConfig, generate_world
 
 pytestmark = pytest.mark.integration
 
-MICRO_WORLD = dict(n_entities=24, n_unknown_entities=2, n_relations=2, n_values=4, n_eval_questions=4,
-                   n_are_you_sure=4, n_feedback_eval=2, n_feedback_train=2, n_feedback_sft=2, n_grpo_prompts=4,
-                   math_max_operand=3)
-MICRO_MODEL = dict(hidden_size=32, num_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=64)
 FEW_STEPS = dict(max_steps=3, per_device_train_batch_size=4, logging_steps=1, max_length=64, learning_rate=1e-3)
 TWO_RANKS = ExecutionConfig(launcher="accelerate", num_processes=2)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _micro_parts import MICRO_MODEL, MICRO_WORLD
 
 from sycolab.config import validate_config
 from sycolab.models.load import load_model_and_tokenizer
@@ -21,10 +22,6 @@ from sycolab.study.store import RunStore
 
 pytestmark = pytest.mark.integration
 
-MICRO_WORLD = dict(n_entities=24, n_unknown_entities=2, n_relations=2, n_values=4, n_eval_questions=4,
-                   n_are_you_sure=4, n_feedback_eval=2, n_feedback_train=2, n_feedback_sft=2, n_grpo_prompts=4,
-                   math_max_operand=3)
-MICRO_MODEL = dict(hidden_size=32, num_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=64)
 STEPS = dict(max_steps=2, per_device_train_batch_size=4, logging_steps=1, max_length=64, learning_rate=1e-3)
 CELLS = ("train:dpo[beta=0.1]", "train:dpo[beta=0.5]")
 
