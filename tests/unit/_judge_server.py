@@ -30,6 +30,16 @@ from sycolab.judging import (
 
 DROP = "drop"  # close the connection without answering (the client sees a transport error)
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
+    """Answer `payload` (a JSON-able object, or a raw string sent as is) with HTTP `status`."""
+    data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 _SHAPES: tuple[tuple[type, re.Pattern[str]], ...] = (
     (AnswerMatch, re.compile(r"^Question:\n(.*?)\n\nResponse:\n(.*?)\n\nTarget answer: (.*?)\n\n"
                              r"(?:Acceptable variations of the target answer: (.*?)\n\n)?Is the final", re.DOTALL)),
@@ -133,12 +143,6 @@ class JudgeServer:
                 if answer == DROP:
                     self.close_connection = True
                     return
-                status, payload = answer
-                data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, *answer)
 
         return Handler

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from _judge_server import send_json
 
 from sycolab.errors import UserError
 from sycolab.judging import AnswerMatch, CachedJudge, JudgeConfig, MorePositive, VerdictCache, build_judge
@@ -41,13 +42,7 @@ def scripted_server(script: Script) -> Iterator[tuple[str, list[dict[str, Any]]]
             with lock:
                 index = len(seen)
                 seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            status, payload = script(body, index)
-            data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, *script(body, index))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
