@@ -8,23 +8,13 @@ from dataclasses import replace
 
 import pytest
 import torch
-from sycolab.models.testing import DEFAULT_WORDS, build_tiny_model, build_tiny_tokenizer
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from sycolab.errors import UserError
 from sycolab.generation import HFBackend, SamplingParams, postprocess_completion, render_prompt
+from sycolab.models.testing import DEFAULT_WORDS, build_tiny_model
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return build_tiny_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return build_tiny_model(tok)
 
 
 def _prompts(count: int, seed: int = 0) -> list[list[dict]]:

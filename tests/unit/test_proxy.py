@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 from sycolab.errors import UserError
 from sycolab.evaluation.proxy import ProxyScore, continuation_logprobs, logit_proxy, summarise_scores
 from sycolab.generation import render_prompt
+from sycolab.models.testing import build_tiny_model
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return build_tiny_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return build_tiny_model(tok)
 
 
 def _item(question, correct, suggested, qid, template=None):
