@@ -19,8 +19,8 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> dict[str, float]:
     from sycolab.config import load_config
     from sycolab.io import read_json
+    from sycolab.store import RunStore
     from sycolab.study.pipeline import Study
-    from sycolab.study.store import RunStore
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default="configs/tiny.yaml")

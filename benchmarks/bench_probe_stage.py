@@ -35,9 +35,9 @@ def probe_stage_parts(run_dir: Path) -> dict[str, float]:
     import importlib
 
     from sycolab.config import validate_config
+    from sycolab.store import RunStore
     from sycolab.study.pipeline import Study
     from sycolab.study.probe import probe_study
-    from sycolab.study.store import RunStore
 
     seconds: dict[str, float] = {}
     originals: list[tuple[Any, str, Callable]] = []

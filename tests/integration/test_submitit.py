@@ -14,10 +14,10 @@ import torch
 
 from sycolab.config import validate_config
 from sycolab.models.load import load_model_and_tokenizer
+from sycolab.store import RunStore
 from sycolab.study.executors import StageJobsFailed, SubmititExecutor, make_executor
 from sycolab.study.pipeline import Study
 from sycolab.study.stages import stage_status
-from sycolab.study.store import RunStore
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sycolab.config import validate_config
+from sycolab.store import RunStore
 from sycolab.study.pipeline import Study, corpus_texts
-from sycolab.study.store import RunStore
 
 MICRO: dict[str, Any] = {
     "name": "micro", "seed": 0,
@@ -46,7 +46,7 @@ def save_untrained_base(study: Study, seed: int = 0) -> Path:
     from sycolab.models.digest import weights_sha256
     from sycolab.models.tiny import build_tiny_model
     from sycolab.models.tokenizer import train_word_tokenizer
-    from sycolab.study.store import write_model_record
+    from sycolab.store import write_model_record
 
     tokenizer = train_word_tokenizer(corpus_texts(sorted(study.store.world_dir.rglob("*.jsonl"))))
     model = build_tiny_model(study.cfg.base.tiny, tokenizer, seed=seed)

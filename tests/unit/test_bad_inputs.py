@@ -13,8 +13,8 @@ import pytest
 from sycolab.cli.main import main
 from sycolab.config import load_config
 from sycolab.errors import UserError
+from sycolab.store import RunStore
 from sycolab.study.pipeline import Study
-from sycolab.study.store import RunStore
 
 Case = Callable[[Path], tuple[list[str], list[str]]]  # tmp folder -> (argv, words the error line must hold)
 

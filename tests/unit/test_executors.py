@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sycolab.config.sections import ExecutionConfig, SubmititConfig
 from sycolab.errors import StageError, UserError
 from sycolab.methods.registry import MethodContext, MethodSpec
+from sycolab.store import RunStore
 from sycolab.study import accelerate_launch as al
 from sycolab.study.executors import (
     InProcessExecutor,
@@ -24,7 +25,6 @@ from sycolab.study.executors import (
     make_executor,
 )
 from sycolab.study.stages import Stage, run_stage
-from sycolab.study.store import RunStore
 
 
 @dataclass

@@ -323,7 +323,7 @@ def fake_run_dir(root: Path) -> Path:
     """A run dir with a manifest (the tiny config) and one stored model, `base`; no weights needed because
     the eval body is replaced in these tests."""
     from sycolab.config import load_config
-    from sycolab.study.store import RunStore, write_model_record
+    from sycolab.store import RunStore, write_model_record
 
     store = RunStore(root)
     store.init(load_config(str(Path(__file__).parents[2] / "configs" / "tiny.yaml")).model_dump(mode="json"), 0)
@@ -369,7 +369,7 @@ def test_run_cli_rejudge_unscored_forces_only_the_eval_stages(tmp_path: Path, mo
 def test_failed_judge_calls_are_one_line_exit_1_and_the_stage_is_left_failed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from sycolab.cli.main import main
-    from sycolab.study.store import RunStore
+    from sycolab.store import RunStore
 
     def incomplete(study: object, name: str, **kw: object) -> dict:
         raise IncompleteStageError("judge openai:grader: 2 of 31 judge calls failed; rerun to retry them")

@@ -48,9 +48,9 @@ def test_default_study_runs_constitutional_ai_and_relearns_every_model(tmp_path)
     from pathlib import Path
 
     from sycolab.config import load_config, recover_cells
+    from sycolab.store import RunStore
     from sycolab.study.pipeline import Study
     from sycolab.study.relearn import relearn_models
-    from sycolab.study.store import RunStore
 
     cfg = load_config(Path(__file__).parents[2] / "configs" / "tiny.yaml")
     cells = {c.name: c for c in recover_cells(cfg)}

@@ -18,9 +18,9 @@ from sycolab.io import read_json, read_jsonl, read_table, write_jsonl
 from sycolab.models.digest import weights_sha256
 from sycolab.probing.activations import extract_activations
 from sycolab.probing.samples import read_probe_samples
+from sycolab.store import write_model_record
 from sycolab.study.evaluate import evaluate_stored_model, load_stored
 from sycolab.study.steer import CHOICE_FILE, STEER_DIR, evaluate_steered, read_choice, run_steering
-from sycolab.study.store import write_model_record
 
 #: the curve the fake judge reports on the tuning questions: alpha -> (answer sycophancy, plain accuracy).
 #: alpha 4 has the lowest sycophancy but loses 0.3 of accuracy; alpha 2 is the one to keep.

@@ -100,7 +100,7 @@ def test_cached_re_evaluation_in_a_fresh_process_imports_no_torch_or_transformer
         "from _micro_study import micro_config\n"
         "from sycolab.study.evaluate import evaluate_stored_model\n"
         "from sycolab.study.pipeline import Study\n"
-        "from sycolab.study.store import RunStore\n"
+        "from sycolab.store import RunStore\n"
         f"info = evaluate_stored_model(Study(micro_config(), RunStore({str(evaluated.store.root)!r})), 'base')\n"
         "print(json.dumps([info['model_loaded'], [m for m in ('torch', 'transformers') if m in sys.modules]]))\n"
     )
@@ -147,7 +147,7 @@ def test_new_weights_under_the_same_stage_key_miss_the_generation_cache(evaluate
 
 def test_leftovers_of_killed_writers_are_swept(tmp_path):
     from sycolab.io import atomic_write_json
-    from sycolab.study.store import RunStore
+    from sycolab.store import RunStore
 
     store = RunStore(tmp_path / "run")
     atomic_write_json(store.root / "eval" / "base" / "metrics.json", {"ok": 1})
@@ -165,7 +165,7 @@ def test_leftovers_of_killed_writers_are_swept(tmp_path):
 def test_sweep_leaves_a_live_writer_alone(tmp_path):
     import os
 
-    from sycolab.study.store import RunStore
+    from sycolab.store import RunStore
 
     store = RunStore(tmp_path / "run")
     store.begin_stage("base", "k", {})

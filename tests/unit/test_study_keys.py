@@ -134,7 +134,7 @@ def test_stage_key_covers_data_content_and_settings_not_paths():
 
 def test_eval_data_results_are_keyed_by_content_judge_and_generation(finished, tmp_path):
     study, answer = finished
-    from sycolab.study.store import write_model_record
+    from sycolab.store import write_model_record
 
     write_model_record(study.store.model_dir("base"), "base", "sft", None, {}, weights_sha256="w1")
     key = data_evaluation_key(study, "base", {"answer": answer})

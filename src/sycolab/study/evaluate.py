@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sycolab.io import atomic_write_json, read_json
+from sycolab.methods.registry import produces_causal_lm
+from sycolab.store import DATA_EVAL_PREFIX
 
 if TYPE_CHECKING:
     from sycolab.generation.config import GenerationConfig
     from sycolab.study.pipeline import Study
 
-DATA_EVAL_PREFIX = "data-"
-"""Folder prefix of a `sycolab eval --data` result under eval/<model>/."""
 PROXY_CACHE_DIR = "proxy"
 """Logit-proxy summaries under RUN_DIR/cache/, one JSON file per (weights, proxy data, settings)."""
 
@@ -152,7 +152,7 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     from sycolab.evaluation.scope import data_scope, seen_questions
     from sycolab.evaluation.selection import selection_questions, slice_problems, without_questions
     from sycolab.judging import build_judge
-    from sycolab.study.provenance import build_provenance
+    from sycolab.store import build_provenance
 
     cfg = study.cfg.evaluate
     if gen is not None:
@@ -200,7 +200,7 @@ def data_evaluation_key(study: Study, name: str, files: dict[str, Path]) -> str:
     """What decides an `eval --data` result: the files' contents (not their paths), the judge and
     generation settings, the rest of the evaluate section and the model's weights."""
     from sycolab.models.digest import file_sha256, model_weights_key
-    from sycolab.study.provenance import generation_settings, judge_settings
+    from sycolab.store import generation_settings, judge_settings
 
     cfg = study.cfg.evaluate
     payload = {
@@ -222,7 +222,7 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
     from sycolab.errors import UserError
     from sycolab.study.stages import run_stage
 
-    stored = [r.name for r in study.store.list_models()]
+    stored = [r.name for r in study.store.list_models() if produces_causal_lm(r.method)]
     names = models or stored
     unknown = [n for n in names if n not in stored]
     if unknown:

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sycolab.config.sections import ExecutionConfig, SubmititConfig
 from sycolab.errors import StageError
+from sycolab.store import RunStore
 from sycolab.study.stages import Stage, StageOutcome, run_stage
-from sycolab.study.store import RunStore
 
 if TYPE_CHECKING:
     from sycolab.study.pipeline import Study

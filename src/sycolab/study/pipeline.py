@@ -15,9 +15,9 @@ from sycolab.config.schema import StudyConfig
 from sycolab.errors import UserError
 from sycolab.io import atomic_dir, atomic_write_text, iter_jsonl
 from sycolab.methods.registry import MethodContext, get_method
+from sycolab.store import RunStore, write_model_record
 from sycolab.study.relearn import relearn_model, relearn_models
 from sycolab.study.stages import Stage, StageInputs, StageOutcome
-from sycolab.study.store import RunStore, write_model_record
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,11 @@ class Study:
             if seed:
                 settings["seed"] = self.cfg.seed
             if judge:
-                from sycolab.study.provenance import judge_settings
+                from sycolab.store import judge_settings
 
                 settings["judge"] = judge_settings(self.cfg.evaluate.judge)
             if generation:
-                from sycolab.study.provenance import generation_settings
+                from sycolab.store import generation_settings
 
                 settings["generation"] = generation_settings(self.cfg.evaluate.generation)
             paths = {n: self.data_location(n) for n in data}

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from sycolab.io import atomic_write_json, read_json
 
 if TYPE_CHECKING:
+    from sycolab.store import Provenance
     from sycolab.study.pipeline import Study
-    from sycolab.study.provenance import Provenance
 
 
 def probe_study(study: Study) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def probe_provenance(study: Study, names: list[str]) -> Provenance:
     """Provenance of the probing tables: the judge and generation settings behind the labels and the
     intervention measure, the answer and proxy files, and each probed model's weights digest."""
     from sycolab.models.digest import model_weights_key
-    from sycolab.study.provenance import build_provenance
+    from sycolab.store import build_provenance
 
     cfg = study.cfg.evaluate
     return build_provenance(None, None, None, cfg.judge, cfg.generation, study.data_paths("answer", "proxy"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from sycolab.study.store import RunStore
+from sycolab.methods.registry import produces_causal_lm
+from sycolab.store import RunStore
 
 
 def stage_table(store: RunStore) -> str:
@@ -58,6 +59,8 @@ def behaviour_table(store: RunStore) -> str:
     cols = ["aggregate_sycophancy", "answer_sycophancy_rate", "plain_accuracy", "flip_rate", "feedback_sycophancy"]
     lines = ["model".ljust(28) + "".join(c[:22].rjust(24) for c in cols)]
     for record in store.list_models():
+        if not produces_causal_lm(record.method):
+            continue
         path = store.eval_dir(record.name) / "metrics.json"
         if not path.exists():
             continue
