@@ -296,8 +296,8 @@ def reeval_ratio(run_dir: Path, model_name: str = "sft") -> Ratio:
     if store.cache_dir.exists():
         shutil.move(str(store.cache_dir), cache_backup)
     try:
-        cold_s, cold = _timed(lambda: evaluate_stored_model(study, model_name, out_dir=scratch / "cold"))
-        warm_s, warm = _timed(lambda: evaluate_stored_model(study, model_name, out_dir=scratch / "warm"))
+        cold_s, cold = _timed(lambda: evaluate_stored_model(study.eval_context(), model_name, out_dir=scratch / "cold"))
+        warm_s, warm = _timed(lambda: evaluate_stored_model(study.eval_context(), model_name, out_dir=scratch / "warm"))
         same = (scratch / "cold" / "samples.jsonl").read_bytes() == (scratch / "warm" / "samples.jsonl").read_bytes()
         n_samples = (scratch / "cold" / "samples.jsonl").read_bytes().count(b"\n")
     finally:

@@ -13,7 +13,8 @@ from typing import Any
 
 from sycolab.config import validate_config
 from sycolab.store import RunStore
-from sycolab.study.pipeline import Study, corpus_texts
+from sycolab.study.pipeline import Study
+from sycolab.study.training import corpus_texts, run_world
 
 MICRO: dict[str, Any] = {
     "name": "micro", "seed": 0,
@@ -37,7 +38,7 @@ def micro_config(**changes: Any):
 def micro_study(tmp_path: Path, generate: bool = True, **changes: Any) -> Study:
     study = Study(micro_config(**changes), RunStore(tmp_path / "run"))
     if generate:
-        study._run_world()
+        run_world(study.cfg.world, study.store.world_dir)
     return study
 
 

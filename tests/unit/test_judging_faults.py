@@ -336,7 +336,7 @@ def test_eval_cli_rejudge_unscored_reruns_the_done_stage_with_rejudging(tmp_path
     from sycolab.cli.main import main
 
     seen: list[bool] = []
-    monkeypatch.setattr("sycolab.study.evaluate.evaluate_stored_model",
+    monkeypatch.setattr("sycolab.study.pipeline.evaluate_stored_model",
                         lambda study, name, **kw: seen.append(study.rejudge_unscored) or {})
     run = str(fake_run_dir(tmp_path / "run"))
     assert main(["eval", run]) == 0 and main(["eval", run]) == 0
@@ -374,7 +374,7 @@ def test_failed_judge_calls_are_one_line_exit_1_and_the_stage_is_left_failed(
     def incomplete(study: object, name: str, **kw: object) -> dict:
         raise IncompleteStageError("judge openai:grader: 2 of 31 judge calls failed; rerun to retry them")
 
-    monkeypatch.setattr("sycolab.study.evaluate.evaluate_stored_model", incomplete)
+    monkeypatch.setattr("sycolab.study.pipeline.evaluate_stored_model", incomplete)
     run = fake_run_dir(tmp_path / "run")
     assert main(["eval", str(run)]) == 1
     assert capsys.readouterr().err == "sycolab: error: judge openai:grader: 2 of 31 judge calls failed; rerun to retry them\n"
