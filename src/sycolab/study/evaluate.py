@@ -16,9 +16,11 @@ from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sycolab.errors import UserError
 from sycolab.io import atomic_write_json, read_json
 from sycolab.methods.registry import produces_causal_lm
-from sycolab.store import DATA_EVAL_PREFIX
+from sycolab.models.digest import file_sha256, model_weights_key
+from sycolab.store import DATA_EVAL_PREFIX, build_provenance, generation_settings, judge_settings
 from sycolab.study.stages import run_stage
 
 if TYPE_CHECKING:
@@ -46,7 +48,6 @@ class StoredModel:
     def __init__(self, ctx: EvalContext, name: str):
         from sycolab.generation.chat import render_prompt
         from sycolab.generation.rendered import RenderedPrompts
-        from sycolab.models.digest import model_weights_key
         from sycolab.models.load import stored_model_source
 
         self.store, self.loading, self.name = ctx.store, ctx.loading, name
@@ -148,13 +149,11 @@ def evaluate_stored_model(ctx: EvalContext, name: str, data: dict[str, Path] | N
     questions to leave out as well (`exclude_questions`), its generation settings (`gen`) and the steering
     record stored in the provenance."""
     from sycolab.data.sycophancy_eval import load_eval_items
-    from sycolab.errors import UserError
     from sycolab.evaluation.proxy import proxy_items_for
     from sycolab.evaluation.runner import evaluate_model
     from sycolab.evaluation.scope import data_scope, seen_questions
     from sycolab.evaluation.selection import selection_questions, slice_problems, without_questions
     from sycolab.judging import build_judge
-    from sycolab.store import build_provenance
 
     cfg = ctx.evaluate
     if gen is not None:
@@ -201,8 +200,6 @@ def evaluate_stored_model(ctx: EvalContext, name: str, data: dict[str, Path] | N
 def data_evaluation_key(ctx: EvalContext, name: str, files: dict[str, Path]) -> str:
     """What decides an `eval --data` result: the files' contents (not their paths), the judge and
     generation settings, the rest of the evaluate section and the model's weights."""
-    from sycolab.models.digest import file_sha256, model_weights_key
-    from sycolab.store import generation_settings, judge_settings
 
     cfg = ctx.evaluate
     payload = {
@@ -221,7 +218,6 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
     there is reused only while its files' contents, the judge, the generation settings and the model's
     weights are unchanged."""
     from sycolab.data.sycophancy_eval import infer_dataset
-    from sycolab.errors import UserError
 
     ctx = study.eval_context()
     stored = [r.name for r in ctx.store.list_models() if produces_causal_lm(r.method)]
@@ -255,7 +251,6 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
 
 def data_eval_folder(files: Iterable[Path]) -> str:
     """The folder under eval/<model>/ of an evaluation on `files`: 'data-' + a hash of their contents."""
-    from sycolab.models.digest import file_sha256
 
     tag = hashlib.sha256("|".join(sorted(file_sha256(p) for p in files)).encode()).hexdigest()[:8]
     return f"{DATA_EVAL_PREFIX}{tag}"

@@ -6,7 +6,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sycolab.config.checks import local_layer_count, probe_layer_problems
 from sycolab.io import atomic_write_json, read_json
+from sycolab.models.digest import model_weights_key
 from sycolab.store import build_provenance
 from sycolab.study.evaluate import load_stored
 
@@ -54,7 +56,6 @@ def answer_prefix(ctx: ProbeContext) -> str:
 def probe_provenance(ctx: ProbeContext, names: list[str]) -> Provenance:
     """Provenance of the probing tables: the judge and generation settings behind the labels and the
     intervention measure, the answer and proxy files, and each probed model's weights digest."""
-    from sycolab.models.digest import model_weights_key
 
     cfg, store = ctx.eval.evaluate, ctx.eval.store
     return build_provenance(None, None, None, cfg.judge, cfg.generation, ctx.eval.data.paths("answer", "proxy"),
@@ -65,7 +66,6 @@ def probe_provenance(ctx: ProbeContext, names: list[str]) -> Provenance:
 def check_probe_layers(ctx: ProbeContext) -> None:
     """probe.layers against the stored base model's layer count, before any probing work (the config
     check could not see a hub model's config.json before the base stage fetched it)."""
-    from sycolab.config.checks import local_layer_count, probe_layer_problems
     from sycolab.models.load import stored_model_source
 
     folder = ctx.eval.store.model_dir("base")
