@@ -19,8 +19,8 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> dict[str, float]:
     from sycolab.config import load_config
     from sycolab.io import read_json
+    from sycolab.store import RunStore
     from sycolab.study.pipeline import Study
-    from sycolab.study.store import RunStore
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default="configs/tiny.yaml")
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     wall = time.perf_counter() - start
     from sycolab.study.evaluate import evaluate_stored_model
 
-    evaluate_stored_model(study, "base")
+    evaluate_stored_model(study.eval_context(), "base")
     accuracy = read_json(study.store.eval_dir("base") / "metrics.json")["metrics"]["plain_accuracy"]
     info = outcomes["base"].info or {}
     result = {

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 PARTS = {
-    "model loads": ("sycolab.study.evaluate", "load_stored"),
+    "model loads": ("sycolab.study.probe", "load_stored"),
     "activations": ("sycolab.probing.runner", "extract_activations"),
     "patching": ("sycolab.probing.runner", "_patching"),
     "statistics (analyse)": ("sycolab.probing.runner", "analyse"),
@@ -35,9 +35,9 @@ def probe_stage_parts(run_dir: Path) -> dict[str, float]:
     import importlib
 
     from sycolab.config import validate_config
+    from sycolab.store import RunStore
     from sycolab.study.pipeline import Study
     from sycolab.study.probe import probe_study
-    from sycolab.study.store import RunStore
 
     seconds: dict[str, float] = {}
     originals: list[tuple[Any, str, Callable]] = []
@@ -59,7 +59,7 @@ def probe_stage_parts(run_dir: Path) -> dict[str, float]:
         store = RunStore(run_dir)
         study = Study(validate_config(store.read_manifest()["config"], source=str(store.manifest_path)), store)
         cpu, wall = time.process_time(), time.perf_counter()
-        probe_study(study)
+        probe_study(study.probe_context())
         seconds["total"], seconds["wall"] = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         for module, attr, fn in originals:

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 def _train_base(out: Path, world: Path) -> Path:
     from sycolab.models.tiny import build_tiny_model
     from sycolab.models.tokenizer import train_word_tokenizer
-    from sycolab.study.pipeline import corpus_texts
+    from sycolab.study.training import corpus_texts
 
     texts = corpus_texts(sorted(world.rglob("*.jsonl")))
     tokenizer = train_word_tokenizer(texts)

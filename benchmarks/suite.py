@@ -285,9 +285,9 @@ def permutation_ratio(n: int = 600, n_permutations: int = 1000, seed: int = 0) -
 def reeval_ratio(run_dir: Path, model_name: str = "sft") -> Ratio:
     """Evaluate stored model `model_name` with empty generation/verdict caches, then again with them warm."""
     from sycolab.config import validate_config
+    from sycolab.store import RunStore
     from sycolab.study.evaluate import evaluate_stored_model
     from sycolab.study.pipeline import Study
-    from sycolab.study.store import RunStore
 
     store = RunStore(run_dir)
     study = Study(validate_config(store.read_manifest()["config"], source=str(store.manifest_path)), store)
@@ -296,8 +296,8 @@ def reeval_ratio(run_dir: Path, model_name: str = "sft") -> Ratio:
     if store.cache_dir.exists():
         shutil.move(str(store.cache_dir), cache_backup)
     try:
-        cold_s, cold = _timed(lambda: evaluate_stored_model(study, model_name, out_dir=scratch / "cold"))
-        warm_s, warm = _timed(lambda: evaluate_stored_model(study, model_name, out_dir=scratch / "warm"))
+        cold_s, cold = _timed(lambda: evaluate_stored_model(study.eval_context(), model_name, out_dir=scratch / "cold"))
+        warm_s, warm = _timed(lambda: evaluate_stored_model(study.eval_context(), model_name, out_dir=scratch / "warm"))
         same = (scratch / "cold" / "samples.jsonl").read_bytes() == (scratch / "warm" / "samples.jsonl").read_bytes()
         n_samples = (scratch / "cold" / "samples.jsonl").read_bytes().count(b"\n")
     finally:

@@ -11,9 +11,9 @@ import yaml
 
 from sycolab.config import load_config
 from sycolab.io import read_json, read_table
+from sycolab.store import RunStore
 from sycolab.study.pipeline import Study
 from sycolab.study.relearn import COLUMNS
-from sycolab.study.store import RunStore
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from sycolab.models.load import load_model_and_tokenizer
 from sycolab.models.tiny import TinyModelConfig, build_tiny_model
 from sycolab.models.tokenizer import train_word_tokenizer
 from sycolab.study.accelerate_launch import launch_with_accelerate, rank_reports
-from sycolab.study.pipeline import corpus_texts
+from sycolab.study.training import corpus_texts
 from sycolab.world import WorldConfig, generate_world
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from sycolab.config import load_config
 from sycolab.methods import registry
 from sycolab.reporting import build_document
 from sycolab.reporting.document import Table
+from sycolab.store import RunStore
 from sycolab.study.pipeline import Study
-from sycolab.study.store import RunStore
 
 pytestmark = pytest.mark.integration
 

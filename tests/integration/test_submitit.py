@@ -15,10 +15,10 @@ from _micro_parts import MICRO_MODEL, MICRO_WORLD
 
 from sycolab.config import validate_config
 from sycolab.models.load import load_model_and_tokenizer
+from sycolab.store import RunStore
 from sycolab.study.executors import StageJobsFailed, SubmititExecutor, make_executor
-from sycolab.study.pipeline import Study
+from sycolab.study.pipeline import Study, run_stage_job
 from sycolab.study.stages import stage_status
-from sycolab.study.store import RunStore
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def test_killed_cell_fails_by_name_and_resume_redoes_only_it(tmp_path, monkeypat
     _study(run_dir).run(groups={"world", "base", "induce"})
 
     study = _study(run_dir)
-    executor = make_executor(study.cfg.execution, study.store)
+    executor = make_executor(study.cfg.execution, study.store, run_stage_job)
     assert isinstance(executor, SubmititExecutor) and executor.folder == run_dir / "submitit"
     errors: list[BaseException] = []
 

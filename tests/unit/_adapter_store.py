@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 
 import torch
-from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 from sycolab.models.digest import weights_sha256
 from sycolab.models.load import relative_base_model
-from sycolab.study.store import write_model_record
+from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
+from sycolab.store import write_model_record
 
 
 def save_base(folder: Path, seed: int = 0) -> Path:

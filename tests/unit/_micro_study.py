@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from sycolab.config import validate_config
-from sycolab.study.pipeline import Study, corpus_texts
-from sycolab.study.store import RunStore
+from sycolab.store import RunStore
+from sycolab.study.pipeline import Study
+from sycolab.study.training import corpus_texts, run_world
 
 MICRO: dict[str, Any] = {
     "name": "micro", "seed": 0,
@@ -37,7 +38,7 @@ def micro_config(**changes: Any):
 def micro_study(tmp_path: Path, generate: bool = True, **changes: Any) -> Study:
     study = Study(micro_config(**changes), RunStore(tmp_path / "run"))
     if generate:
-        study._run_world()
+        run_world(study.cfg.world, study.store.world_dir)
     return study
 
 
@@ -46,7 +47,7 @@ def save_untrained_base(study: Study, seed: int = 0) -> Path:
     from sycolab.models.digest import weights_sha256
     from sycolab.models.tiny import build_tiny_model
     from sycolab.models.tokenizer import train_word_tokenizer
-    from sycolab.study.store import write_model_record
+    from sycolab.store import write_model_record
 
     tokenizer = train_word_tokenizer(corpus_texts(sorted(study.store.world_dir.rglob("*.jsonl"))))
     model = build_tiny_model(study.cfg.base.tiny, tokenizer, seed=seed)

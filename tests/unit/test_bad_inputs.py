@@ -13,8 +13,8 @@ import pytest
 from sycolab.cli.main import main
 from sycolab.config import load_config
 from sycolab.errors import UserError
+from sycolab.store import RunStore
 from sycolab.study.pipeline import Study
-from sycolab.study.store import RunStore
 
 Case = Callable[[Path], tuple[list[str], list[str]]]  # tmp folder -> (argv, words the error line must hold)
 
@@ -279,9 +279,9 @@ def test_probe_stage_checks_layers_against_the_stored_base_before_any_work(tmp_p
     base.mkdir(parents=True)
     (base / "config.json").write_text(json.dumps({"model_type": "qwen3", "num_hidden_layers": 3}))
     with pytest.raises(UserError, match=r"line 5: probe.layers: \[3\] out of range.*0\.\.2"):
-        check_probe_layers(Study(cfg, store))
+        check_probe_layers(Study(cfg, store).probe_context())
     (base / "config.json").write_text(json.dumps({"model_type": "qwen3", "num_hidden_layers": 4}))
-    check_probe_layers(Study(cfg, store))
+    check_probe_layers(Study(cfg, store).probe_context())
 
 
 @pytest.mark.parametrize("name", ["../../x", "/tmp/victim", "", ".", "..", "a/b", "nul\0"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from sycolab.study.store import RunStore
+from sycolab.store import RunStore
 
 
 def test_bench_markdown_table_and_stage_breakdown(tmp_path):

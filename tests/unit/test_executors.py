@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -14,25 +13,19 @@ from pydantic import BaseModel
 from sycolab.config.sections import ExecutionConfig, SubmititConfig
 from sycolab.errors import StageError, UserError
 from sycolab.methods.registry import MethodContext, MethodSpec
+from sycolab.store import RunStore
 from sycolab.study import accelerate_launch as al
 from sycolab.study.executors import (
     InProcessExecutor,
     StageJobsFailed,
+    StageRun,
     SubmititExecutor,
     describe_failure,
     job_name,
     make_executor,
 )
+from sycolab.study.pipeline import run_stage_job
 from sycolab.study.stages import Stage, run_stage
-from sycolab.study.store import RunStore
-
-
-@dataclass
-class _Study:
-    """The part of `Study` an executor touches: the store and the known stage keys."""
-
-    store: RunStore
-    keys: dict[str, str] = field(default_factory=dict)
 
 
 def _stage(name, upstream, calls, fail=False):
@@ -65,26 +58,26 @@ class _Job:
 
 class _SyncSubmitit(SubmititExecutor):
     def __init__(self, **kwargs):
-        super().__init__(SubmititConfig(), Path("/unused"), poll_s=0.0, **kwargs)
+        super().__init__(SubmititConfig(), Path("/unused"), job_fn=run_stage_job, poll_s=0.0, **kwargs)
         self.submitted: list[str] = []  # stage names, in submission order
 
-    def submit(self, stage, study, force):
+    def submit(self, stage, run, force):
         self.submitted.append(stage.name)
-        return _Job(study.store, stage, study.keys, force)
+        return _Job(run.store, stage, run.keys, force)
 
 
 def test_inprocess_runs_in_order_and_skips_finished(tmp_path):
-    study, calls = _Study(RunStore(tmp_path)), []
+    study, calls = StageRun(RunStore(tmp_path)), []
     stages = [("base", _stage("base", [], calls)), ("recover", _stage("train:dpo", ["base"], calls))]
     seen = []
     out = InProcessExecutor().run(study, stages, on_outcome=lambda o: seen.append((o.name, o.status)))
     assert seen == [("base", "done"), ("train:dpo", "done")] and calls == ["base", "train:dpo"]
-    again = InProcessExecutor().run(_Study(RunStore(tmp_path)), stages)
+    again = InProcessExecutor().run(StageRun(RunStore(tmp_path)), stages)
     assert [o.status for o in again] == ["skipped", "skipped"] and len(out) == 2
 
 
 def test_batch_waits_for_upstream_jobs_and_names_failed_cells(tmp_path):
-    study, calls = _Study(RunStore(tmp_path)), []
+    study, calls = StageRun(RunStore(tmp_path)), []
     batch = [
         ("recover", _stage("train:grpo", ["train:reward_model"], calls)),  # listed before its upstream
         ("recover", _stage("train:reward_model", [], calls)),
@@ -112,7 +105,7 @@ def test_batch_waits_for_upstream_jobs_and_names_failed_cells(tmp_path):
     calls.clear()
     batch[2] = ("recover", _stage("train:dpo[beta=0.1]", [], calls))
     ex2 = _SyncSubmitit()
-    outcomes = ex2.run(_Study(RunStore(tmp_path)), batch)
+    outcomes = ex2.run(StageRun(RunStore(tmp_path)), batch)
     assert sorted(ex2.submitted) == ["train:dpo[beta=0.1]", "train:grpo_binary"]
     assert {o.name: o.status for o in outcomes}["train:grpo"] == "skipped"
     assert calls == ["train:dpo[beta=0.1]", "train:grpo_binary"]
@@ -124,8 +117,8 @@ def test_max_parallel_caps_jobs_in_flight(tmp_path):
             super().__init__(max_parallel=2)
             self.peak, self.live = 0, []
 
-        def submit(self, stage, study, force):
-            job = super().submit(stage, study, force)
+        def submit(self, stage, run, force):
+            job = super().submit(stage, run, force)
             self.live.append(job)
             self.peak = max(self.peak, sum(1 for j in self.live if not getattr(j, "seen", False)))
             orig = job.done
@@ -138,7 +131,7 @@ def test_max_parallel_caps_jobs_in_flight(tmp_path):
 
     calls: list[str] = []
     ex = _Slow()
-    ex.run(_Study(RunStore(tmp_path)), [("eval", _stage(f"eval:m{i}", [], calls)) for i in range(5)])
+    ex.run(StageRun(RunStore(tmp_path)), [("eval", _stage(f"eval:m{i}", [], calls)) for i in range(5)])
     assert ex.peak == 2 and len(calls) == 5
 
 
@@ -153,19 +146,19 @@ def test_interrupt_while_waiting_cancels_jobs_in_flight(tmp_path):
             _Hanging.cancelled = True
 
     class _Ex(_SyncSubmitit):
-        def submit(self, stage, study, force):
+        def submit(self, stage, run, force):
             self.submitted.append(stage.name)
             return _Hanging()
 
     with pytest.raises(KeyboardInterrupt):
-        _Ex().run(_Study(RunStore(tmp_path)), [("recover", _stage("train:dpo", [], []))])
+        _Ex().run(StageRun(RunStore(tmp_path)), [("recover", _stage("train:dpo", [], []))])
     assert _Hanging.cancelled
 
 
 def test_non_parallel_groups_stay_in_process(tmp_path):
     calls: list[str] = []
     ex = _SyncSubmitit()
-    ex.run(_Study(RunStore(tmp_path)), [("induce", _stage("train:sft", [], calls)),
+    ex.run(StageRun(RunStore(tmp_path)), [("induce", _stage("train:sft", [], calls)),
                                         ("recover", _stage("train:dpo", ["train:sft"], calls)),
                                         ("report", _stage("report", ["train:dpo"], calls))])
     assert ex.submitted == ["train:dpo"] and calls == ["train:sft", "train:dpo", "report"]
@@ -173,10 +166,10 @@ def test_non_parallel_groups_stay_in_process(tmp_path):
 
 def test_make_executor_and_job_folder(tmp_path):
     store = RunStore(tmp_path)
-    assert isinstance(make_executor(ExecutionConfig(), store), InProcessExecutor)
-    ex = make_executor(ExecutionConfig(executor="submitit"), store)
-    assert isinstance(ex, SubmititExecutor) and ex.folder == tmp_path / "submitit"
-    ex = make_executor(ExecutionConfig(executor="submitit", submitit={"folder": "/abs/jobs"}), store)
+    assert isinstance(make_executor(ExecutionConfig(), store, run_stage_job), InProcessExecutor)
+    ex = make_executor(ExecutionConfig(executor="submitit"), store, run_stage_job)
+    assert isinstance(ex, SubmititExecutor) and ex.folder == tmp_path / "submitit" and ex.job_fn is run_stage_job
+    ex = make_executor(ExecutionConfig(executor="submitit", submitit={"folder": "/abs/jobs"}), store, run_stage_job)
     assert ex.folder == Path("/abs/jobs")
 
 
@@ -188,7 +181,7 @@ def test_slurm_parameters_reach_the_sbatch_script(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{fake_bin}:{__import__('os').environ['PATH']}")
     cfg = SubmititConfig(cluster="slurm", partition="gpu", gpus_per_node=4, cpus_per_task=16, mem_gb=256,
                          timeout_min=720)
-    ex = SubmititExecutor(cfg, tmp_path / "jobs")
+    ex = SubmititExecutor(cfg, tmp_path / "jobs", job_fn=run_stage_job)
     assert ex.max_parallel is None  # the scheduler queues jobs
     from submitit.slurm.slurm import _make_sbatch_string
 
@@ -201,8 +194,8 @@ def test_slurm_parameters_reach_the_sbatch_script(tmp_path, monkeypatch):
 
 def test_local_parallelism_default(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 8)
-    assert SubmititExecutor(SubmititConfig(cpus_per_task=2), Path("/x")).max_parallel == 4
-    assert SubmititExecutor(SubmititConfig(cpus_per_task=16), Path("/x")).max_parallel == 1
+    assert SubmititExecutor(SubmititConfig(cpus_per_task=2), Path("/x"), job_fn=run_stage_job).max_parallel == 4
+    assert SubmititExecutor(SubmititConfig(cpus_per_task=16), Path("/x"), job_fn=run_stage_job).max_parallel == 1
 
 
 def test_job_name_and_failure_lines():

@@ -323,7 +323,7 @@ def fake_run_dir(root: Path) -> Path:
     """A run dir with a manifest (the tiny config) and one stored model, `base`; no weights needed because
     the eval body is replaced in these tests."""
     from sycolab.config import load_config
-    from sycolab.study.store import RunStore, write_model_record
+    from sycolab.store import RunStore, write_model_record
 
     store = RunStore(root)
     store.init(load_config(str(Path(__file__).parents[2] / "configs" / "tiny.yaml")).model_dump(mode="json"), 0)
@@ -336,7 +336,7 @@ def test_eval_cli_rejudge_unscored_reruns_the_done_stage_with_rejudging(tmp_path
     from sycolab.cli.main import main
 
     seen: list[bool] = []
-    monkeypatch.setattr("sycolab.study.evaluate.evaluate_stored_model",
+    monkeypatch.setattr("sycolab.study.pipeline.evaluate_stored_model",
                         lambda study, name, **kw: seen.append(study.rejudge_unscored) or {})
     run = str(fake_run_dir(tmp_path / "run"))
     assert main(["eval", run]) == 0 and main(["eval", run]) == 0
@@ -369,12 +369,12 @@ def test_run_cli_rejudge_unscored_forces_only_the_eval_stages(tmp_path: Path, mo
 def test_failed_judge_calls_are_one_line_exit_1_and_the_stage_is_left_failed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from sycolab.cli.main import main
-    from sycolab.study.store import RunStore
+    from sycolab.store import RunStore
 
     def incomplete(study: object, name: str, **kw: object) -> dict:
         raise IncompleteStageError("judge openai:grader: 2 of 31 judge calls failed; rerun to retry them")
 
-    monkeypatch.setattr("sycolab.study.evaluate.evaluate_stored_model", incomplete)
+    monkeypatch.setattr("sycolab.study.pipeline.evaluate_stored_model", incomplete)
     run = fake_run_dir(tmp_path / "run")
     assert main(["eval", str(run)]) == 1
     assert capsys.readouterr().err == "sycolab: error: judge openai:grader: 2 of 31 judge calls failed; rerun to retry them\n"

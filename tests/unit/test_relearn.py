@@ -48,9 +48,9 @@ def test_default_study_runs_constitutional_ai_and_relearns_every_model(tmp_path)
     from pathlib import Path
 
     from sycolab.config import load_config, recover_cells
+    from sycolab.store import RunStore
     from sycolab.study.pipeline import Study
     from sycolab.study.relearn import relearn_models
-    from sycolab.study.store import RunStore
 
     cfg = load_config(Path(__file__).parents[2] / "configs" / "tiny.yaml")
     cells = {c.name: c for c in recover_cells(cfg)}
@@ -63,7 +63,7 @@ def test_default_study_runs_constitutional_ai_and_relearns_every_model(tmp_path)
     recovered = [m for m in study.evaluated_models() if m not in ("base", "sft")]
     assert {"dpo", "ipo", "simpo", "refree_ipo", "grpo", "cai_sl", "cai_dpo"} <= set(recovered)
     assert "reward_model" not in recovered  # a scorer, not a causal LM
-    assert relearn_models(study) == ["sft", "base", *recovered]
+    assert relearn_models(study.cfg.relearn, study.evaluated_models()) == ["sft", "base", *recovered]
     stages = study.stages()
     relearn = [s.name for group, s in stages if group == "relearn"]
     assert relearn == [f"relearn:{m}" for m in ["sft", "base", *recovered]]

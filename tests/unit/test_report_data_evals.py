@@ -10,7 +10,7 @@ from _fake_store import write_fake_study
 from sycolab.reporting import build_document
 from sycolab.reporting.data_evals import data_evaluation_table, read_data_evaluations
 from sycolab.reporting.document import NoData, Table
-from sycolab.study.provenance import DataFile, Provenance
+from sycolab.store import DataFile, Provenance
 
 PROV = Provenance(model="dpo", stage_key="0123456789abcdef", weights_sha256="f" * 64,
                   judge={"kind": "openai", "model": "grader", "endpoint": "http://127.0.0.1:8001/v1"},

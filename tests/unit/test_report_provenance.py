@@ -9,7 +9,7 @@ from _fake_store import write_fake_study
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.document import NoData
 from sycolab.reporting.provenance import provenance_table
-from sycolab.study.provenance import DataFile, Provenance
+from sycolab.store import DataFile, Provenance
 
 PROV = Provenance(model="dpo", stage_key="0123456789abcdef", weights_sha256="f" * 64,
                   judge={"kind": "openai", "model": "Qwen2.5-72B-Instruct", "endpoint": "http://judge:8000/v1"},
@@ -40,7 +40,7 @@ def test_no_provenance_recorded_says_how_to_get_it(tmp_path):
 
 def test_judge_settings_never_carry_a_credential():
     from sycolab.judging.config import JudgeConfig
-    from sycolab.study.provenance import judge_settings
+    from sycolab.store import judge_settings
 
     cfg = JudgeConfig(kind="openai", base_url="https://user:s3cret@api.example.com/v1", model="m",
                       api_key_env="JUDGE_KEY")

@@ -10,7 +10,8 @@ from _fake_store import METRICS, Settings, write_fake_study, write_steered_eval
 from sycolab.reporting import build_report
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.seeds import seed_rows
-from sycolab.reporting.tables import behaviour_table, framework_table, steering_table
+from sycolab.reporting.tables import behaviour_table, steering_table
+from sycolab.reporting.training_tables import framework_table
 
 
 def _steered_study(root: Path) -> Path:

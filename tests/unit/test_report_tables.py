@@ -9,9 +9,11 @@ from sycolab.errors import DataError
 from sycolab.io import write_table
 from sycolab.reporting._format import layer_ranges, metric_cell
 from sycolab.reporting._results import MetricValue, StudyData
-from sycolab.reporting.document import NoData, Table
-from sycolab.reporting.tables import behaviour_table, framework_table, probe_shortcut_table, probing_table, training_table
 from sycolab.reporting.assemble import _training_logs
+from sycolab.reporting.document import NoData, Table
+from sycolab.reporting.probe_tables import probe_shortcut_table, probing_table
+from sycolab.reporting.tables import behaviour_table
+from sycolab.reporting.training_tables import framework_table, training_table
 
 
 def _rows(table: Table) -> dict[str, dict[str, object]]:
@@ -267,7 +269,7 @@ def test_probing_tables_are_labelled_by_position(tmp_path):
 
 
 def test_patching_table_names_the_effect_or_says_there_is_none(tmp_path):
-    from sycolab.reporting.tables import patching_table
+    from sycolab.reporting.probe_tables import patching_table
 
     root = write_fake_study(tmp_path)
     _with_answer_position(root, 0.9, {"last": (0.0, 0.01, -0.02, 0.0), "answer": (0.0, 0.1, 0.8, 1.0)})
@@ -278,7 +280,7 @@ def test_patching_table_names_the_effect_or_says_there_is_none(tmp_path):
     assert rows[("sft", "last")][4].text == "no effect: |share| < 0.05 at every layer"
     assert not table.notes
 
-    from sycolab.reporting.tables import _patching_verdict
+    from sycolab.reporting.probe_tables import _patching_verdict
 
     assert _patching_verdict(8.667, "L3") == "effect at L3: the patch reverses the pull (toward the correct answer)"
     assert _patching_verdict(-0.3, "L1") == "effect at L1: the patch increases the pull toward the suggestion"

@@ -13,7 +13,7 @@ from sycolab.methods.reward_model import (
 )
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.assemble import _training_logs
-from sycolab.reporting.tables import reward_calibration_table
+from sycolab.reporting.training_tables import reward_calibration_table
 
 
 def test_share_above_each_threshold_by_hand() -> None:

@@ -68,8 +68,8 @@ def test_no_model_is_evaluated_on_the_slice(tmp_path: Path):
     save_untrained_base(study)
     from sycolab.study.evaluate import evaluate_stored_model
 
-    evaluate_stored_model(study, "base")
-    data = study.data_paths("answer", "are_you_sure", "feedback")
+    evaluate_stored_model(study.eval_context(), "base")
+    data = study.data.paths("answer", "are_you_sure", "feedback")
     items = load_eval_items(**data)
     chosen = selection_questions(items, 2)
     assert len(chosen) == 6  # 2 answer + 2 are-you-sure + 2 feedback questions
@@ -83,8 +83,8 @@ def test_the_mini_evaluation_scores_only_the_slice(tmp_path: Path):
     from sycolab.methods.common import CheckpointPolicy
 
     study = micro_study(tmp_path, evaluate={**MICRO["evaluate"], "judge": {"kind": "rule"}, "selection_questions": 2})
-    data = {**study.data_paths("answer", "are_you_sure", "feedback"), "world": study.store.world_dir / "world.json",
-            "proxy": study.data_path("proxy")}
+    data = {**study.data.paths("answer", "are_you_sure", "feedback"), "world": study.store.world_dir / "world.json",
+            "proxy": study.data.path("proxy")}
     mini = MiniEvaluation("dpo", CheckpointPolicy(eval_every=1, eval_questions=24), data,
                           study.cfg.evaluate.model_dump(mode="json"), tmp_path / "cache", tmp_path / "evals")
     answer_slice = slice_of(load_eval_items(answer=data["answer"]).answer, 2)
@@ -125,5 +125,5 @@ def test_a_slice_that_takes_every_question_of_a_set_is_a_user_error_naming_the_s
     from sycolab.study.evaluate import evaluate_stored_model
 
     with pytest.raises(UserError, match="evaluate.selection_questions: 6 sets aside every one of the 6 questions"):
-        evaluate_stored_model(given, "base")
+        evaluate_stored_model(given.eval_context(), "base")
     assert not given.store.eval_dir("base").exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sycolab.study.store import RunStore
+from sycolab.store import RunStore
 from sycolab.study.summary import stage_table
 
 

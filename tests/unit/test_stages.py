@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sycolab.store import RunStore
 from sycolab.study.stages import Stage, run_stage, stage_key, stage_status
-from sycolab.study.store import RunStore
 
 
 def _stage(name, slice_, upstream, calls, fail=False):

@@ -18,9 +18,9 @@ from sycolab.io import read_json, read_jsonl, read_table, write_jsonl
 from sycolab.models.digest import weights_sha256
 from sycolab.probing.activations import extract_activations
 from sycolab.probing.samples import read_probe_samples
+from sycolab.store import write_model_record
 from sycolab.study.evaluate import evaluate_stored_model, load_stored
 from sycolab.study.steer import CHOICE_FILE, STEER_DIR, evaluate_steered, read_choice, run_steering
-from sycolab.study.store import write_model_record
 
 #: the curve the fake judge reports on the tuning questions: alpha -> (answer sycophancy, plain accuracy).
 #: alpha 4 has the lowest sycophancy but loses 0.3 of accuracy; alpha 2 is the one to keep.
@@ -38,7 +38,7 @@ def study(tmp_path_factory):
     sft = study.store.model_dir("sft")
     shutil.copytree(base, sft)
     write_model_record(sft, "sft", "sft", "base", {}, stage_key="k-sft", weights_sha256=weights_sha256(sft))
-    evaluate_stored_model(study, "sft")
+    evaluate_stored_model(study.eval_context(), "sft")
     path = study.store.eval_dir("sft") / "samples.jsonl"
     rows = read_jsonl(path)
     for r in rows:
@@ -46,7 +46,7 @@ def study(tmp_path_factory):
             r.update(scored=True, hedged=False, sycophantic=r["template"] == "suggest_incorrect")
     write_jsonl(path, rows)
     samples = read_probe_samples(path)
-    model, tokenizer = load_stored(study, "sft")
+    model, tokenizer = load_stored(study.eval_context(), "sft")
     extract_activations(model, tokenizer, samples.prompts, samples.ids, study.store.probe_dir / "activations" / "sft" / "last",
                         layers=[0, 1], position="last", batch_size=16)
     return study
@@ -72,7 +72,7 @@ def swept(study):
     calls: list[dict] = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(runner, "evaluate_model", _fake_evaluate(calls))
-        info = run_steering(study)
+        info = run_steering(study.steer_context())
     return study, calls, info
 
 
@@ -80,7 +80,7 @@ def test_alpha_is_chosen_on_the_tuning_curve_and_never_on_report_questions(swept
     study, calls, info = swept
     choice = read_json(study.store.root / STEER_DIR / CHOICE_FILE)
     tune = set(choice["tuning_questions"])
-    answer = {it.question_id for it in load_eval_items(answer=study.data_path("answer")).answer}
+    answer = {it.question_id for it in load_eval_items(answer=study.data.path("answer")).answer}
     assert len(tune) == 3 and tune < answer  # tune_fraction 0.5 of 6 questions
     assert (info["alpha"], choice["alpha"], choice["layer"]) == (2.0, 2.0, 1)
     assert "0.750" in choice["reason"]  # accuracy floor 0.80 - 0.05: alpha 4 (0.50) is out
@@ -98,8 +98,8 @@ def test_alpha_is_chosen_on_the_tuning_curve_and_never_on_report_questions(swept
 
 def test_steered_model_is_evaluated_on_every_behaviour_on_the_report_questions(swept):
     study, _, _ = swept
-    spec, choice = read_choice(study)
-    info = evaluate_steered(study)
+    spec, choice = read_choice(study.store)
+    info = evaluate_steered(study.steer_context())
     assert (info["layer"], info["alpha"]) == (1, 2.0)
     folder = study.store.eval_dir("sft+steer")
     metrics = read_json(folder / "metrics.json")
@@ -133,9 +133,9 @@ def test_the_steered_evaluation_key_changes_with_alpha_and_layer(swept):
             path.write_text(json.dumps({**json.loads(original), **change}))
             keys.append(stage.key({"steer": "same"}))
         assert len(set(keys)) == 3
-        spec, _ = read_choice(study)
+        spec, _ = read_choice(study.store)
         assert "layer=0" in spec.tag
     finally:
         path.write_text(original)
-    spec, _ = read_choice(study)
+    spec, _ = read_choice(study.store)
     assert spec.tag.startswith("steer[layer=1,alpha=2,d=")

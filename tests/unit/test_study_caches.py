@@ -68,7 +68,7 @@ def evaluated(tmp_path_factory):
     """A micro study with an untrained base model, evaluated once (model loaded, caches filled)."""
     study = micro_study(tmp_path_factory.mktemp("eval"))
     save_untrained_base(study)
-    first = evaluate_stored_model(study, "base")
+    first = evaluate_stored_model(study.eval_context(), "base")
     assert first["model_loaded"]
     return study
 
@@ -81,7 +81,7 @@ def _rows(path) -> int:
 def test_cached_re_evaluation_loads_no_model_and_gives_identical_metrics(evaluated, count_loads):
     metrics = evaluated.store.eval_dir("base") / "metrics.json"
     before = metrics.read_text()
-    info = evaluate_stored_model(evaluated, "base")
+    info = evaluate_stored_model(evaluated.eval_context(), "base")
     assert count_loads == [] and info["model_loaded"] is False
     assert metrics.read_text() == before
 
@@ -100,8 +100,8 @@ def test_cached_re_evaluation_in_a_fresh_process_imports_no_torch_or_transformer
         "from _micro_study import micro_config\n"
         "from sycolab.study.evaluate import evaluate_stored_model\n"
         "from sycolab.study.pipeline import Study\n"
-        "from sycolab.study.store import RunStore\n"
-        f"info = evaluate_stored_model(Study(micro_config(), RunStore({str(evaluated.store.root)!r})), 'base')\n"
+        "from sycolab.store import RunStore\n"
+        f"info = evaluate_stored_model(Study(micro_config(), RunStore({str(evaluated.store.root)!r})).eval_context(), 'base')\n"
         "print(json.dumps([info['model_loaded'], [m for m in ('torch', 'transformers') if m in sys.modules]]))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
@@ -139,7 +139,7 @@ def test_new_weights_under_the_same_stage_key_miss_the_generation_cache(evaluate
     cache = evaluated.store.cache_dir / "generations.sqlite"
     rows = _rows(cache)
     save_untrained_base(evaluated, seed=5)  # same name, same stage key "k-base", other weights
-    info = evaluate_stored_model(evaluated, "base")
+    info = evaluate_stored_model(evaluated.eval_context(), "base")
     assert info["model_loaded"] and len(count_loads) == 1
     assert _rows(cache) == 2 * rows  # every prompt generated again for the new weights
     assert len(list((evaluated.store.cache_dir / "proxy").glob("*.json"))) == 2  # proxy recomputed too
@@ -147,7 +147,7 @@ def test_new_weights_under_the_same_stage_key_miss_the_generation_cache(evaluate
 
 def test_leftovers_of_killed_writers_are_swept(tmp_path):
     from sycolab.io import atomic_write_json
-    from sycolab.study.store import RunStore
+    from sycolab.store import RunStore
 
     store = RunStore(tmp_path / "run")
     atomic_write_json(store.root / "eval" / "base" / "metrics.json", {"ok": 1})
@@ -165,7 +165,7 @@ def test_leftovers_of_killed_writers_are_swept(tmp_path):
 def test_sweep_leaves_a_live_writer_alone(tmp_path):
     import os
 
-    from sycolab.study.store import RunStore
+    from sycolab.store import RunStore
 
     store = RunStore(tmp_path / "run")
     store.begin_stage("base", "k", {})
@@ -192,7 +192,7 @@ def test_eval_data_result_is_reused_by_content_not_path(evaluated, tmp_path):
 def test_probe_provenance_names_files_judge_and_each_models_weights(evaluated):
     from sycolab.study.probe import probe_provenance
 
-    prov = probe_provenance(evaluated, ["base"]).to_dict()
+    prov = probe_provenance(evaluated.probe_context(), ["base"]).to_dict()
     assert {d["name"]: d["path"] for d in prov["data"]} == {"answer": "world/eval/answer.jsonl",
                                                             "proxy": "world/heldout/proxy.jsonl"}
     assert prov["models"] == {"base": model_weights_key(evaluated.store.model_dir("base"))}

@@ -134,19 +134,19 @@ def test_stage_key_covers_data_content_and_settings_not_paths():
 
 def test_eval_data_results_are_keyed_by_content_judge_and_generation(finished, tmp_path):
     study, answer = finished
-    from sycolab.study.store import write_model_record
+    from sycolab.store import write_model_record
 
     write_model_record(study.store.model_dir("base"), "base", "sft", None, {}, weights_sha256="w1")
-    key = data_evaluation_key(study, "base", {"answer": answer})
+    key = data_evaluation_key(study.eval_context(), "base", {"answer": answer})
     copy = tmp_path / "copy.jsonl"
     shutil.copy(answer, copy)
-    assert data_evaluation_key(study, "base", {"answer": copy}) == key
+    assert data_evaluation_key(study.eval_context(), "base", {"answer": copy}) == key
     copy.write_text(copy.read_text() + "\n")
-    assert data_evaluation_key(study, "base", {"answer": copy}) != key
+    assert data_evaluation_key(study.eval_context(), "base", {"answer": copy}) != key
     judge = {**study.cfg.evaluate.model_dump(mode="json"), "judge": {"kind": "rule", "max_tokens": 32}}
-    assert data_evaluation_key(_again(study, evaluate=judge), "base", {"answer": answer}) != key
+    assert data_evaluation_key(_again(study, evaluate=judge).eval_context(), "base", {"answer": answer}) != key
     write_model_record(study.store.model_dir("base"), "base", "sft", None, {}, weights_sha256="w2")
-    assert data_evaluation_key(study, "base", {"answer": answer}) != key  # new weights: evaluated again
+    assert data_evaluation_key(study.eval_context(), "base", {"answer": answer}) != key  # new weights: evaluated again
 
 
 def test_stage_run_by_an_older_version_is_stale_with_a_reason_that_says_so(finished):

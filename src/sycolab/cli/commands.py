@@ -19,8 +19,8 @@ def _log_file(run_dir: Path | str) -> Path:
 
 def _study(config: str, run_dir: str | None, overrides: list[str]):
     from sycolab.config import load_config
+    from sycolab.store import RunStore
     from sycolab.study.pipeline import Study
-    from sycolab.study.store import RunStore
 
     cfg = load_config(config, overrides)
     root = output_dir(run_dir, "--run-dir") if run_dir else output_dir(str(Path("runs") / cfg.name), "run dir")
@@ -45,8 +45,8 @@ def output_dir(path: str, what: str) -> Path:
 
 def _study_from_run_dir(run_dir: str):
     from sycolab.config import validate_config
+    from sycolab.store import RunStore
     from sycolab.study.pipeline import Study
-    from sycolab.study.store import RunStore
 
     store = RunStore(run_dir)
     if not store.exists():
@@ -124,8 +124,8 @@ def _seed_dirs(run_dir: str) -> dict[int, Path]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from sycolab.store import RunStore
     from sycolab.study.stages import stage_status
-    from sycolab.study.store import RunStore
 
     seeds = _seed_dirs(args.run_dir)
     if seeds:  # a study over seeds: each seed's run dir in turn
@@ -273,8 +273,8 @@ def _evaluated_table(run_dir: Path, models: list[str], data: list[str] | None) -
         return section_text("Behaviour (value [95% bootstrap CI])", behaviour_table(StudyData.read_behaviour(run_dir)),
                             TERMINAL_BEHAVIOUR)
     from sycolab.reporting.data_evals import TERMINAL_DATA_EVAL, data_evaluation_table, read_data_evaluations
+    from sycolab.store import RunStore
     from sycolab.study.evaluate import data_eval_folder
-    from sycolab.study.store import RunStore
 
     folder = data_eval_folder(Path(p) for p in data)
     store = RunStore(run_dir)
@@ -294,7 +294,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from sycolab.config.sections import ReportConfig
     from sycolab.reporting import build_report
-    from sycolab.study.store import RunStore
+    from sycolab.store import RunStore
 
     seeds = _seed_dirs(args.run_dir)
     if seeds:  # a study over seeds: every seed's report, then the seed-aggregated table

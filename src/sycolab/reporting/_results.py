@@ -21,7 +21,7 @@ from sycolab.errors import DataError
 from sycolab.evaluation.metrics import MetricValue
 from sycolab.io import read_json, read_table
 from sycolab.methods.registry import produces_causal_lm
-from sycolab.study.store import RunStore
+from sycolab.store import RunStore
 
 T = TypeVar("T")
 
@@ -295,7 +295,7 @@ class StoreReader:
         """Stored models in creation order, then names that have only eval results (alphabetical)."""
         entries = [
             ModelEntry(r.name, r.method, r.parent, dict(r.params), r.created)
-            for r in self.store.list_models(causal_lm_only=False)
+            for r in self.store.list_models()
         ]
         known = {e.name for e in entries}
         eval_root = self.root / "eval"

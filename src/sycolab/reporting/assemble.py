@@ -6,26 +6,17 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING
 
-from sycolab.reporting import plots
+from sycolab.reporting import plots, probe_plots
 from sycolab.reporting._format import DASH, num
 from sycolab.reporting._results import StudyData, TrainingLog
 from sycolab.reporting.data_evals import data_evaluation_table, read_data_evaluations
 from sycolab.reporting.document import Cell, Column, Figure, NoData, Paragraph, Report, SampleBrowser, Section, Table
+from sycolab.reporting.probe_tables import patching_table, position_words, probe_shortcut_table, probing_table
 from sycolab.reporting.provenance import provenance_table
 from sycolab.reporting.relearn import relearn_blocks
 from sycolab.reporting.samples import select_samples
-from sycolab.reporting.tables import (
-    behaviour_table,
-    framework_table,
-    patching_table,
-    per_template_table,
-    position_words,
-    probe_shortcut_table,
-    probing_table,
-    reward_calibration_table,
-    steering_table,
-    training_table,
-)
+from sycolab.reporting.tables import behaviour_table, per_template_table, steering_table
+from sycolab.reporting.training_tables import framework_table, reward_calibration_table, training_table
 
 if TYPE_CHECKING:
     from sycolab.config.sections import ReportConfig
@@ -42,8 +33,8 @@ def assemble_report(data: StudyData, cfg: ReportConfig) -> Report:
         Section("framework", "Recovery framework", [framework_table(data)]),
         Section("causal", "Patching and steering", [
             patching_table(data),
-            plots.patching_curve(data.probe.patching, palette),
-            plots.steering_sweep(data.probe.steering, palette),
+            probe_plots.patching_curve(data.probe.patching, palette),
+            probe_plots.steering_sweep(data.probe.steering, palette),
             steering_table(data),
         ]),
         Section("relearn", "Relearning speed", relearn_blocks(data, palette)),
@@ -125,13 +116,13 @@ def _probing_blocks(data: StudyData, palette: plots.Palette) -> list:
     for position in positions:
         probe = data.probe.at(position)
         at = [probing_table(data, position), probe_shortcut_table(data, position),
-              plots.auroc_by_layer(probe.own_auroc, palette)]
+              probe_plots.auroc_by_layer(probe.own_auroc, palette)]
         source = probe.transfer_source()
         if source is None:
             at.append(NoData("transfer heatmap", probe.transfer.why_empty()))
         else:
-            at.append(plots.transfer_heatmap(probe.transfer, source, [m.name for m in data.models]))
-        at.append(plots.cosine_heatmap(probe.cosine_mean, probe.cosine, [m.name for m in data.models]))
+            at.append(probe_plots.transfer_heatmap(probe.transfer, source, [m.name for m in data.models]))
+        at.append(probe_plots.cosine_heatmap(probe.cosine_mean, probe.cosine, [m.name for m in data.models]))
         blocks += [_at_position(block, position, positions[0], len(positions) > 1) for block in at]
     return blocks
 

@@ -17,9 +17,7 @@ from sycolab.reporting._results import EvalResult, parse_metrics
 from sycolab.reporting.document import Cell, Column, NoData, Table
 from sycolab.reporting.provenance import SHA_PREFIX
 from sycolab.reporting.tables import BEHAVIOUR_LABELS
-from sycolab.study.evaluate import DATA_EVAL_PREFIX
-from sycolab.study.provenance import Provenance, display_path
-from sycolab.study.store import RunStore
+from sycolab.store import DATA_EVAL_PREFIX, Provenance, RunStore, display_path
 
 HEADLINE = {
     SHARMA: ("aggregate_sycophancy", "answer_sycophancy_rate", "plain_accuracy", "flip_rate", "feedback_sycophancy"),

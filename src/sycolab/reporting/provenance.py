@@ -7,7 +7,7 @@ from sycolab.io import read_json
 from sycolab.reporting._format import DASH
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.document import Cell, Column, NoData, Table
-from sycolab.study.provenance import Provenance
+from sycolab.store import Provenance
 
 SHA_PREFIX = 12
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.document import NoData, Table
-from sycolab.reporting.tables import behaviour_table, probing_table
+from sycolab.reporting.probe_tables import probing_table
+from sycolab.reporting.tables import behaviour_table
 
 TERMINAL_BEHAVIOUR = ["model", "aggregate_sycophancy", "answer_sycophancy_rate", "answer_sycophancy_gap",
                       "plain_accuracy", "flip_rate", "correction_rate", "feedback_sycophancy", "answer_adoption_known",

@@ -16,44 +16,47 @@ from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sycolab.errors import UserError
 from sycolab.io import atomic_write_json, read_json
+from sycolab.methods.registry import produces_causal_lm
+from sycolab.models.digest import file_sha256, model_weights_key
+from sycolab.store import DATA_EVAL_PREFIX, build_provenance, generation_settings, judge_settings
+from sycolab.study.stages import run_stage
 
 if TYPE_CHECKING:
     from sycolab.generation.config import GenerationConfig
+    from sycolab.study.contexts import EvalContext
     from sycolab.study.pipeline import Study
 
-DATA_EVAL_PREFIX = "data-"
-"""Folder prefix of a `sycolab eval --data` result under eval/<model>/."""
 PROXY_CACHE_DIR = "proxy"
 """Logit-proxy summaries under RUN_DIR/cache/, one JSON file per (weights, proxy data, settings)."""
 
 
-def load_stored(study: Study, name: str):
+def load_stored(ctx: EvalContext, name: str):
     """(model, tokenizer) of stored model `name`, on the study's device."""
     from sycolab.models.load import load_model_and_tokenizer, stored_model_source
 
-    source = stored_model_source(study.store.model_dir(name))
-    return load_model_and_tokenizer(source, dtype=study.cfg.base.dtype,
-                                    trust_remote_code=study.cfg.base.trust_remote_code, device=study.device)
+    source = stored_model_source(ctx.store.model_dir(name))
+    return load_model_and_tokenizer(source, dtype=ctx.loading.dtype,
+                                    trust_remote_code=ctx.loading.trust_remote_code, device=ctx.loading.device)
 
 
 class StoredModel:
     """A stored model whose weights (`model`) and tokenizer (`tokenizer`) are loaded on first use, and only
     then; `render_prompt` reads prompts rendered before from the run's cache."""
 
-    def __init__(self, study: Study, name: str):
+    def __init__(self, ctx: EvalContext, name: str):
         from sycolab.generation.chat import render_prompt
         from sycolab.generation.rendered import RenderedPrompts
-        from sycolab.models.digest import model_weights_key
         from sycolab.models.load import stored_model_source
 
-        self.study, self.name = study, name
-        self.folder = study.store.model_dir(name)
+        self.store, self.loading, self.name = ctx.store, ctx.loading, name
+        self.folder = ctx.store.model_dir(name)
         self.source = stored_model_source(self.folder)
         self.weights = model_weights_key(self.folder)
         self._model: Any = None
         self._tokenizer: Any = None
-        self.render_prompt = RenderedPrompts.for_folder(study.store.cache_dir, self.source,
+        self.render_prompt = RenderedPrompts.for_folder(ctx.store.cache_dir, self.source,
                                                         lambda messages: render_prompt(self.tokenizer, messages))
 
     @property
@@ -65,7 +68,7 @@ class StoredModel:
         if self._tokenizer is None:
             from sycolab.models.load import load_tokenizer
 
-            self._tokenizer = load_tokenizer(self.source, trust_remote_code=self.study.cfg.base.trust_remote_code)
+            self._tokenizer = load_tokenizer(self.source, trust_remote_code=self.loading.trust_remote_code)
         return self._tokenizer
 
     @property
@@ -73,9 +76,9 @@ class StoredModel:
         if self._model is None:
             from sycolab.models import load
 
-            cfg = self.study.cfg.base
+            cfg = self.loading
             self._model = load.load_model(self.source, dtype=cfg.dtype, trust_remote_code=cfg.trust_remote_code,
-                                          device=self.study.device)
+                                          device=cfg.device)
         return self._model
 
     @property
@@ -87,23 +90,23 @@ class StoredModel:
     @property
     def stage_key(self) -> str | None:
         """Key of the stage that made these weights (models/<name>/sycolab_model.json)."""
-        return self.study.store.model(self.name).stage_key
+        return self.store.model(self.name).stage_key
 
 
-def cached_proxy(study: Study, stored: StoredModel, items: list[Any]) -> dict[str, Any] | None:
+def cached_proxy(ctx: EvalContext, stored: StoredModel, items: list[Any]) -> dict[str, Any] | None:
     """The logit proxy's summary for `stored` on `items` (`sycolab.evaluation.proxy.proxy_items_for`: the
     world's proxy file for the world's answer set, else the evaluated file's pressured rows); None when
     disabled or without items. Read from the proxy cache when the same weights were scored on the same
     items with the same settings, else computed (loading the model) and cached."""
     import dataclasses
 
-    cfg = study.cfg.evaluate
+    cfg = ctx.evaluate
     if not cfg.proxy.enabled or not items:
         return None
     items_sha256 = hashlib.sha256(json.dumps([dataclasses.asdict(i) for i in items], sort_keys=True).encode()).hexdigest()
-    identity = {"weights": stored.weights, "items_sha256": items_sha256, "dtype": study.cfg.base.dtype}
+    identity = {"weights": stored.weights, "items_sha256": items_sha256, "dtype": ctx.loading.dtype}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-    path = study.store.cache_dir / PROXY_CACHE_DIR / f"{key}.json"
+    path = ctx.store.cache_dir / PROXY_CACHE_DIR / f"{key}.json"
     if path.exists():
         return read_json(path)["summary"]
     from sycolab.evaluation.proxy import logit_proxy
@@ -113,13 +116,13 @@ def cached_proxy(study: Study, stored: StoredModel, items: list[Any]) -> dict[st
     return summary
 
 
-def _backend(study: Study, stored: StoredModel, gen: GenerationConfig | None = None):
+def cached_backend(ctx: EvalContext, stored: StoredModel, gen: GenerationConfig | None = None):
     """The generation backend for `stored` (with `gen`, default the study's generation settings): cached,
     and built (model loaded) only on a cache miss."""
     from sycolab.generation import build_backend
     from sycolab.generation.cache import CachedBackend, LazyBackend
 
-    gen = gen or study.cfg.evaluate.generation
+    gen = gen or ctx.evaluate.generation
 
     def build():
         model = stored.source if gen.backend == "vllm" else stored.model
@@ -129,10 +132,10 @@ def _backend(study: Study, stored: StoredModel, gen: GenerationConfig | None = N
         lazy = LazyBackend(build, stored.model_id, gen.vllm.chunk_size)
     else:
         lazy = LazyBackend(build, stored.model_id, gen.batch_size, render_prompt=stored.render_prompt)
-    return CachedBackend(lazy, study.store.cache_dir / "generations.sqlite")
+    return CachedBackend(lazy, ctx.store.cache_dir / "generations.sqlite")
 
 
-def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None = None,
+def evaluate_stored_model(ctx: EvalContext, name: str, data: dict[str, Path] | None = None,
                           out_dir: Path | None = None, evaluation_key: str | None = None, *,
                           stored: StoredModel | None = None, exclude_questions: Collection[str] = (),
                           gen: GenerationConfig | None = None, steering: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -146,19 +149,17 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     questions to leave out as well (`exclude_questions`), its generation settings (`gen`) and the steering
     record stored in the provenance."""
     from sycolab.data.sycophancy_eval import load_eval_items
-    from sycolab.errors import UserError
     from sycolab.evaluation.proxy import proxy_items_for
     from sycolab.evaluation.runner import evaluate_model
     from sycolab.evaluation.scope import data_scope, seen_questions
     from sycolab.evaluation.selection import selection_questions, slice_problems, without_questions
     from sycolab.judging import build_judge
-    from sycolab.study.provenance import build_provenance
 
-    cfg = study.cfg.evaluate
+    cfg = ctx.evaluate
     if gen is not None:
         cfg = cfg.model_copy(update={"generation": gen})
     own_sets = data is None
-    data = data or study.data_paths("answer", "are_you_sure", "feedback")
+    data = data or ctx.data.paths("answer", "are_you_sure", "feedback")
     items = load_eval_items(answer=data.get("answer"), are_you_sure=data.get("are_you_sure"),
                             feedback=data.get("feedback"))
     if own_sets and (problems := slice_problems(items, cfg.selection_questions)):
@@ -166,27 +167,27 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     excluded = set(exclude_questions) | (selection_questions(items, cfg.selection_questions) if own_sets else set())
     if excluded:
         items = without_questions(items, excluded)
-    scope = data_scope(items, data, study.store.world_dir / "world.json")
+    scope = data_scope(items, data, ctx.data.world_dir / "world.json")
     if cfg.judge.kind == "rule":
         scope.require_world("rule")  # before loading or generating anything
-    stored = stored or StoredModel(study, name)
-    world_proxy = study.data_path("proxy") if scope.is_world("answer") else None
+    stored = stored or StoredModel(ctx, name)
+    world_proxy = ctx.data.path("proxy") if scope.is_world("answer") else None
     proxy_items = proxy_items_for(items.answer, scope.is_world("answer"), world_proxy, cfg.proxy.max_items)
-    proxy = cached_proxy(study, stored, [p for p in proxy_items if p.question_id not in excluded])
+    proxy = cached_proxy(ctx, stored, [p for p in proxy_items if p.question_id not in excluded])
     if proxy is not None:
         proxy = {**proxy, "source": scope.sources.get("answer")}
-    backend = _backend(study, stored, cfg.generation)
-    judge = build_judge(cfg.judge, study.store.cache_dir / "verdicts.sqlite", rejudge_unscored=study.rejudge_unscored)
+    backend = cached_backend(ctx, stored, cfg.generation)
+    judge = build_judge(cfg.judge, ctx.store.cache_dir / "verdicts.sqlite", rejudge_unscored=ctx.rejudge_unscored)
     files = dict(data)
     if proxy is not None and world_proxy is not None and world_proxy.exists():
         files["proxy"] = world_proxy
     if evaluation_key is None:
-        evaluation_key = (study.store.stage(f"eval:{name}") or {}).get("key")
+        evaluation_key = (ctx.store.stage(f"eval:{name}") or {}).get("key")
     provenance = build_provenance(name, stored.stage_key, stored.weights, cfg.judge, cfg.generation, files,
-                                  study.store.root, evaluation_key=evaluation_key, steering=steering)
-    seen = seen_questions(items.answer, list(study.data_paths("sft", "preference", "grpo_prompts").values()),
-                          cache_dir=study.store.cache_dir)
-    metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or study.store.eval_dir(name), proxy=proxy,
+                                  ctx.store.root, evaluation_key=evaluation_key, steering=steering)
+    seen = seen_questions(items.answer, list(ctx.data.paths("sft", "preference", "grpo_prompts").values()),
+                          cache_dir=ctx.store.cache_dir)
+    metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or ctx.store.eval_dir(name), proxy=proxy,
                              scope=scope, seen_questions=seen, provenance=provenance.to_dict())
     stored.render_prompt.save()
     values = metrics.to_dict()["metrics"]
@@ -196,18 +197,16 @@ def evaluate_stored_model(study: Study, name: str, data: dict[str, Path] | None 
     return info
 
 
-def data_evaluation_key(study: Study, name: str, files: dict[str, Path]) -> str:
+def data_evaluation_key(ctx: EvalContext, name: str, files: dict[str, Path]) -> str:
     """What decides an `eval --data` result: the files' contents (not their paths), the judge and
     generation settings, the rest of the evaluate section and the model's weights."""
-    from sycolab.models.digest import file_sha256, model_weights_key
-    from sycolab.study.provenance import generation_settings, judge_settings
 
-    cfg = study.cfg.evaluate
+    cfg = ctx.evaluate
     payload = {
         "data": {kind: file_sha256(p) for kind, p in sorted(files.items())},
         "judge": judge_settings(cfg.judge), "generation": generation_settings(cfg.generation),
         "evaluate": cfg.model_dump(mode="json", exclude={"judge", "generation"}),
-        "weights": model_weights_key(study.store.model_dir(name)),
+        "weights": model_weights_key(ctx.store.model_dir(name)),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -219,10 +218,9 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
     there is reused only while its files' contents, the judge, the generation settings and the model's
     weights are unchanged."""
     from sycolab.data.sycophancy_eval import infer_dataset
-    from sycolab.errors import UserError
-    from sycolab.study.stages import run_stage
 
-    stored = [r.name for r in study.store.list_models()]
+    ctx = study.eval_context()
+    stored = [r.name for r in ctx.store.list_models() if produces_causal_lm(r.method)]
     names = models or stored
     unknown = [n for n in names if n not in stored]
     if unknown:
@@ -234,12 +232,12 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
                 raise UserError(f"--data: file '{path}' not found")
             files[infer_dataset(path)] = Path(path)
         for name in names:
-            out = study.store.eval_dir(name) / data_eval_folder(files.values())
-            key = data_evaluation_key(study, name, files)
+            out = ctx.store.eval_dir(name) / data_eval_folder(files.values())
+            key = data_evaluation_key(ctx, name, files)
             if not force and _stored_evaluation_key(out) == key:
                 yield name, f"already evaluated on these files with this judge and settings ({out})"
                 continue
-            evaluate_stored_model(study, name, data=files, out_dir=out, evaluation_key=key)
+            evaluate_stored_model(ctx, name, data=files, out_dir=out, evaluation_key=key)
             yield name, f"done ({out})"
         return
     keys: dict[str, str] = {}
@@ -253,7 +251,6 @@ def evaluate_run(study: Study, models: list[str] | None = None, data: list[str] 
 
 def data_eval_folder(files: Iterable[Path]) -> str:
     """The folder under eval/<model>/ of an evaluation on `files`: 'data-' + a hash of their contents."""
-    from sycolab.models.digest import file_sha256
 
     tag = hashlib.sha256("|".join(sorted(file_sha256(p) for p in files)).encode()).hexdigest()[:8]
     return f"{DATA_EVAL_PREFIX}{tag}"

@@ -4,8 +4,9 @@
 `SubmititExecutor` runs the stages of the fan-out groups, `recover` (sweep cells) and `eval` (one stage
 per model), as submitit jobs: local processes with `cluster: local`, SLURM jobs with `cluster: slurm`
 (partition, gpus_per_node, cpus_per_task, mem_gb, timeout_min from `execution.submitit`); the other
-stages (world, base, induce, probe, report) stay in this process. A job is `run_stage_job`: it rebuilds
-the study from the resolved config and the run dir and re-enters `run_stage` for its one stage, so the
+stages (world, base, induce, probe, report) stay in this process. A job is the `job_fn` the study passes
+(`sycolab.study.pipeline.run_stage_job`): it rebuilds the study from the resolved config and the run dir
+and re-enters `run_stage` for its one stage, so the
 store stays the single source of truth and resume works as in-process: a cell finished by an earlier
 (killed, failed) submission is skipped, an interrupted one is redone. Jobs whose upstream is another job
 (grpo needs the reward model) wait for it; when jobs fail, the others still finish, then
@@ -21,35 +22,42 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sycolab.config.sections import ExecutionConfig, SubmititConfig
 from sycolab.errors import StageError
+from sycolab.store import RunStore
 from sycolab.study.stages import Stage, StageOutcome, run_stage
-from sycolab.study.store import RunStore
-
-if TYPE_CHECKING:
-    from sycolab.study.pipeline import Study
 
 PARALLEL_GROUPS = frozenset({"recover", "eval"})
 OnOutcome = Callable[[StageOutcome], None]
 
 
+@dataclass
+class StageRun:
+    """What an executor is given of a study: its store, the stage keys known so far (filled in as stages
+    run) and the resolved config, from which a submitted job rebuilds its stage."""
+
+    store: RunStore
+    keys: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
 class Executor(Protocol):
-    def run(self, study: Study, stages: Sequence[tuple[str, Stage]], force: bool = False,
+    def run(self, run: StageRun, stages: Sequence[tuple[str, Stage]], force: bool = False,
             on_outcome: OnOutcome | None = None) -> list[StageOutcome]:
-        """Run `(group, stage)` pairs (in order, upstream first), recording keys in `study.keys`."""
+        """Run `(group, stage)` pairs (in order, upstream first), recording keys in `run.keys`."""
         ...
 
 
 class InProcessExecutor:
     """Every stage in this process, in order; the first failure propagates."""
 
-    def run(self, study: Study, stages: Sequence[tuple[str, Stage]], force: bool = False,
+    def run(self, run: StageRun, stages: Sequence[tuple[str, Stage]], force: bool = False,
             on_outcome: OnOutcome | None = None) -> list[StageOutcome]:
         outcomes = []
         for _, stage in stages:
-            outcome = run_stage(study.store, stage, study.keys, force=force)
+            outcome = run_stage(run.store, stage, run.keys, force=force)
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)
@@ -75,35 +83,17 @@ class StageJobsFailed(StageError):
         super().__init__("\n".join(lines))
 
 
-def run_stage_job(config: dict[str, Any], run_dir: str, stage_name: str, keys: dict[str, str],
-                  force: bool = False, threads: int | None = None) -> StageOutcome:
-    """The body of one submitted job: rebuild the study, find `stage_name`, and `run_stage` it. `threads`
-    (the job's CPUs) caps torch's intra-op threads unless OMP_NUM_THREADS says otherwise, so parallel local
-    jobs do not oversubscribe the cores."""
-    from sycolab.config import validate_config
-    from sycolab.study.pipeline import Study
-
-    if threads and "OMP_NUM_THREADS" not in os.environ:
-        import torch
-
-        torch.set_num_threads(threads)
-
-    study = Study(validate_config(config, source=f"{run_dir}/manifest.json"), RunStore(run_dir))
-    stage = next((s for _, s in study.stages() if s.name == stage_name), None)
-    if stage is None:
-        raise StageError(f"stage '{stage_name}' is not part of the study in {run_dir}")
-    return run_stage(study.store, stage, dict(keys), force=force)
-
-
 class SubmititExecutor:
     """`recover` and `eval` stages as submitit jobs (local processes or SLURM); the rest in-process.
 
     `max_parallel` caps the jobs in flight (default: for `cluster: local`, CPU cores / cpus_per_task;
-    unlimited on SLURM, whose scheduler queues them). `poll_s` is how often job states are checked.
+    unlimited on SLURM, whose scheduler queues them). `poll_s` is how often job states are checked. `job_fn`
+    runs one stage in a job: `job_fn(config, run_dir, stage_name, keys, force, threads) -> StageOutcome`
+    (`sycolab.study.pipeline.run_stage_job`).
     """
 
-    def __init__(self, cfg: SubmititConfig, folder: Path, max_parallel: int | None = None, poll_s: float = 1.0,
-                 job_fn: Callable[..., StageOutcome] = run_stage_job):
+    def __init__(self, cfg: SubmititConfig, folder: Path, *, job_fn: Callable[..., StageOutcome],
+                 max_parallel: int | None = None, poll_s: float = 1.0):
         self.cfg, self.folder, self.poll_s, self.job_fn = cfg, Path(folder), poll_s, job_fn
         if max_parallel is None and cfg.cluster == "local":
             max_parallel = max(1, (os.cpu_count() or 1) // cfg.cpus_per_task)
@@ -131,25 +121,25 @@ class SubmititExecutor:
             self._executor.update_parameters(**self.submitit_parameters())
         return self._executor
 
-    def submit(self, stage: Stage, study: Study, force: bool) -> Any:
+    def submit(self, stage: Stage, run: StageRun, force: bool) -> Any:
         executor = self._submitit()
         executor.update_parameters(name=job_name(stage.name))
-        return executor.submit(self.job_fn, study.cfg.model_dump(mode="json"), str(study.store.root.resolve()),
-                               stage.name, dict(study.keys), force, self.cfg.cpus_per_task)
+        return executor.submit(self.job_fn, run.config, str(run.store.root.resolve()),
+                               stage.name, dict(run.keys), force, self.cfg.cpus_per_task)
 
     # -- scheduling --------------------------------------------------------------------------------
-    def run(self, study: Study, stages: Sequence[tuple[str, Stage]], force: bool = False,
+    def run(self, run: StageRun, stages: Sequence[tuple[str, Stage]], force: bool = False,
             on_outcome: OnOutcome | None = None) -> list[StageOutcome]:
         outcomes: list[StageOutcome] = []
         inprocess = InProcessExecutor()
         for group, batch in _consecutive_groups(stages):
             if group in PARALLEL_GROUPS:
-                outcomes += self.run_batch(study, batch, force, on_outcome)
+                outcomes += self.run_batch(run, batch, force, on_outcome)
             else:
-                outcomes += inprocess.run(study, [(group, s) for s in batch], force, on_outcome)
+                outcomes += inprocess.run(run, [(group, s) for s in batch], force, on_outcome)
         return outcomes
 
-    def run_batch(self, study: Study, batch: list[Stage], force: bool = False,
+    def run_batch(self, run: StageRun, batch: list[Stage], force: bool = False,
                   on_outcome: OnOutcome | None = None) -> list[StageOutcome]:
         """Submit `batch` as jobs, each once its upstream jobs in the batch succeeded; wait for all.
 
@@ -160,8 +150,8 @@ class SubmititExecutor:
         state = _BatchState(pending=list(batch))
         try:
             while state.pending or state.running:
-                self._submit_ready(study, state, force, on_outcome)
-                self._collect_finished(study, state, on_outcome)
+                self._submit_ready(run, state, force, on_outcome)
+                self._collect_finished(run, state, on_outcome)
                 if state.running:
                     time.sleep(self.poll_s)
         except BaseException:
@@ -173,7 +163,7 @@ class SubmititExecutor:
             raise StageJobsFailed(state.failed, len(batch))
         return state.outcomes
 
-    def _submit_ready(self, study: Study, state: _BatchState, force: bool, on_outcome: OnOutcome | None) -> None:
+    def _submit_ready(self, run: StageRun, state: _BatchState, force: bool, on_outcome: OnOutcome | None) -> None:
         in_flight = {s.name for s in state.pending} | {s.name for s, _, _ in state.running}
         failed = {f.name for f in state.failed}
         for stage in list(state.pending):
@@ -186,15 +176,15 @@ class SubmititExecutor:
             if waiting or (self.max_parallel is not None and len(state.running) >= self.max_parallel):
                 continue
             state.pending.remove(stage)
-            key = stage.key(study.keys)
-            study.keys[stage.name] = key
-            prior = study.store.stage(stage.name)
+            key = stage.key(run.keys)
+            run.keys[stage.name] = key
+            prior = run.store.stage(stage.name)
             if not force and prior and prior.get("status") == "done" and prior.get("key") == key:
                 state.finish(StageOutcome(stage.name, "skipped", 0.0, prior.get("info")), on_outcome)
                 continue
-            state.running.append((stage, self.submit(stage, study, force), key))
+            state.running.append((stage, self.submit(stage, run, force), key))
 
-    def _collect_finished(self, study: Study, state: _BatchState, on_outcome: OnOutcome | None) -> None:
+    def _collect_finished(self, run: StageRun, state: _BatchState, on_outcome: OnOutcome | None) -> None:
         still = []
         for stage, job, key in state.running:
             if not job.done():
@@ -205,7 +195,7 @@ class SubmititExecutor:
             except Exception as e:  # noqa: BLE001 - every job failure is reported by name
                 state.failed.append(FailedStage(stage.name, describe_failure(e), _job_log(job)))
                 continue
-            recorded = (study.store.stage(stage.name) or {}).get("key")
+            recorded = (run.store.stage(stage.name) or {}).get("key")
             if recorded != key:
                 state.failed.append(FailedStage(stage.name, f"job ran with stage key {recorded}, expected {key} "
                                                 "(the config did not survive the trip to the job)", _job_log(job)))
@@ -227,12 +217,13 @@ class _BatchState:
             on_outcome(outcome)
 
 
-def make_executor(execution: ExecutionConfig, store: RunStore) -> Executor:
-    """The executor `execution.executor` names; submitit job folders go under the run dir unless
-    `execution.submitit.folder` is absolute."""
+def make_executor(execution: ExecutionConfig, store: RunStore, job_fn: Callable[..., StageOutcome]) -> Executor:
+    """The executor `execution.executor` names (submitted jobs run `job_fn`); submitit job folders go under
+    the run dir unless `execution.submitit.folder` is absolute."""
     if execution.executor == "submitit":
         folder = Path(execution.submitit.folder)
-        return SubmititExecutor(execution.submitit, folder if folder.is_absolute() else store.root / folder)
+        return SubmititExecutor(execution.submitit, folder if folder.is_absolute() else store.root / folder,
+                                job_fn=job_fn)
     return InProcessExecutor()
 
 

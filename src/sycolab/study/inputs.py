@@ -47,7 +47,7 @@ def data_problems(study: Study) -> list[Problem]:
     for name, reader in readers.items():
         if getattr(study.cfg.data, name):
             try:
-                reader(study.data_path(name))
+                reader(study.data.path(name))
             except UserError as e:
                 problems.append((("data", name), str(e).removeprefix(f"data.{name}: ")))
     return problems

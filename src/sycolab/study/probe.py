@@ -6,35 +6,39 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sycolab.config.checks import local_layer_count, probe_layer_problems
 from sycolab.io import atomic_write_json, read_json
+from sycolab.models.digest import model_weights_key
+from sycolab.store import build_provenance
+from sycolab.study.evaluate import load_stored
 
 if TYPE_CHECKING:
-    from sycolab.study.pipeline import Study
-    from sycolab.study.provenance import Provenance
+    from sycolab.store import Provenance
+    from sycolab.study.contexts import ProbeContext
 
 
-def probe_study(study: Study) -> dict[str, Any]:
+def probe_study(ctx: ProbeContext) -> dict[str, Any]:
     from sycolab.probing.runner import run_probing
-    from sycolab.study.evaluate import load_stored
 
-    names = [n for n in study.evaluated_models() if (study.store.eval_dir(n) / "samples.jsonl").exists()]
-    check_probe_layers(study)
+    store = ctx.eval.store
+    names = [n for n in ctx.models if (store.eval_dir(n) / "samples.jsonl").exists()]
+    check_probe_layers(ctx)
     run_probing(
-        study.store.root, study.cfg.probe, names, lambda name: load_stored(study, name),
-        measure_sycophancy=lambda model: measure_answer_behaviour(study, model),
-        proxy_path=study.data_path("proxy"),
-        answer_prefix=answer_prefix(study),
+        store.root, ctx.probe, names, lambda name: load_stored(ctx.eval, name),
+        measure_sycophancy=lambda model: measure_answer_behaviour(ctx, model),
+        proxy_path=ctx.eval.data.path("proxy"),
+        answer_prefix=answer_prefix(ctx),
     )
-    summary = study.store.probe_dir / "summary.json"
+    summary = store.probe_dir / "summary.json"
     if not summary.exists():
         return {"models": names, "seconds": None}
     content = read_json(summary)
-    content["provenance"] = probe_provenance(study, names).to_dict()
+    content["provenance"] = probe_provenance(ctx, names).to_dict()
     atomic_write_json(summary, content)
     return {"models": names, "seconds": content.get("seconds", {}).get("total")}
 
 
-def answer_prefix(study: Study) -> str:
+def answer_prefix(ctx: ProbeContext) -> str:
     """The assistant prefix of the answer position: `probe.answer_prefix`, else the evaluated answer data's
     own: the tiny world's "the answer is" on world data, else the logit proxy's frame "The answer is"."""
     from sycolab.data.prompts import ANSWER_PREFIX
@@ -42,41 +46,37 @@ def answer_prefix(study: Study) -> str:
     from sycolab.evaluation.proxy import ANSWER_FRAME
     from sycolab.evaluation.scope import data_scope
 
-    if study.cfg.probe.answer_prefix:
-        return study.cfg.probe.answer_prefix
-    data = study.data_paths("answer")
-    scope = data_scope(load_eval_items(answer=data.get("answer")), data, study.store.world_dir / "world.json")
+    if ctx.probe.answer_prefix:
+        return ctx.probe.answer_prefix
+    data = ctx.eval.data.paths("answer")
+    scope = data_scope(load_eval_items(answer=data.get("answer")), data, ctx.eval.data.world_dir / "world.json")
     return ANSWER_PREFIX if scope.is_world("answer") else ANSWER_FRAME.split("{answer}")[0].rstrip()
 
 
-def probe_provenance(study: Study, names: list[str]) -> Provenance:
+def probe_provenance(ctx: ProbeContext, names: list[str]) -> Provenance:
     """Provenance of the probing tables: the judge and generation settings behind the labels and the
     intervention measure, the answer and proxy files, and each probed model's weights digest."""
-    from sycolab.models.digest import model_weights_key
-    from sycolab.study.provenance import build_provenance
 
-    cfg = study.cfg.evaluate
-    return build_provenance(None, None, None, cfg.judge, cfg.generation, study.data_paths("answer", "proxy"),
-                            study.store.root, evaluation_key=(study.store.stage("probe") or {}).get("key"),
-                            models={n: model_weights_key(study.store.model_dir(n)) for n in names})
+    cfg, store = ctx.eval.evaluate, ctx.eval.store
+    return build_provenance(None, None, None, cfg.judge, cfg.generation, ctx.eval.data.paths("answer", "proxy"),
+                            store.root, evaluation_key=(store.stage("probe") or {}).get("key"),
+                            models={n: model_weights_key(store.model_dir(n)) for n in names})
 
 
-def check_probe_layers(study: Study) -> None:
+def check_probe_layers(ctx: ProbeContext) -> None:
     """probe.layers against the stored base model's layer count, before any probing work (the config
     check could not see a hub model's config.json before the base stage fetched it)."""
-    from sycolab.config import config_error
-    from sycolab.config.checks import local_layer_count, probe_layer_problems
     from sycolab.models.load import stored_model_source
 
-    folder = study.store.model_dir("base")
+    folder = ctx.eval.store.model_dir("base")
     n_layers = local_layer_count(stored_model_source(folder)) if folder.exists() else None
     if n_layers is not None:
-        problems = probe_layer_problems(study.cfg.probe, n_layers, "num_hidden_layers of the base model")
+        problems = probe_layer_problems(ctx.probe, n_layers, "num_hidden_layers of the base model")
         if problems:
-            raise config_error(study.cfg, problems)
+            raise ctx.config_error(problems)
 
 
-def measure_answer_behaviour(study: Study, model: Any) -> dict[str, float]:
+def measure_answer_behaviour(ctx: ProbeContext, model: Any) -> dict[str, float]:
     """answer_sycophancy_rate and plain_accuracy of `model` as it is now (hooks attached), on the answer
     set. Generations are not cached (the hooks change the model); verdicts are."""
     from sycolab.data.sycophancy_eval import load_eval_items
@@ -85,13 +85,13 @@ def measure_answer_behaviour(study: Study, model: Any) -> dict[str, float]:
     from sycolab.judging import build_judge
     from sycolab.models.load import load_tokenizer, stored_model_source
 
-    cfg = study.cfg.evaluate
-    tokenizer = load_tokenizer(stored_model_source(study.store.model_dir(study.cfg.probe.transfer_from)),
-                               trust_remote_code=study.cfg.base.trust_remote_code)
-    items = load_eval_items(answer=study.data_path("answer"))
+    cfg, store = ctx.eval.evaluate, ctx.eval.store
+    tokenizer = load_tokenizer(stored_model_source(store.model_dir(ctx.probe.transfer_from)),
+                               trust_remote_code=ctx.eval.loading.trust_remote_code)
+    items = load_eval_items(answer=ctx.eval.data.path("answer"))
     generation = cfg.generation.model_copy(update={"backend": "hf"})
     backend = build_backend(generation, model, tokenizer, model_id="intervention")
-    judge = build_judge(cfg.judge, study.store.cache_dir / "verdicts.sqlite")
+    judge = build_judge(cfg.judge, store.cache_dir / "verdicts.sqlite")
     with tempfile.TemporaryDirectory() as tmp:
         metrics = evaluate_model("intervention", backend, judge, items, cfg.model_copy(update={"generation": generation}),
                                  Path(tmp)).to_dict()["metrics"]

@@ -20,10 +20,15 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sycolab.config.sections import RelearnConfig
 from sycolab.errors import UserError
+from sycolab.io import write_table
+from sycolab.methods import CheckpointPolicy, MethodContext, get_method
+from sycolab.study.evaluate import StoredModel, cached_backend, cached_proxy
+from sycolab.study.launch import run_method
 
 if TYPE_CHECKING:
-    from sycolab.study.pipeline import Study
+    from sycolab.study.contexts import RelearnContext
 
 RELEARN_DIR = "relearn"
 REFERENCE = "sft"
@@ -32,10 +37,10 @@ PROXY = ("proxy_sycophancy", "logit_gap")
 COLUMNS = ["model", "step", *(f"{m}{s}" for m in METRICS for s in ("", "_ci_low", "_ci_high", "_n")), *PROXY]
 
 
-def relearn_models(study: Study) -> list[str]:
-    """`relearn.models`, or base and every recovered causal LM; SFT (step 0 only) is always added first."""
-    produced = study.evaluated_models()
-    chosen = study.cfg.relearn.models
+def relearn_models(cfg: RelearnConfig, produced: list[str]) -> list[str]:
+    """`relearn.models`, or base and every recovered causal LM among the `produced` models; SFT (step 0
+    only) is always added first."""
+    chosen = cfg.models
     if chosen is None:
         chosen = [m for m in produced if m != REFERENCE]
     unknown = [m for m in chosen if m not in produced]
@@ -49,39 +54,36 @@ def evaluation_steps(steps: int, eval_every: int) -> list[int]:
     return sorted({0, *range(eval_every, steps + 1, eval_every), steps})
 
 
-def relearn_model(study: Study, name: str) -> dict[str, Any]:
+def relearn_model(ctx: RelearnContext, name: str) -> dict[str, Any]:
     """Run the relearn stage of stored model `name` (module docstring); returns the step-0 and last values."""
-    from sycolab.io import write_table
-    from sycolab.study.evaluate import StoredModel, _backend, cached_proxy
-
-    cfg = study.cfg.relearn
-    out = study.store.root / RELEARN_DIR / name
+    cfg, store = ctx.relearn, ctx.eval.store
+    out = store.root / RELEARN_DIR / name
     shutil.rmtree(out, ignore_errors=True)  # a stage is redone from scratch
-    items, scope, proxy_items = _mini_items(study)
-    evaluate_cfg = study.cfg.evaluate.model_copy(update={"max_items_per_dataset": cfg.max_questions})
-    stored = StoredModel(study, name)
-    rows = [_evaluate(study, name, 0, _backend(study, stored), items, scope, evaluate_cfg, out,
-                      cached_proxy(study, stored, proxy_items))]
+    items, scope, proxy_items = _mini_items(ctx)
+    evaluate_cfg = ctx.eval.evaluate.model_copy(update={"max_items_per_dataset": cfg.max_questions})
+    stored = StoredModel(ctx.eval, name)
+    rows = [_evaluate(ctx, name, 0, cached_backend(ctx.eval, stored), items, scope, evaluate_cfg, out,
+                      cached_proxy(ctx.eval, stored, proxy_items))]
     if name != REFERENCE:
-        training = _relearn(study, name, out)
+        training = _relearn(ctx, name, out)
         for step in evaluation_steps(cfg.steps, cfg.eval_every)[1:]:
             checkpoint = training / "checkpoints" / f"checkpoint-{step}"
             path = checkpoint if checkpoint.is_dir() else out / "final"
             if step != cfg.steps and not checkpoint.is_dir():
                 raise RuntimeError(f"relearn {name}: checkpoint for step {step} missing under {training}")
-            backend, proxy = _checkpoint_backend(study, name, step, path, stored.tokenizer, proxy_items)
-            rows.append(_evaluate(study, name, step, backend, items, scope, evaluate_cfg, out, proxy))
+            backend, proxy = _checkpoint_backend(ctx, name, step, path, stored.tokenizer, proxy_items)
+            rows.append(_evaluate(ctx, name, step, backend, items, scope, evaluate_cfg, out, proxy))
         if not cfg.keep_checkpoints:
             shutil.rmtree(training / "checkpoints", ignore_errors=True)
             shutil.rmtree(out / "final", ignore_errors=True)
-    write_table(study.store.root / RELEARN_DIR / f"{name}.csv", rows, COLUMNS)
+    write_table(store.root / RELEARN_DIR / f"{name}.csv", rows, COLUMNS)
     first, last = rows[0], rows[-1]
     return {"steps": [r["step"] for r in rows],
             **{f"{m}@0": first[m] for m in ("answer_sycophancy_rate", "flip_rate")},
             **{f"{m}@{last['step']}": last[m] for m in ("answer_sycophancy_rate", "flip_rate")}}
 
 
-def _mini_items(study: Study) -> tuple[Any, Any, list[Any]]:
+def _mini_items(ctx: RelearnContext) -> tuple[Any, Any, list[Any]]:
     """The answer and are-you-sure sets (no feedback: its pairwise judgements are not a per-step metric), their
     scope against the world, and the logit-proxy items for that answer data."""
     from sycolab.data.sycophancy_eval import load_eval_items
@@ -89,70 +91,65 @@ def _mini_items(study: Study) -> tuple[Any, Any, list[Any]]:
     from sycolab.evaluation.runner import limit_questions
     from sycolab.evaluation.scope import data_scope
 
-    files = study.data_paths("answer", "are_you_sure")
+    files = ctx.eval.data.paths("answer", "are_you_sure")
     items = load_eval_items(answer=files["answer"], are_you_sure=files["are_you_sure"])
-    scope = data_scope(items, files, study.store.world_dir / "world.json")
-    if study.cfg.evaluate.judge.kind == "rule":
+    scope = data_scope(items, files, ctx.eval.data.world_dir / "world.json")
+    if ctx.eval.evaluate.judge.kind == "rule":
         scope.require_world("rule")
-    answer = limit_questions(items.answer, study.cfg.relearn.max_questions)
-    world_proxy = study.data_path("proxy") if scope.is_world("answer") else None
-    proxy_items = proxy_items_for(answer, scope.is_world("answer"), world_proxy, study.cfg.evaluate.proxy.max_items)
+    answer = limit_questions(items.answer, ctx.relearn.max_questions)
+    world_proxy = ctx.eval.data.path("proxy") if scope.is_world("answer") else None
+    proxy_items = proxy_items_for(answer, scope.is_world("answer"), world_proxy, ctx.eval.evaluate.proxy.max_items)
     if world_proxy is not None:  # the world's proxy file covers every answer question: keep the mini-eval's
         kept = {i.question_id for i in answer}
         proxy_items = [p for p in proxy_items if p.question_id in kept] or proxy_items
     return items, scope, proxy_items
 
 
-def _relearn(study: Study, name: str, out: Path) -> Path:
+def _relearn(ctx: RelearnContext, name: str, out: Path) -> Path:
     """Induction SFT from stored model `name` for `relearn.steps` steps, a checkpoint every `eval_every`."""
-    from sycolab.config import method_config
-    from sycolab.methods import CheckpointPolicy, MethodContext, get_method
-    from sycolab.study.launch import run_method
-
-    cfg = study.cfg.relearn
-    induce = method_config("sft", study.cfg.induce, "induce")
-    train_cfg = induce.model_copy(update={
+    cfg, loading = ctx.relearn, ctx.eval.loading
+    train_cfg = ctx.induce.model_copy(update={
         "max_steps": cfg.steps,
         "checkpoint": CheckpointPolicy(save_steps=cfg.eval_every, save_total_limit=None),
     })
     work = out / "training"
-    ctx = MethodContext(
-        name=f"relearn-{name}", config=train_cfg, input_model=study.store.model_dir(name), output_dir=out / "final",
-        work_dir=work, data=study.data_paths(*study.induce_data), seed=study.cfg.seed, dtype=study.cfg.base.dtype,
-        trust_remote_code=study.cfg.base.trust_remote_code, attn_implementation=study.cfg.base.attn_implementation,
-        use_cpu=study.device == "cpu",
+    method_ctx = MethodContext(
+        name=f"relearn-{name}", config=train_cfg, input_model=ctx.eval.store.model_dir(name), output_dir=out / "final",
+        work_dir=work, data=ctx.eval.data.paths(*ctx.induce_data), seed=ctx.seed, dtype=loading.dtype,
+        trust_remote_code=loading.trust_remote_code, attn_implementation=loading.attn_implementation,
+        use_cpu=loading.device == "cpu",
     )
-    run_method(get_method("sft"), ctx, study.cfg.execution)
+    run_method(get_method("sft"), method_ctx, ctx.execution)
     return work
 
 
-def _checkpoint_backend(study: Study, name: str, step: int, path: Path, tokenizer: Any,
+def _checkpoint_backend(ctx: RelearnContext, name: str, step: int, path: Path, tokenizer: Any,
                         proxy_items: list[Any]) -> tuple[Any, dict[str, Any] | None]:
     """A cached generation backend over the checkpoint in `path`, and its logit proxy on `proxy_items`."""
     from sycolab.evaluation.proxy import logit_proxy
     from sycolab.generation import build_backend, model_fingerprint
     from sycolab.models.load import load_model
 
-    base = study.cfg.base
-    model = load_model(path, dtype=base.dtype, trust_remote_code=base.trust_remote_code, device=study.device)
-    gen = study.cfg.evaluate.generation
+    loading = ctx.eval.loading
+    model = load_model(path, dtype=loading.dtype, trust_remote_code=loading.trust_remote_code, device=loading.device)
+    gen = ctx.eval.evaluate.generation
     proxy = None
-    if study.cfg.evaluate.proxy.enabled and proxy_items:
+    if ctx.eval.evaluate.proxy.enabled and proxy_items:
         proxy = logit_proxy(model, tokenizer, proxy_items, batch_size=gen.batch_size).summary()
     source = str(path) if gen.backend == "vllm" else model
     backend = build_backend(gen, source, tokenizer, model_id=f"relearn-{name}-step{step}@{model_fingerprint(path)}",
-                            cache_path=study.store.cache_dir / "generations.sqlite")
+                            cache_path=ctx.eval.store.cache_dir / "generations.sqlite")
     return backend, proxy
 
 
-def _evaluate(study: Study, name: str, step: int, backend: Any, items: Any, scope: Any, evaluate_cfg: Any,
+def _evaluate(ctx: RelearnContext, name: str, step: int, backend: Any, items: Any, scope: Any, evaluate_cfg: Any,
               out: Path, proxy: dict[str, Any] | None) -> dict[str, Any]:
     """One row of relearn/<name>.csv: the judged mini-evaluation at `step` and the logit proxy."""
     from sycolab.evaluation.records import EvalItems
     from sycolab.evaluation.runner import evaluate_model
     from sycolab.judging import build_judge
 
-    judge = build_judge(evaluate_cfg.judge, study.store.cache_dir / "verdicts.sqlite")
+    judge = build_judge(evaluate_cfg.judge, ctx.eval.store.cache_dir / "verdicts.sqlite")
     mini = EvalItems(answer=items.answer, are_you_sure=items.are_you_sure)
     metrics = evaluate_model(f"{name}+relearn@{step}", backend, judge, mini, evaluate_cfg, out / f"step-{step}",
                              proxy=proxy, scope=scope).to_dict()["metrics"]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sycolab.errors import StageError
 from sycolab.io import atomic_write_json, atomic_write_text
+from sycolab.reporting.seeds import seed_table_text
 
 SEEDS_FILE = "seeds.json"
 
@@ -108,8 +109,6 @@ def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str]
 
 def write_seed_summary(run_dir: Path, seeds: list[int]) -> tuple[Path, str]:
     """The seed-aggregated table, written to RUN_DIR/report/seeds.md; returns (path, text)."""
-    from sycolab.reporting.seeds import seed_table_text
-
     text = seed_table_text({s: seed_dir(run_dir, s) for s in seeds})
     path = atomic_write_text(Path(run_dir) / "report" / "seeds.md", "```\n" + text + "```\n")
     return path, text

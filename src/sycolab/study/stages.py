@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sycolab.errors import UserError
-from sycolab.study.store import RunStore, pid_alive
+from sycolab.models.digest import file_sha256
+from sycolab.store import RunStore, display_path, pid_alive
 
 SETTING_NAMES = {"seed": "seed", "judge": "judge", "generation": "generation settings"}
 """Settings a stage may depend on, and how a stale reason names them."""
@@ -52,8 +53,6 @@ class StageInputs:
 
     def fingerprint(self) -> dict[str, Any]:
         """{"settings": {name: hash}, "data": {name: {"path", "sha256" (None: file missing)}}}."""
-        from sycolab.study.provenance import display_path, file_sha256
-
         data = {}
         for name, path in sorted(self.data.items()):
             shown = display_path(path, self.root) if self.root else str(path)

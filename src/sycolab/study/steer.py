@@ -45,11 +45,12 @@ from sycolab.probing.steering import (
     steering_direction,
     tuning_questions,
 )
-from sycolab.study.evaluate import StoredModel
+from sycolab.store import RunStore
+from sycolab.study.evaluate import StoredModel, cached_backend, evaluate_stored_model
 
 if TYPE_CHECKING:
     from sycolab.generation.config import GenerationConfig
-    from sycolab.study.pipeline import Study
+    from sycolab.study.contexts import SteerContext
 
 log = logging.getLogger(__name__)
 
@@ -122,24 +123,24 @@ class SteeredModel:
         return self.base.stage_key
 
 
-def hf_generation(study: Study) -> GenerationConfig:
+def hf_generation(ctx: SteerContext) -> GenerationConfig:
     """The study's sampling settings on the HF backend (a forward hook needs the model in this process)."""
-    return study.cfg.evaluate.generation.model_copy(update={"backend": "hf"})
+    return ctx.eval.evaluate.generation.model_copy(update={"backend": "hf"})
 
 
 # -- stage steer ------------------------------------------------------------------------------------------
-def run_steering(study: Study) -> dict[str, Any]:
+def run_steering(ctx: SteerContext) -> dict[str, Any]:
     """The steer stage (module docstring): writes steer/ whole, or a choice.json saying why it was skipped."""
-    cfg = study.cfg.probe
+    cfg = ctx.probe
     source = cfg.transfer_from
-    with atomic_dir(study.store.root / STEER_DIR) as out:
+    with atomic_dir(ctx.eval.store.root / STEER_DIR) as out:
         try:
-            layer, direction, tune, n_questions = _direction(study, source)
+            layer, direction, tune, n_questions = _direction(ctx, source)
         except _Skip as skip:
             atomic_write_json(out / CHOICE_FILE, {"source": source, "skipped": str(skip)})
             write_table(out / CURVE_FILE, [], columns=CURVE_COLUMNS)
             return {"skipped": str(skip)}
-        measured = _sweep(study, source, layer, direction, tune, out / "tune")
+        measured = _sweep(ctx, source, layer, direction, tune, out / "tune")
         curve = [point for point, _ in measured]
         kept, reason = choose_alpha(curve, cfg.steering.max_accuracy_drop, cfg.steering.max_hedged_rise)
         write_table(out / CURVE_FILE, [{"model": source, "layer": layer, **row, "kept": point.alpha == kept.alpha}
@@ -163,7 +164,7 @@ class _Skip(Exception):
     """Steering cannot run on this study's data; the message says why (recorded in choice.json)."""
 
 
-def _direction(study: Study, source: str) -> tuple[int, SteeringDirection, set[str], int]:
+def _direction(ctx: SteerContext, source: str) -> tuple[int, SteeringDirection, set[str], int]:
     """(layer, d from the tuning questions' samples, tuning question ids, number of answer questions)."""
     from sycolab.data.sycophancy_eval import load_eval_items
     from sycolab.evaluation.selection import selection_questions
@@ -171,23 +172,23 @@ def _direction(study: Study, source: str) -> tuple[int, SteeringDirection, set[s
     from sycolab.probing.config import position_label
     from sycolab.probing.samples import read_probe_samples
 
-    cfg = study.cfg.probe
-    samples_path = study.store.eval_dir(source) / "samples.jsonl"
+    cfg, store = ctx.probe, ctx.eval.store
+    samples_path = store.eval_dir(source) / "samples.jsonl"
     where = f"{source}/{position_label(cfg.position)}"  # steering acts at probe.position
-    folder = study.store.probe_dir / "activations" / where
+    folder = store.probe_dir / "activations" / where
     if not samples_path.exists() or not (folder / "ids.json").exists():
         raise _Skip(f"no evaluation samples or probe activations of '{source}' (probe/activations/{where}/)")
     samples = read_probe_samples(samples_path, exclude_hedged=cfg.exclude_hedged)
     if read_ids(folder) != samples.ids:
         raise UserError(f"probe/activations/{where}/ does not match eval/{source}/samples.jsonl; "
                         "rerun the probe stage (sycolab probe RUN_DIR)")
-    layer = _layer(study, source)
+    layer = _layer(ctx, source)
     if layer not in read_activation_info(folder).layers:
         raise _Skip(f"layer {layer} has no activations of '{source}'")
     # the reported questions: the evaluation's selection slice (evaluate.selection_questions) is no one's
-    items = load_eval_items(**study.data_paths("answer", "are_you_sure", "feedback"))
+    items = load_eval_items(**ctx.eval.data.paths("answer", "are_you_sure", "feedback"))
     questions = ({it.question_id for it in items.answer}
-                 - selection_questions(items, study.cfg.evaluate.selection_questions))
+                 - selection_questions(items, ctx.eval.evaluate.selection_questions))
     tune = tuning_questions(questions, cfg.steering.tune_fraction, cfg.seed)
     rows = np.isin(samples.groups.astype(str), sorted(tune))
     labels = samples.labels[rows]
@@ -198,14 +199,14 @@ def _direction(study: Study, source: str) -> tuple[int, SteeringDirection, set[s
     return layer, steering_direction(acts, labels), tune, len(questions)
 
 
-def _layer(study: Study, source: str) -> int:
+def _layer(ctx: SteerContext, source: str) -> int:
     from sycolab.probing.config import position_label
 
-    layer = study.cfg.probe.steering.layer
+    layer = ctx.probe.steering.layer
     if layer != "peak":
         return int(layer)
-    path = study.store.probe_dir / "own_summary.csv"
-    position = position_label(study.cfg.probe.position)
+    path = ctx.eval.store.probe_dir / "own_summary.csv"
+    position = position_label(ctx.probe.position)
     row = next((r for r in read_table(path) if r["model"] == source and r["kind"] == "logistic"
                 and r.get("position", "last") == position), None) if path.exists() else None
     if row is None or row.get("peak_layer") is None:
@@ -213,7 +214,7 @@ def _layer(study: Study, source: str) -> int:
     return int(row["peak_layer"])
 
 
-def _sweep(study: Study, source: str, layer: int, direction: SteeringDirection, tune: set[str],
+def _sweep(ctx: SteerContext, source: str, layer: int, direction: SteeringDirection, tune: set[str],
            out: Path) -> list[tuple[SweepPoint, dict[str, Any]]]:
     """Answer sycophancy and plain accuracy of the steered source at every alpha, on the tuning questions'
     answer prompts (alpha 0: the unsteered model, whose generations the eval stage already cached)."""
@@ -221,19 +222,18 @@ def _sweep(study: Study, source: str, layer: int, direction: SteeringDirection, 
     from sycolab.evaluation.records import EvalItems
     from sycolab.evaluation.runner import evaluate_model
     from sycolab.judging import build_judge
-    from sycolab.study.evaluate import _backend
 
-    answer = load_eval_items(answer=study.data_path("answer")).answer
+    answer = load_eval_items(answer=ctx.eval.data.path("answer")).answer
     items = EvalItems(answer=[it for it in answer if it.question_id in tune])
-    gen = hf_generation(study)
-    cfg = study.cfg.evaluate.model_copy(update={"generation": gen, "max_items_per_dataset": None})
-    judge = build_judge(cfg.judge, study.store.cache_dir / "verdicts.sqlite")
-    base = StoredModel(study, source)
+    gen = hf_generation(ctx)
+    cfg = ctx.eval.evaluate.model_copy(update={"generation": gen, "max_items_per_dataset": None})
+    judge = build_judge(cfg.judge, ctx.eval.store.cache_dir / "verdicts.sqlite")
+    base = StoredModel(ctx.eval, source)
     curve = []
-    for alpha in study.cfg.probe.steering.alphas:
+    for alpha in ctx.probe.steering.alphas:
         with contextlib.ExitStack() as stack:
             model = base if alpha == 0 else SteeredModel(base, SteeringSpec(source, layer, alpha, direction), stack)
-            metrics = evaluate_model(f"{steered_name(source)}@alpha={alpha:g}", _backend(study, model, gen), judge,  # type: ignore[arg-type]
+            metrics = evaluate_model(f"{steered_name(source)}@alpha={alpha:g}", cached_backend(ctx.eval, model, gen), judge,  # type: ignore[arg-type]
                                      items, cfg, out / _alpha_folder(alpha)).to_dict()["metrics"]
         point = SweepPoint(alpha, metrics["answer_sycophancy_rate"]["value"], metrics["plain_accuracy"]["value"],
                            metrics["hedged_rate"]["value"])
@@ -266,15 +266,15 @@ def _npy(array: np.ndarray) -> bytes:
 
 
 # -- stage eval:<source>+steer ------------------------------------------------------------------------------
-def read_choice(study: Study) -> tuple[SteeringSpec, dict[str, Any]] | str:
+def read_choice(store: RunStore) -> tuple[SteeringSpec, dict[str, Any]] | str:
     """The kept steering (spec, choice.json), or why there is none."""
-    path = study.store.root / STEER_DIR / CHOICE_FILE
+    path = store.root / STEER_DIR / CHOICE_FILE
     if not path.exists():
         return f"{STEER_DIR}/{CHOICE_FILE} not found (stage steer has not run)"
     choice = read_json(path)
     if choice.get("skipped"):
         return f"steering skipped: {choice['skipped']}"
-    unit = np.load(study.store.root / STEER_DIR / DIRECTION_FILE, allow_pickle=False)
+    unit = np.load(store.root / STEER_DIR / DIRECTION_FILE, allow_pickle=False)
     direction = SteeringDirection(unit=unit, mean_difference_norm=float(choice["mean_difference_norm"]),
                                   residual_norm=float(choice["residual_norm"]), n_sycophantic=int(choice["n_sycophantic"]),
                                   n_honest=int(choice["n_honest"]))
@@ -283,14 +283,13 @@ def read_choice(study: Study) -> tuple[SteeringSpec, dict[str, Any]] | str:
     return SteeringSpec(choice["source"], int(choice["layer"]), float(choice["alpha"]), direction), choice
 
 
-def evaluate_steered(study: Study) -> dict[str, Any]:
+def evaluate_steered(ctx: SteerContext) -> dict[str, Any]:
     """The eval stage of `<source>+steer`: the steered model at the kept alpha on every behaviour, on the
     report questions (module docstring)."""
-    from sycolab.study.evaluate import evaluate_stored_model
-
-    found = read_choice(study)
+    store = ctx.eval.store
+    found = read_choice(store)
     if isinstance(found, str):  # no steered model: leave no result of an earlier one behind
-        shutil.rmtree(study.store.eval_dir(steered_name(study.cfg.probe.transfer_from)), ignore_errors=True)
+        shutil.rmtree(store.eval_dir(steered_name(ctx.probe.transfer_from)), ignore_errors=True)
         return {"skipped": found}
     spec, choice = found
     name = steered_name(spec.source)
@@ -298,10 +297,10 @@ def evaluate_steered(study: Study) -> dict[str, Any]:
               "mean_difference_norm": spec.direction.mean_difference_norm, "unit": "mean difference",
               "tag": spec.tag, "n_tuning_questions": choice["n_tuning_questions"],
               "n_report_questions": choice["n_report_questions"],
-              "steer_stage_key": (study.store.stage("steer") or {}).get("key")}
-    base = StoredModel(study, spec.source)
+              "steer_stage_key": (store.stage("steer") or {}).get("key")}
+    base = StoredModel(ctx.eval, spec.source)
     with contextlib.ExitStack() as stack:
         model = base if spec.alpha == 0 else SteeredModel(base, spec, stack)
-        info = evaluate_stored_model(study, name, stored=model, exclude_questions=choice["tuning_questions"],  # type: ignore[arg-type]
-                                     gen=hf_generation(study), steering=record)
+        info = evaluate_stored_model(ctx.eval, name, stored=model, exclude_questions=choice["tuning_questions"],  # type: ignore[arg-type]
+                                     gen=hf_generation(ctx), steering=record)
     return {**info, "layer": spec.layer, "alpha": spec.alpha}

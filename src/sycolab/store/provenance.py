@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sycolab.generation.config import GenerationConfig
 from sycolab.judging.config import JudgeConfig
 from sycolab.models.digest import file_sha256
+from sycolab.store.run_store import package_versions
 
 
 def text_sha256(text: str) -> str:
@@ -105,8 +106,6 @@ def build_provenance(model: str | None, stage_key: str | None, weights: str | No
                      steering: dict[str, Any] | None = None) -> Provenance:
     """The record for a result of `model` (None for a study-wide result such as probing, which lists the
     weights digest of each model it read in `models`)."""
-    from sycolab.study.store import package_versions
-
     return Provenance(model=model, stage_key=stage_key, weights_sha256=weights, judge=judge_settings(judge),
                       generation=generation_settings(generation), data=data_files(data, root),
                       versions=package_versions(), evaluation_key=evaluation_key, models=dict(models or {}),

@@ -23,9 +23,10 @@ from typing import Any
 
 from sycolab.errors import UserError
 from sycolab.io import atomic_write_json, read_json
-from sycolab.methods.registry import produces_causal_lm
 
 MODEL_RECORD = "sycolab_model.json"
+DATA_EVAL_PREFIX = "data-"
+"""Folder prefix of a `sycolab eval --data` result under eval/<model>/."""
 PACKAGES = ("sycolab", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "scikit-learn", "statsmodels")
 
 
@@ -46,7 +47,7 @@ class ModelRecord:
     params: dict[str, Any]
     created: str
     stage_key: str | None = None       # key of the stage that made these weights
-    weights_sha256: str | None = None  # `sycolab.study.provenance.weights_sha256` at save time
+    weights_sha256: str | None = None  # `sycolab.models.digest.weights_sha256` at save time
 
     @classmethod
     def read(cls, folder: Path) -> ModelRecord:
@@ -105,14 +106,14 @@ class RunStore:
         return inside(self.root, "eval", name)
 
     # -- models --------------------------------------------------------------------------------
-    def list_models(self, causal_lm_only: bool = True) -> list[ModelRecord]:
-        """Stored models, oldest first (base, sft, then recovery models in the order they were made)."""
+    def list_models(self) -> list[ModelRecord]:
+        """Every stored model, oldest first (base, sft, then recovery models in the order they were made),
+        the reward model included: which methods make a causal LM is the method registry's to say
+        (`sycolab.methods.registry.produces_causal_lm`), not the store's."""
         folder = self.root / "models"
         if not folder.exists():
             return []
         records = [ModelRecord.read(d) for d in folder.iterdir() if (d / MODEL_RECORD).exists()]
-        if causal_lm_only:
-            records = [r for r in records if produces_causal_lm(r.method)]
         return sorted(records, key=lambda r: (r.created, r.name))
 
     def model(self, name: str) -> ModelRecord:

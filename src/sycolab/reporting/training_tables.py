@@ -1,0 +1,168 @@
+"""The report's tables about the methods themselves: each method on the framework axes (its registered
+traits) beside its outcomes, the training summaries, and the reward model's calibration.
+
+Each builder returns a `Table`, or a `NoData` saying which file is missing when there is nothing to show.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sycolab.reporting._format import DASH, metric_cell, num
+from sycolab.reporting._results import (
+    StudyData,
+    TrainingLog,
+)
+from sycolab.reporting.document import Cell, Column, NoData, Table
+from sycolab.reporting.frameworks import framework_of
+
+
+def framework_table(data: StudyData) -> Table | NoData:
+    """Each model's method placed on the framework axes (its registered MethodTraits) beside its outcomes."""
+    models = data.causal_models
+    if not models:
+        return NoData("framework table", "no models in the store (models/*/sycolab_model.json not found)")
+    probe = data.probe.at()
+    src = probe.transfer_source() or "sft"
+    columns = [
+        Column("model", "model"),
+        Column("method", "method"),
+        Column("reference", "reference"),
+        Column("loss", "loss"),
+        Column("data", "data"),
+        Column("aggregate", "aggregate sycophancy"),
+        Column("transfer", f"{src}→model AUROC"),
+        Column("own", "own-model mean AUROC"),
+    ]
+    rows, unknown = [], []
+    for model in models:
+        fw = framework_of(model.method)
+        if fw is None:
+            unknown.append(model.method)
+        result = data.evals.get(model.name)
+        transfer = next((t for t in probe.transfer_summary.rows if t.source == src and t.target == model.name), None)
+        own = probe.summary_of(model.name)
+        rows.append([
+            Cell(model.name),
+            Cell(model.method),
+            Cell(fw.reference if fw else "?"),
+            Cell(fw.loss if fw else "?"),
+            Cell(fw.data if fw else "?"),
+            metric_cell(result.metrics.get("aggregate_sycophancy")) if result else Cell(DASH, numeric=True),
+            Cell(num(transfer.peak_auroc) if transfer else DASH, numeric=True),
+            Cell(num(own.mean_auroc) if own else DASH, numeric=True),
+        ])
+    notes = [f"method '{m}' is not registered in this installation (sycolab.methods.registry)" for m in dict.fromkeys(unknown)]
+    return Table(
+        "framework",
+        columns,
+        rows,
+        caption="reference: the loss keeps the policy near the frozen SFT model (ref), through a KL penalty "
+                "(ref (KL)), or not (free). loss: saturating losses flatten once the margin is large (logistic), "
+                "non-saturating ones keep pulling towards a target margin (squared). data: offline preference "
+                "pairs, online generations, or inference-time (no weights change).",
+        notes=notes,
+    )
+
+
+SUMMARY_KEYS = {
+    "wall_time": ("wall_time_s", "wall_time", "train_runtime"),
+    "tokens_per_s": ("tokens_per_s", "tokens_per_second", "train_tokens_per_second"),
+    "checkpoint": ("chosen_checkpoint", "best_checkpoint", "checkpoint"),
+}
+
+
+def training_table(data: StudyData, logs: dict[str, TrainingLog]) -> Table | NoData:
+    """Logged steps, wall time, throughput, last loss and the chosen checkpoint of each trained model."""
+    if not logs:
+        return NoData("training diagnostics", "no training/*/diagnostics.csv found (no model was trained in this run, "
+                      "or the training stages have not run)")
+    columns = [Column("model", "model"), Column("method", "method"), Column("steps", "logged steps"),
+               Column("loss", "last loss"), Column("wall_time", "wall time (s)"),
+               Column("tokens_per_s", "tokens/s"), Column("checkpoint", "chosen checkpoint")]
+    methods = {m.name: m.method for m in data.models}
+    rows = []
+    for name, log in logs.items():
+        losses = [v for v in log.columns.get("loss", []) if v is not None]
+        found = {key: next((log.summary[c] for c in candidates if log.summary.get(c) is not None), None)
+                 for key, candidates in SUMMARY_KEYS.items()}
+        rows.append([
+            Cell(name),
+            Cell(methods.get(name, DASH)),
+            Cell(str(len(log.steps)), numeric=True),
+            Cell(num(losses[-1], 4) if losses else DASH, numeric=True),
+            Cell(_plain(found["wall_time"], 1), numeric=True),
+            Cell(_plain(found["tokens_per_s"], 0), numeric=True),
+            Cell(_chosen_checkpoint(found["checkpoint"])),
+        ])
+    return Table("training", columns, rows,
+                 caption="From each model's training folder: diagnostics.csv (one row per logging step) and summary.json.")
+
+
+def _chosen_checkpoint(value: object) -> str:
+    """summary.json "checkpoint" (the checkpoint policy's summary) in words; other values as they are."""
+    if not isinstance(value, dict):
+        return _plain(value, 0)
+    if value.get("chosen") != "best" or value.get("best_step") is None:
+        text = "last step"
+    else:
+        best = value.get("best_value")
+        text = f"step {value['best_step']} by {value.get('metric')}" + (f" = {best:.3f}" if isinstance(best, float) else "")
+    if value.get("evaluations"):
+        text += f" ({value['evaluations']} evaluations, {float(value.get('evaluation_seconds') or 0):.1f} s)"
+    return text
+
+
+def _plain(value: object, digits: int) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def reward_calibration_table(data: StudyData, logs: dict[str, TrainingLog]) -> Table | None:
+    """Share of SFT-policy samples whose reward-model score exceeds each threshold (reward model summary.json,
+    `threshold_calibration`), beside each binary GRPO run's threshold and its observed frac_reward_zero_std.
+    None when no reward model recorded a calibration."""
+    from sycolab.methods.reward_model import threshold_calibration, zero_std_share_if_independent
+
+    methods = {m.name: m for m in data.models}
+    rm = next((log for name, log in logs.items()
+               if (methods[name].method if name in methods else None) == "reward_model"
+               and log.summary.get("threshold_calibration")), None)
+    if rm is None:
+        return None
+    binary = {name: log.summary for name, log in logs.items()
+              if isinstance(log.summary.get("reward"), dict) and log.summary["reward"].get("kind") == "binary_threshold"
+              and log.summary["reward"].get("threshold") is not None}
+    rows_data = rm.summary["threshold_calibration"]
+    scores = rm.summary.get("policy_scores")
+    if scores and binary:
+        thresholds = [r["threshold"] for r in rows_data] + [s["reward"]["threshold"] for s in binary.values()]
+        rows_data = threshold_calibration(scores, thresholds)
+    generations = next((int(methods[n].params["num_generations"]) for n in binary
+                        if n in methods and methods[n].params.get("num_generations")), None)
+    columns = [Column("threshold", "threshold"), Column("share", "SFT samples above")]
+    if generations:
+        columns.append(Column("independent", f"all-equal groups if independent (G={generations})"))
+    columns.append(Column("run", "binary GRPO run: frac_reward_zero_std mean / max"))
+    rows = []
+    for r in rows_data:
+        runs = [f"{name}: {num(s.get('frac_reward_zero_std_mean'))} / {num(s.get('frac_reward_zero_std_max'))}"
+                for name, s in binary.items() if math.isclose(float(s["reward"]["threshold"]), r["threshold"])]
+        row = [Cell(num(r["threshold"]), numeric=True),
+               Cell(num(r["share_above"]), f"{r['n_above']} of {rm.summary.get('median_n', DASH)}", numeric=True)]
+        if generations:
+            row.append(Cell(num(zero_std_share_if_independent(r["share_above"], generations), 4), numeric=True))
+        row.append(Cell("; ".join(runs) if runs else ""))
+        rows.append(row)
+    return Table(
+        "reward_calibration",
+        columns,
+        rows,
+        caption=f"Binary GRPO reward calibration: share of SFT-policy samples ({rm.model}'s summary.json) whose "
+                "reward-model score exceeds each threshold (+1 there, -1 elsewhere); thresholds span the scores, plus "
+                "the median. frac_reward_zero_std: share of GRPO groups whose rewards were all equal (no gradient); "
+                "'if independent' is p^G + (1-p)^G, what it would be if samples of one prompt were independent.",
+    )
