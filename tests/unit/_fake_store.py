@@ -32,6 +32,7 @@ from sycolab.store_records import (
     TransferSummaryRow,
     write_rows,
 )
+from sycolab.store_records.samples import SampleRecord
 
 PLANTED_REPLY = ('<script>window.__pwned = 1; document.title = "pwned";</script>'
                  '<img src="x" onerror="window.__pwned = 2">')
@@ -197,7 +198,7 @@ def write_fake_study(
         record = ModelMetrics(name, _metric_values(_metrics_for(name, i)), FLAGS.get(name, []), dict(proxy), statement)
         atomic_write_json(root / "eval" / name / "metrics.json", record.to_dict())
         if samples:
-            write_jsonl(root / "eval" / name / "samples.jsonl", _samples(name))
+            write_jsonl(root / "eval" / name / "samples.jsonl", (SampleRecord(**r).to_dict() for r in _samples(name)))
     if probe:
         _write_probe(root / "probe", [m for m in models if m in evaluated])
     if training:

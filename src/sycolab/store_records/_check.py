@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import functools
 import io
 import json
 import math
@@ -31,16 +30,19 @@ OPTIONAL: dict[str, Any] = {"optional": True}
 """`field(metadata=OPTIONAL)`: a JSON key the writer may leave out (the field's default is used)."""
 
 
-@functools.cache
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
 def field_types(record: type) -> dict[str, Any]:
     """Field name -> resolved type of a record dataclass, in declaration order."""
-    hints = typing.get_type_hints(record)
-    return {f.name: hints[f.name] for f in dataclasses.fields(typing.cast(Any, record))}
+    if record not in _FIELD_TYPES:
+        hints = typing.get_type_hints(record)
+        _FIELD_TYPES[record] = {f.name: hints[f.name] for f in dataclasses.fields(typing.cast(Any, record))}
+    return _FIELD_TYPES[record]
 
 
-@functools.cache
-def _optional(record: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(typing.cast(Any, record)) if f.metadata.get("optional"))
+def _optional(record: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(typing.cast(Any, record)) if f.metadata.get("optional")}
 
 
 def columns(record: type) -> list[str]:
@@ -49,26 +51,26 @@ def columns(record: type) -> list[str]:
 
 
 # -- JSON ------------------------------------------------------------------------------------------
-def from_json(record: type[R], obj: Any, path: str | Path, where: str = "") -> R:
+def from_json(record: type[R], obj: Any, path: str | Path, where: str = "", line: int | None = None) -> R:
     """`obj` (a parsed JSON object) as a `record`, checked key by key; `where` prefixes field names in
-    messages ("metrics.plain_accuracy")."""
+    messages ("metrics.plain_accuracy"); `line`: the object's line in a JSONL file."""
     if not isinstance(obj, dict):
-        raise DataError(str(path), f"expected an object ({record.__name__}), got {_kind(obj)}", field=where or None)
+        raise DataError(str(path), f"expected an object ({record.__name__}), got {_kind(obj)}", line, where or None)
     types_ = field_types(record)
     optional = _optional(record)
     for name in types_:
         if name not in obj and name not in optional:
             raise DataError(str(path), f"missing (this sycolab version's {record.__name__} needs it; "
-                                       "was the file written by another version?)", field=_join(where, name))
+                                       "was the file written by another version?)", line, _join(where, name))
     for key in obj:
         if key not in types_:
             raise DataError(str(path), f"unexpected (not a field of this sycolab version's {record.__name__}: "
-                                       f"{', '.join(types_)})", field=_join(where, str(key)))
-    values = {name: _value(obj[name], tp, path, _join(where, name)) for name, tp in types_.items() if name in obj}
+                                       f"{', '.join(types_)})", line, _join(where, str(key)))
+    values = {name: _value(obj[name], tp, path, _join(where, name), line) for name, tp in types_.items() if name in obj}
     return record(**values)
 
 
-def _value(value: Any, tp: Any, path: str | Path, where: str) -> Any:
+def _value(value: Any, tp: Any, path: str | Path, where: str, line: int | None = None) -> Any:
     """`value` checked against the type `tp` (and converted: ints to float, nested records built)."""
     if tp is Any:
         return value
@@ -78,34 +80,34 @@ def _value(value: Any, tp: Any, path: str | Path, where: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         if len(inner) == 1:
-            return _value(value, inner[0], path, where)
+            return _value(value, inner[0], path, where, line)
         for option in inner:
             try:
-                return _value(value, option, path, where)
+                return _value(value, option, path, where, line)
             except DataError:
                 continue
-        raise _wrong(path, where, tp, value)
+        raise _wrong(path, where, tp, value, line)
     if dataclasses.is_dataclass(tp):
-        return from_json(tp, value, path, where)  # type: ignore[arg-type]
+        return from_json(typing.cast(type, tp), value, path, where, line)
     if origin is dict:
         if not isinstance(value, dict):
-            raise _wrong(path, where, tp, value)
-        return {str(k): _value(v, args[1], path, _join(where, str(k))) for k, v in value.items()}
+            raise _wrong(path, where, tp, value, line)
+        return {str(k): _value(v, args[1], path, _join(where, str(k)), line) for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
-            raise _wrong(path, where, tp, value)
-        return [_value(v, args[0], path, f"{where}[{i}]") for i, v in enumerate(value)]
+            raise _wrong(path, where, tp, value, line)
+        return [_value(v, args[0], path, f"{where}[{i}]", line) for i, v in enumerate(value)]
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _wrong(path, where, tp, value)
+            raise _wrong(path, where, tp, value, line)
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _wrong(path, where, tp, value)
+            raise _wrong(path, where, tp, value, line)
         return value
     if tp in (str, bool):
         if not isinstance(value, tp):
-            raise _wrong(path, where, tp, value)
+            raise _wrong(path, where, tp, value, line)
         return value
     raise TypeError(f"record field {where}: type {tp!r} is not supported")
 
@@ -181,6 +183,6 @@ def _name(tp: Any) -> str:
     return str(tp).replace("typing.", "") if not isinstance(tp, type) else tp.__name__
 
 
-def _wrong(path: str | Path, where: str, tp: Any, value: Any) -> DataError:
+def _wrong(path: str | Path, where: str, tp: Any, value: Any, line: int | None = None) -> DataError:
     shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-    return DataError(str(path), f"expected {_name(tp)}, got {_kind(value)} {shown}", field=where)
+    return DataError(str(path), f"expected {_name(tp)}, got {_kind(value)} {shown}", line, where)
