@@ -32,6 +32,7 @@ from sycolab.store_records import (
     TransferSummaryRow,
     write_rows,
 )
+from sycolab.store_records.models import MODEL_RECORD, ModelRecord
 from sycolab.store_records.samples import SampleRecord
 
 PLANTED_REPLY = ('<script>window.__pwned = 1; document.title = "pwned";</script>'
@@ -180,10 +181,9 @@ def write_fake_study(
     root = Path(root)
     evaluated = list(models) if evaluated is None else list(evaluated)
     for i, name in reversed(list(enumerate(models))):  # reverse: the report must sort by 'created', not file order
-        atomic_write_json(root / "models" / name / "sycolab_model.json", {
-            "name": name, "method": _method(name), "parent": None if name == "base" else ("base" if name == "sft" else "sft"),
-            "adapter": False, "base_model": None, "params": {}, "created": _created(i),
-        })
+        parent = None if name == "base" else ("base" if name == "sft" else "sft")
+        record = ModelRecord(name=name, method=_method(name), parent=parent, adapter=False, params={}, created=_created(i))
+        atomic_write_json(root / "models" / name / MODEL_RECORD, record.to_dict())
     if manifest:
         stages = {"base": {"status": "done"}, "train:sft": {"status": "done"}}
         stages.update({f"eval:{n}": {"status": "done"} for n in evaluated})

@@ -157,3 +157,24 @@ def test_report_on_a_store_from_another_version_is_one_line_exit_2(tmp_path: Pat
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "eval/dpo/metrics.json: field 'sources': missing" in err[0], err
     assert sorted(p.name for p in root.rglob("*")) == before  # no report written
+
+
+def test_a_model_card_reads_back_and_names_a_bad_field(tmp_path: Path):
+    from sycolab.store_records.models import MODEL_RECORD, ModelRecord
+    from sycolab.study.store import RunStore, write_model_record
+
+    folder = tmp_path / "models" / "sft"
+    write_model_record(folder, "sft", "sft", "base", {"lr": 1e-4}, adapter=True, base_model="../base",
+                       stage_key="k", weights_sha256="f" * 64)
+    record = RunStore(tmp_path).model("sft")
+    assert (record.parent, record.adapter, record.params, record.base_model) == ("base", True, {"lr": 1e-4}, "../base")
+    card = read_json(folder / MODEL_RECORD)
+    assert sorted(card) == sorted(["name", "method", "parent", "adapter", "base_model", "params", "created",
+                                   "stage_key", "weights_sha256"])
+    atomic_write_json(folder / MODEL_RECORD, {**card, "adapter": "yes"})
+    with pytest.raises(DataError, match=r"sycolab_model.json: field 'adapter': expected bool, got str 'yes'"):
+        ModelRecord.read(folder)
+    del card["created"]
+    atomic_write_json(folder / MODEL_RECORD, card)
+    with pytest.raises(DataError, match=r"sycolab_model.json: field 'created': missing"):
+        RunStore(tmp_path).list_models()
