@@ -53,7 +53,7 @@ def print_summary(store: RunStore, out: TextIO) -> None:
 
 def behaviour_table(store: RunStore) -> str:
     """Plain-text behavioural table: one row per evaluated model."""
-    from sycolab.io import read_json
+    from sycolab.store_records import ModelMetrics
 
     cols = ["aggregate_sycophancy", "answer_sycophancy_rate", "plain_accuracy", "flip_rate", "feedback_sycophancy"]
     lines = ["model".ljust(28) + "".join(c[:22].rjust(24) for c in cols)]
@@ -61,11 +61,13 @@ def behaviour_table(store: RunStore) -> str:
         path = store.eval_dir(record.name) / "metrics.json"
         if not path.exists():
             continue
-        metrics = read_json(path)["metrics"]
+        metrics = ModelMetrics.read(path).metrics
         cells = []
         for c in cols:
-            m = metrics.get(c) or {}
-            v = m.get("value")
-            cells.append(("-" if v is None else f"{v:.3f} [{m.get('ci_low', 0):.2f},{m.get('ci_high', 0):.2f}]").rjust(24))
+            m = metrics.get(c)
+            if m is None or m.value is None:
+                cells.append("-".rjust(24))
+                continue
+            cells.append(f"{m.value:.3f} [{m.ci_low or 0:.2f},{m.ci_high or 0:.2f}]".rjust(24))
         lines.append(record.name.ljust(28) + "".join(cells))
     return "\n".join(lines) + "\n"
