@@ -2,7 +2,7 @@
 
 A record type is a dataclass whose fields are the file's keys (JSON) or columns (CSV), in the order the
 writer writes them. Reading checks the file against it: a key or column that is missing, one the record
-does not declare, or a value of the wrong type is a `DataError` naming the file, the line (CSV) and the
+does not declare, or a value of the wrong type is a `DataError` naming the file, the line (CSV, JSONL) and the
 field, so a file written by another sycolab version stops the reader with exit 2 instead of a wrong
 table. Every field is required unless its metadata says `optional` (a JSON key the writer leaves out
 when it has no value).
@@ -17,7 +17,7 @@ import json
 import math
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,8 +41,8 @@ def field_types(record: type) -> dict[str, Any]:
     return _FIELD_TYPES[record]
 
 
-def _optional(record: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(typing.cast(Any, record)) if f.metadata.get("optional")}
+def _optional(record: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(typing.cast(Any, record)) if f.metadata.get("optional"))
 
 
 def columns(record: type) -> list[str]:
@@ -53,7 +53,17 @@ def columns(record: type) -> list[str]:
 # -- JSON ------------------------------------------------------------------------------------------
 def from_json(record: type[R], obj: Any, path: str | Path, where: str = "", line: int | None = None) -> R:
     """`obj` (a parsed JSON object) as a `record`, checked key by key; `where` prefixes field names in
-    messages ("metrics.plain_accuracy"); `line`: the object's line in a JSONL file."""
+    messages ("metrics.plain_accuracy"); `line`: the object's line in a JSONL file.
+
+    A file that matches takes the fast path (one compiled converter per type); only a mismatch walks the
+    object again, keeping the path to the field, to say where it is."""
+    try:
+        return _converter(record)(obj)
+    except _Mismatch:
+        return _checked(record, obj, path, where, line)
+
+
+def _checked(record: type[R], obj: Any, path: str | Path, where: str, line: int | None) -> R:
     if not isinstance(obj, dict):
         raise DataError(str(path), f"expected an object ({record.__name__}), got {_kind(obj)}", line, where or None)
     types_ = field_types(record)
@@ -68,6 +78,75 @@ def from_json(record: type[R], obj: Any, path: str | Path, where: str = "", line
                                        f"{', '.join(types_)})", line, _join(where, str(key)))
     values = {name: _value(obj[name], tp, path, _join(where, name), line) for name, tp in types_.items() if name in obj}
     return record(**values)
+
+
+class _Mismatch(Exception):
+    """A value that does not fit its type (the fast path gives up; `_checked` says where)."""
+
+
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {}
+
+
+def _converter(tp: Any) -> Callable[[Any], Any]:
+    """A function that returns a JSON value as type `tp` (nested records built) or raises _Mismatch."""
+    if tp not in _CONVERTERS:
+        _CONVERTERS[tp] = _make_converter(tp)
+    return _CONVERTERS[tp]
+
+
+def _make_converter(tp: Any) -> Callable[[Any], Any]:
+    if tp is Any:
+        return lambda value: value
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [_converter(a) for a in args if a is not type(None)]
+        nullable = type(None) in args
+
+        def union(value: Any) -> Any:
+            if value is None and nullable:
+                return None
+            for option in options:
+                try:
+                    return option(value)
+                except _Mismatch:
+                    continue
+            raise _Mismatch
+        return union
+    if dataclasses.is_dataclass(tp):
+        record = typing.cast(type, tp)
+        fields = {name: _converter(t) for name, t in field_types(record).items()}
+        names, required = fields.keys(), fields.keys() - _optional(record)
+
+        def build(value: Any) -> Any:
+            if type(value) is not dict or not required <= value.keys() or not value.keys() <= names:
+                raise _Mismatch
+            return record(**{k: fields[k](v) for k, v in value.items()})
+        return build
+    if origin is dict:
+        item = _converter(args[1])
+
+        def mapping(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _Mismatch
+            return {k: item(v) for k, v in value.items()}
+        return mapping
+    if origin is list:
+        element = _converter(args[0])
+
+        def sequence(value: Any) -> Any:
+            if type(value) is not list:
+                raise _Mismatch
+            return [element(v) for v in value]
+        return sequence
+    allowed = {float: (int, float), int: (int,), str: (str,), bool: (bool,)}.get(tp)
+    if allowed is None:
+        raise TypeError(f"record field type {tp!r} is not supported")
+
+    def primitive(value: Any) -> Any:
+        if type(value) not in allowed:
+            raise _Mismatch
+        return value
+    return primitive
 
 
 def _value(value: Any, tp: Any, path: str | Path, where: str, line: int | None = None) -> Any:
