@@ -15,6 +15,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sycolab.io import atomic_write_json, write_jsonl, write_table
+from sycolab.store_records import (
+    AblationRow,
+    BaselineRow,
+    CosineMeanRow,
+    CosineRow,
+    LabelRow,
+    MetricValue,
+    ModelMetrics,
+    OwnAurocRow,
+    OwnSummaryRow,
+    PatchingRow,
+    SteeringRow,
+    TemplateAurocRow,
+    TransferRow,
+    TransferSummaryRow,
+    write_rows,
+)
+from sycolab.store_records.models import MODEL_RECORD, ModelRecord
+from sycolab.store_records.samples import SampleRecord
 
 PLANTED_REPLY = ('<script>window.__pwned = 1; document.title = "pwned";</script>'
                  '<img src="x" onerror="window.__pwned = 2">')
@@ -108,6 +127,10 @@ def _metrics_for(name: str, i: int) -> dict[str, tuple[float | None, float | Non
     return {k: (None if v is None else round(v - shift, 3), lo, hi, n, u) for k, (v, lo, hi, n, u) in METRICS["dpo"].items()}
 
 
+def _metric_values(table: dict[str, tuple[float | None, float | None, float | None, int, int]]) -> dict[str, MetricValue]:
+    return {k: MetricValue(v, lo, hi, n, u) for k, (v, lo, hi, n, u) in table.items()}
+
+
 def _samples(name: str) -> list[dict]:
     rows = []
     for q in range(QUESTIONS_PER_MODEL):
@@ -158,10 +181,9 @@ def write_fake_study(
     root = Path(root)
     evaluated = list(models) if evaluated is None else list(evaluated)
     for i, name in reversed(list(enumerate(models))):  # reverse: the report must sort by 'created', not file order
-        atomic_write_json(root / "models" / name / "sycolab_model.json", {
-            "name": name, "method": _method(name), "parent": None if name == "base" else ("base" if name == "sft" else "sft"),
-            "adapter": False, "base_model": None, "params": {}, "created": _created(i),
-        })
+        parent = None if name == "base" else ("base" if name == "sft" else "sft")
+        record = ModelRecord(name=name, method=_method(name), parent=parent, adapter=False, params={}, created=_created(i))
+        atomic_write_json(root / "models" / name / MODEL_RECORD, record.to_dict())
     if manifest:
         stages = {"base": {"status": "done"}, "train:sft": {"status": "done"}}
         stages.update({f"eval:{n}": {"status": "done"} for n in evaluated})
@@ -172,15 +194,11 @@ def write_fake_study(
             "versions": {"python": "3.11", "sycolab": "0.1.0"}, "stages": stages,
         })
     for i, name in enumerate(evaluated):
-        metrics = {k: {"value": v, "ci_low": lo, "ci_high": hi, "n": n, "n_unscored": u}
-                   for k, (v, lo, hi, n, u) in _metrics_for(name, i).items()}
         proxy, statement = PROXY.get(name, PROXY["dpo"])
-        atomic_write_json(root / "eval" / name / "metrics.json", {
-            "model": name, "metrics": metrics, "flags": FLAGS.get(name, []), "proxy": proxy,
-            "proxy_vs_generation": statement,
-        })
+        record = ModelMetrics(name, _metric_values(_metrics_for(name, i)), FLAGS.get(name, []), dict(proxy), statement)
+        atomic_write_json(root / "eval" / name / "metrics.json", record.to_dict())
         if samples:
-            write_jsonl(root / "eval" / name / "samples.jsonl", _samples(name))
+            write_jsonl(root / "eval" / name / "samples.jsonl", (SampleRecord(**r).to_dict() for r in _samples(name)))
     if probe:
         _write_probe(root / "probe", [m for m in models if m in evaluated])
     if training:
@@ -195,9 +213,10 @@ def _write_probe(folder: Path, models: list[str]) -> None:
     def like(name: str, table: dict):
         return table.get(name, table.get("dpo"))
 
-    write_table(folder / "labels.csv", [
+    last = {"position": "last"}
+    write_rows(folder / "labels.csv", LabelRow, [
         {**dict(zip(("model", "n", "n_sycophantic", "n_honest", "fitted", "reason"), (m, *like(m, LABELS)), strict=True)),
-         "n_hedged_excluded": 2 if m == "sft" else 0, "n_refused_excluded": 0}
+         "n_hedged_excluded": 2 if m == "sft" else 0, "n_refused_excluded": 0, "n_unscored": 0}
         for m in models
     ])
     fitted = [m for m in models if like(m, LABELS)[3]]
@@ -206,51 +225,54 @@ def _write_probe(folder: Path, models: list[str]) -> None:
         mean, peak, peak_auroc, above, floor = like(m, OWN_SUMMARY)
         for layer in range(N_LAYERS):
             auroc = peak_auroc if layer == peak else round(0.55 + 0.05 * layer, 3)
-            own_auroc.append({"model": m, "kind": "logistic", "layer": layer, "auroc": auroc,
-                              "ci_low": round(auroc - 0.06, 3), "ci_high": round(auroc + 0.05, 3), "null_p95": floor})
-    write_table(folder / "own_auroc.csv", own_auroc)
-    write_table(folder / "own_summary.csv", [
-        {"model": m, "kind": "logistic", "mean_auroc": s[0], "peak_layer": s[1], "peak_auroc": s[2],
+            own_auroc.append({"model": m, **last, "kind": "logistic", "layer": layer, "auroc": auroc,
+                              "ci_low": round(auroc - 0.06, 3), "ci_high": round(auroc + 0.05, 3), "null_p95": floor,
+                              "p_value": None})
+    write_rows(folder / "own_auroc.csv", OwnAurocRow, own_auroc)
+    write_rows(folder / "own_summary.csv", OwnSummaryRow, [
+        {"model": m, **last, "kind": "logistic", "mean_auroc": s[0], "peak_layer": s[1], "peak_auroc": s[2],
          "peak_ci_low": round(s[2] - 0.06, 3), "peak_ci_high": round(s[2] + 0.05, 3), "peak_set": [s[1] - 1, s[1]],
          "layers_above_chance": s[3], "noise_floor": s[4], "dropped_layers": []}
         for m in fitted for s in [like(m, OWN_SUMMARY)]
     ])
-    write_table(folder / "baselines.csv", [
+    write_rows(folder / "baselines.csv", BaselineRow, [
         {"model": m, "baseline": b, "auroc": v, "ci_low": round(v - 0.1, 3), "ci_high": round(v + 0.1, 3), "n": 8}
         for m in fitted for b, v in BASELINES
-    ] + [{"model": m, "baseline": "agreement with sft", "auroc": 0.66, "n": 8} for m in fitted if m != "sft"])
-    write_table(folder / "own_by_template.csv", [
-        {"model": m, "layer": layer, "template": t, "n": 4, "auroc": round(0.5 + 0.04 * layer + d, 3),
+    ] + [{"model": m, "baseline": "agreement with sft", "auroc": 0.66, "ci_low": None, "ci_high": None, "n": 8}
+         for m in fitted if m != "sft"])
+    write_rows(folder / "own_by_template.csv", TemplateAurocRow, [
+        {"model": m, **last, "layer": layer, "template": t, "n": 4, "auroc": round(0.5 + 0.04 * layer + d, 3),
          "ci_low": 0.4, "ci_high": 0.9, "null_p95": 0.6}
         for m in fitted for t, d in (("suggest_incorrect", 0.1), ("doubt_correct", 0.0)) for layer in range(N_LAYERS)
     ])
-    write_table(folder / "transfer.csv", [
-        {"source": "sft", "target": m, "layer": layer, "auroc": round(0.6 + 0.05 * layer, 3),
+    write_rows(folder / "transfer.csv", TransferRow, [
+        {"source": "sft", "target": m, **last, "layer": layer, "auroc": round(0.6 + 0.05 * layer, 3),
          "ci_low": round(0.5 + 0.05 * layer, 3), "ci_high": round(0.7 + 0.05 * layer, 3), "p_value": 0.01,
          "p_layers": 0.02 if layer >= 2 else 0.1, "p_holm": 0.04 if layer >= 2 else 0.2, "p_floor": 0.002}
         for m in fitted for layer in range(N_LAYERS)
     ])
-    write_table(folder / "transfer_summary.csv", [
-        {"source": "sft", "target": m, "peak_layer": 3, "peak_auroc": v[0], "peak_ci_low": round(v[0] - 0.05, 3),
+    write_rows(folder / "transfer_summary.csv", TransferSummaryRow, [
+        {"source": "sft", "target": m, **last, "peak_layer": 3, "peak_auroc": v[0], "peak_ci_low": round(v[0] - 0.05, 3),
          "peak_ci_high": round(v[0] + 0.04, 3), "peak_set": [2, 3], "mean_auroc": 0.68, "p_holm": v[1],
          "p_floor": 0.002, "agreement_auroc": 0.66, "interpretation": v[2]}
         for m in fitted for v in [TRANSFER_SUMMARY.get(("sft", m), TRANSFER_SUMMARY[("sft", "dpo")])]
     ])
-    write_table(folder / "cosine.csv", [
-        {"layer": layer, "model_a": "sft", "model_b": m, "cosine": 1.0 if m == "sft" else COSINE.get(layer, 0.0)}
+    write_rows(folder / "cosine.csv", CosineRow, [
+        {**last, "layer": layer, "model_a": "sft", "model_b": m, "cosine": 1.0 if m == "sft" else COSINE.get(layer, 0.0)}
         for layer in range(N_LAYERS) for m in fitted
     ])
-    write_table(folder / "cosine_mean.csv", [
-        {"model_a": "sft", "model_b": m, "mean_cosine": 1.0 if m == "sft" else sum(COSINE.values()) / N_LAYERS,
+    write_rows(folder / "cosine_mean.csv", CosineMeanRow, [
+        {**last, "model_a": "sft", "model_b": m, "mean_cosine": 1.0 if m == "sft" else sum(COSINE.values()) / N_LAYERS,
          "n_layers": N_LAYERS}
         for m in fitted
     ])
-    write_table(folder / "ablation.csv", [
-        dict(zip(("model", "layer", "k", "original_auroc", "ablated_auroc", "recovery_pct"), row, strict=True))
+    write_rows(folder / "ablation.csv", AblationRow, [
+        {**dict(zip(("model", "layer", "k", "original_auroc", "ablated_auroc", "recovery_pct"), row, strict=True)), **last}
         for row in ABLATION if row[0] in fitted
     ])
-    write_table(folder / "patching.csv", [
-        {"model": "sft", "layer": layer, "gap_before": 0.35, "gap_after": round(0.35 * (1 - share), 4), "share_removed": share}
+    write_rows(folder / "patching.csv", PatchingRow, [
+        {"model": "sft", **last, "layer": layer, "gap_before": 0.35, "gap_after": round(0.35 * (1 - share), 4),
+         "share_removed": share}
         for layer, share in enumerate((0.05, 0.2, 0.6, 0.3))
     ])
     _write_steer(folder.parent / "steer")
@@ -267,7 +289,7 @@ STEER_CHOICE = {"source": "sft", "model": "sft+steer", "layer": 2, "alpha": 2.0,
 
 
 def _write_steer(folder: Path) -> None:
-    write_table(folder / "curve.csv", [
+    write_rows(folder / "curve.csv", SteeringRow, [
         {"model": "sft", "layer": 2, "alpha": alpha, "answer_sycophancy_rate": rate,
          "answer_sycophancy_rate_ci_low": round(rate - 0.1, 3), "answer_sycophancy_rate_ci_high": round(rate + 0.1, 3),
          "plain_accuracy": acc, "hedged_rate": 0.0, "n_questions": 24, "kept": alpha == STEER_CHOICE["alpha"]}
@@ -279,15 +301,12 @@ def _write_steer(folder: Path) -> None:
 def write_steered_eval(root: Path, name: str = "sft+steer") -> Path:
     """eval/<name>/metrics.json of the steered sft (dpo's metrics, provenance "steering" as the steer stage
     writes it), without a model folder, as the eval:sft+steer stage leaves it."""
-    metrics = {k: {"value": v, "ci_low": lo, "ci_high": hi, "n": n, "n_unscored": u}
-               for k, (v, lo, hi, n, u) in METRICS["dpo"].items()}
     steering = {k: STEER_CHOICE[k] for k in ("source", "layer", "alpha", "direction_sha256", "mean_difference_norm",
                                               "n_tuning_questions", "n_report_questions")}
-    return atomic_write_json(root / "eval" / name / "metrics.json", {
-        "model": name, "metrics": metrics, "flags": [], "proxy": None, "proxy_vs_generation": None,
-        "provenance": {"model": name, "stage_key": None, "weights_sha256": "f" * 64, "judge": {"kind": "rule"},
-                       "generation": {"backend": "hf"}, "data": [], "steering": steering},
-    })
+    provenance = {"model": name, "stage_key": None, "weights_sha256": "f" * 64, "judge": {"kind": "rule"},
+                  "generation": {"backend": "hf"}, "data": [], "steering": steering}
+    record = ModelMetrics(name, _metric_values(METRICS["dpo"]), provenance=provenance)
+    return atomic_write_json(root / "eval" / name / "metrics.json", record.to_dict())
 
 
 def _write_training(folder: Path, name: str) -> None:

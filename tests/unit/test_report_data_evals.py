@@ -11,6 +11,7 @@ from sycolab.reporting import build_document
 from sycolab.reporting.data_evals import data_evaluation_table, read_data_evaluations
 from sycolab.reporting.document import NoData, Table
 from sycolab.store import DataFile, Provenance
+from sycolab.store_records import MetricValue, ModelMetrics
 
 PROV = Provenance(model="dpo", stage_key="0123456789abcdef", weights_sha256="f" * 64,
                   judge={"kind": "openai", "model": "grader", "endpoint": "http://127.0.0.1:8001/v1"},
@@ -19,20 +20,18 @@ PROV = Provenance(model="dpo", stage_key="0123456789abcdef", weights_sha256="f" 
                         DataFile("are_you_sure", "/data/are_you_sure.jsonl", "cd" * 32)])
 
 
-def _metric(value: float, n: int, unscored: int = 0) -> dict:
-    return {"value": value, "ci_low": value - 0.1, "ci_high": value + 0.1, "n": n, "n_unscored": unscored,
-            "n_questions": 40}
+def _metric(value: float, n: int, unscored: int = 0) -> MetricValue:
+    return MetricValue(value, value - 0.1, value + 0.1, n, unscored, 40)
 
 
 def _write_data_eval(root, model: str, tag: str, provenance: Provenance | None) -> None:
     folder = root / "eval" / model / f"data-{tag}"
     folder.mkdir(parents=True)
-    metrics = {"model": model, "protocols": ["sharma", "seed"], "flags": ["judge: 3 of 9 judge replies unparseable"],
-               "metrics": {"answer_sycophancy_rate": _metric(0.25, 80, 3), "flip_rate": _metric(0.5, 40),
-                           "seed.answer_sycophancy_rate": _metric(0.375, 80)}}
-    if provenance is not None:
-        metrics["provenance"] = provenance.to_dict()
-    (folder / "metrics.json").write_text(json.dumps(metrics))
+    metrics = ModelMetrics(model, {"answer_sycophancy_rate": _metric(0.25, 80, 3), "flip_rate": _metric(0.5, 40),
+                                   "seed.answer_sycophancy_rate": _metric(0.375, 80)},
+                           flags=["judge: 3 of 9 judge replies unparseable"], protocols=["sharma", "seed"],
+                           provenance=None if provenance is None else provenance.to_dict())
+    (folder / "metrics.json").write_text(json.dumps(metrics.to_dict()))
 
 
 def test_each_data_evaluation_is_a_row_with_files_judge_and_both_protocols(tmp_path):

@@ -7,16 +7,21 @@ import json
 from _fake_store import PLANTED_REPLY, write_fake_study
 
 from sycolab.reporting.samples import outcome, script_json, select_samples
+from sycolab.store_records.samples import SampleRecord
+
+
+def _record(scored: bool, **labels: bool | None) -> SampleRecord:
+    return SampleRecord("s", "answer", "neutral", "q0", None, [], "r", {}, scored, **labels)
 
 
 def test_outcome_labels():
-    assert outcome({"scored": False, "sycophantic": True}) == "unscored"
-    assert outcome({"scored": True, "sycophantic": True}) == "sycophantic"
-    assert outcome({"scored": True, "sycophantic": False, "correct": True}) == "not sycophantic"
-    assert outcome({"scored": True, "sycophantic": None, "hedged": True, "correct": False}) == "hedged"
-    assert outcome({"scored": True, "sycophantic": None, "hedged": False, "correct": True}) == "correct"
-    assert outcome({"scored": True, "correct": False}) == "incorrect"
-    assert outcome({"scored": True}) == "scored"
+    assert outcome(_record(False, sycophantic=True)) == "unscored"
+    assert outcome(_record(True, sycophantic=True)) == "sycophantic"
+    assert outcome(_record(True, sycophantic=False, correct=True)) == "not sycophantic"
+    assert outcome(_record(True, sycophantic=None, hedged=True, correct=False)) == "hedged"
+    assert outcome(_record(True, sycophantic=None, hedged=False, correct=True)) == "correct"
+    assert outcome(_record(True, correct=False)) == "incorrect"
+    assert outcome(_record(True)) == "scored"
 
 
 def test_select_samples_round_robin_over_dataset_template_outcome(tmp_path):
@@ -28,11 +33,11 @@ def test_select_samples_round_robin_over_dataset_template_outcome(tmp_path):
     # second record of the first group with two (neutral, q1). suggest_correct q1 is the one left out.
     picked, total = select_samples(path, "dpo", cap=9)
     assert total == 10
-    ids = {(r.template, r.prompt[0][1]) for r in picked}
+    ids = {(r.sample.template, r.sample.prompt[0]["content"]) for r in picked}
     assert len(picked) == 9
     assert ("suggest_correct", "Question 1 <b>bold</b>? (suggest_correct)") not in ids
-    assert [r.outcome for r in picked if r.template == "suggest_incorrect"] == ["sycophantic", "not sycophantic"]
-    assert picked[0].response == "dpo answer 0 under neutral"  # file order is kept
+    assert [r.outcome for r in picked if r.sample.template == "suggest_incorrect"] == ["sycophantic", "not sycophantic"]
+    assert picked[0].sample.response == "dpo answer 0 under neutral"  # file order is kept
 
 
 def test_select_samples_cap_zero_only_counts(tmp_path):

@@ -46,10 +46,11 @@ def test_steering_table_marks_the_kept_alpha_of_the_tuning_curve(tmp_path):
 
 
 def test_steering_table_says_why_when_the_stage_skipped(tmp_path):
-    from sycolab.io import atomic_write_json, write_table
+    from sycolab.io import atomic_write_json
+    from sycolab.store_records import SteeringRow, write_rows
 
     root = write_fake_study(tmp_path / "run")
-    write_table(root / "steer" / "curve.csv", [], columns=["model", "alpha"])
+    write_rows(root / "steer" / "curve.csv", SteeringRow, [])
     atomic_write_json(root / "steer" / "choice.json", {"source": "sft", "skipped": "no peak layer"})
     empty = steering_table(StudyData.read(root))
     assert "steering skipped: no peak layer" in empty.reason

@@ -7,6 +7,7 @@ from _fake_store import write_fake_study
 
 from sycolab.errors import DataError
 from sycolab.io import write_table
+from sycolab.store_records import BaselineRow, write_rows
 from sycolab.reporting._format import layer_ranges, metric_cell
 from sycolab.reporting._results import MetricValue, StudyData
 from sycolab.reporting.assemble import _training_logs
@@ -102,9 +103,9 @@ def test_probing_table_cells(study):
 
 def test_probing_table_notes_a_transfer_that_a_shortcut_matches(tmp_path):
     root = write_fake_study(tmp_path)
-    write_table(root / "probe" / "baselines.csv", [
-        {"model": "dpo", "baseline": "template", "auroc": 0.75},
-        {"model": "dpo", "baseline": "knowledge", "auroc": 0.5},
+    write_rows(root / "probe" / "baselines.csv", BaselineRow, [
+        {"model": "dpo", "baseline": "template", "auroc": 0.75, "ci_low": None, "ci_high": None, "n": None},
+        {"model": "dpo", "baseline": "knowledge", "auroc": 0.5, "ci_low": None, "ci_high": None, "n": None},
     ])
     table = probing_table(StudyData.read(root))
     assert "dpo: sft→dpo transfer 0.710 does not exceed the template baseline 0.750" in table.notes
@@ -170,7 +171,7 @@ def test_training_table_without_diagnostics(tmp_path):
 def test_malformed_probe_table_names_file_and_column(tmp_path):
     root = write_fake_study(tmp_path)
     write_table(root / "probe" / "own_summary.csv", [{"model": "sft", "kind": "logistic"}])
-    with pytest.raises(DataError, match=r"own_summary.csv:2: field 'mean_auroc': column 'mean_auroc' is missing"):
+    with pytest.raises(DataError, match=r"own_summary.csv:1: field 'position': column missing"):
         StudyData.read(root)
 
 
@@ -186,7 +187,8 @@ def test_behaviour_table_shows_the_chosen_protocols_and_mixed_sources(tmp_path):
     root = write_fake_study(tmp_path)
     path = root / "eval" / "sft" / "metrics.json"
     stored = read_json(path)
-    stored["metrics"]["seed.aggregate_sycophancy"] = {"value": None, "ci_low": None, "ci_high": None, "n": 9, "n_unscored": 0}
+    stored["metrics"]["seed.aggregate_sycophancy"] = {"value": None, "ci_low": None, "ci_high": None, "n": 9, "n_unscored": 0,
+                                                      "n_questions": None}
     stored["metrics"]["seed.answer_sycophancy_rate"] = {"value": 0.75, "ci_low": 0.5, "ci_high": 1.0, "n": 4,
                                                         "n_unscored": 0, "n_questions": 2}
     stored["protocols"] = ["seed"]
@@ -222,7 +224,7 @@ def test_per_template_table_reads_the_breakdown(tmp_path):
     assert isinstance(per_template_table(StudyData.read(root)), NoData)  # no breakdown stored yet
     path = root / "eval" / "sft" / "metrics.json"
     data = json.loads(path.read_text())
-    cell = {"ci_low": 0.5, "ci_high": 0.9, "n": 30, "n_unscored": 0}
+    cell = {"ci_low": 0.5, "ci_high": 0.9, "n": 30, "n_unscored": 0, "n_questions": None}
     data["breakdown"] = {"answer.neutral.accuracy": {"value": 0.7, **cell},
                          "answer.suggest_incorrect.adopted": {"value": 0.6, **cell}}
     path.write_text(json.dumps(data))

@@ -1,8 +1,9 @@
 """Evaluation items (what is asked) and per-sample records (what was answered and how it was judged).
 
 `EvalItem` (defined in `sycolab.data.eval_items`, re-exported here) is what `sycolab.data.sycophancy_eval`
-loads from a SycophancyEval file. `SampleRecord` is one line of `eval/<name>/samples.jsonl` (architecture.md
-"Evaluation records"); metrics are computed from records alone, so reports never need a model.
+loads from a SycophancyEval file. `SampleRecord` (defined in `sycolab.store_records.samples`, re-exported
+here) is one line of `eval/<name>/samples.jsonl`; metrics are computed from records alone, so reports never
+need a model.
 
 How verdicts become record fields (the metric definitions in DESIGN.md rest on these):
 
@@ -39,8 +40,8 @@ never folded into a class.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
 
 from sycolab.data.eval_items import ANSWER, ARE_YOU_SURE, DATASETS, FEEDBACK, EvalItem, EvalItems
 from sycolab.data.prompts import (
@@ -51,6 +52,7 @@ from sycolab.data.prompts import (
     PRESSURED_TEMPLATES,
     SUGGEST_INCORRECT,
 )
+from sycolab.store_records.samples import SampleRecord
 
 # Verdict names in SampleRecord.verdicts.
 V_CORRECT: Final = "correct"
@@ -86,43 +88,6 @@ __all__ = [
     "feedback_positivity",
     "stance_shifted",
 ]
-
-
-@dataclass
-class SampleRecord:
-    """One judged generation: one line of samples.jsonl (architecture.md "Evaluation records")."""
-
-    sample_id: str
-    dataset: str
-    template: str
-    question_id: str
-    domain: str | None
-    prompt: list[dict[str, str]]
-    response: str
-    verdicts: dict[str, str | None]
-    scored: bool
-    correct: bool | None = None
-    sycophantic: bool | None = None
-    hedged: bool | None = None
-    judge_errors: dict[str, str] = field(default_factory=dict)  # unscored verdict name -> why (no grade)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The same as `dataclasses.asdict` (containers copied one level deep: their values are strings, None
-        or booleans), without its recursive deep copy, which was a large share of a cached re-evaluation."""
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if isinstance(value, dict):
-                value = dict(value)
-            elif isinstance(value, list):
-                value = [dict(v) if isinstance(v, dict) else v for v in value]
-            out[name] = value
-        return out
-
-    @classmethod
-    def from_dict(cls, obj: Mapping[str, Any]) -> SampleRecord:
-        names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in obj.items() if k in names})
 
 
 def _is(label: str | None, value: str) -> bool | None:

@@ -10,8 +10,8 @@ Steps, each skipped with a recorded reason when its inputs are missing:
    the stored activations alone); every row carries its `position`;
 3. with a `measure_sycophancy` callable: direction interventions on the source model, at `cfg.position`.
 Steering (the alpha sweep and the steered model) is its own stage after this one (`sycolab.study.steer`).
-Tables (docs/architecture.md, "Probing tables") are written with `sycolab.io.write_table`, plus
-`probe/intervention.csv` and `probe/summary.json`.
+Each table is written as its record type (`sycolab.store_records.PROBE_TABLES`, docs/architecture.md
+"Probing tables"), plus `probe/summary.json`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from sycolab.data.prompts import ANSWER_PREFIX
-from sycolab.io import atomic_write_json, write_table
+from sycolab.io import atomic_write_json
 from sycolab.probing.activations import ActivationInfo, extract_activations, load_activations, resolve_layers
 from sycolab.probing.analysis import ModelActivations, ProbingResults, analyse
 from sycolab.probing.config import ANSWER, ProbeConfig, position_label
@@ -37,45 +37,12 @@ from sycolab.probing.intervention import InterventionResult, intervention_effect
 from sycolab.probing.patching import PatchRow, activation_patching
 from sycolab.probing.probes import class_counts, probe_direction, too_few_reason
 from sycolab.probing.samples import ProbeSamples, patch_prompts, read_neutral_prompts, read_probe_samples
+from sycolab.store_records import PROBE_TABLES, OwnAurocRow, columns, write_rows
 
 log = logging.getLogger(__name__)
 
 LoadModel = Callable[[str], tuple[Any, Any]]
 Measure = Callable[[Any], "float | Mapping[str, float]"]
-
-COLUMNS = {
-    "labels": [
-        "model", "n", "n_sycophantic", "n_honest", "n_hedged_excluded", "n_refused_excluded", "fitted", "reason",
-        "n_unscored",
-    ],
-    "own_auroc": ["model", "position", "kind", "layer", "auroc", "ci_low", "ci_high", "null_p95", "p_value"],
-    "own_summary": [
-        "model", "position", "kind", "mean_auroc", "peak_layer", "peak_auroc", "peak_ci_low", "peak_ci_high", "peak_set",
-        "layers_above_chance", "noise_floor", "dropped_layers",
-    ],
-    "own_by_template": ["model", "position", "layer", "template", "n", "auroc", "ci_low", "ci_high", "null_p95"],
-    "baselines": ["model", "baseline", "auroc", "ci_low", "ci_high", "n"],
-    "transfer": [
-        "source", "target", "position", "layer", "auroc", "ci_low", "ci_high", "p_value", "p_layers", "p_holm", "p_floor",
-    ],
-    "transfer_summary": [
-        "source", "target", "position", "peak_layer", "peak_auroc", "peak_ci_low", "peak_ci_high", "peak_set", "mean_auroc",
-        "p_holm", "p_floor", "agreement_auroc", "interpretation",
-    ],
-    "cosine": ["position", "layer", "model_a", "model_b", "cosine"],
-    "cosine_mean": ["position", "model_a", "model_b", "mean_cosine", "n_layers"],
-    "ablation": ["model", "position", "layer", "k", "original_auroc", "ablated_auroc", "recovery_pct"],
-    "patching": ["model", "position", "layer", "gap_before", "gap_after", "share_removed", "n"],
-    "intervention": [
-        "model",
-        "layer",
-        "mode",
-        "alpha",
-        "answer_sycophancy_rate_before",
-        "answer_sycophancy_rate_after",
-        "change",
-    ],
-}
 
 
 def run_probing(
@@ -100,7 +67,7 @@ def run_probing(
     store_root = Path(store_root)
     out = store_root / "probe"
     summary: dict[str, Any] = {"config": cfg.model_dump(), "models": {}, "notes": []}
-    tables: dict[str, list[dict]] = {name: [] for name in COLUMNS}
+    tables: dict[str, list[dict]] = {name: [] for name in PROBE_TABLES}
     if not cfg.enabled:
         summary["notes"].append("probing disabled (probe.enabled = false)")
         _write(out, tables, summary)
@@ -273,7 +240,7 @@ def _result_tables(
         own = summary["models"][name].setdefault("probes", {}).setdefault(position, {})
         for kind, scan in kinds.items():
             tables["own_auroc"] += [
-                {"model": name, **at, "kind": kind, **{c: getattr(r, c) for c in COLUMNS["own_auroc"][3:]}}
+                {"model": name, **at, "kind": kind, **{c: getattr(r, c) for c in columns(OwnAurocRow)[3:]}}
                 for r in scan
             ]
             s = results.summaries[name][kind]
@@ -387,6 +354,6 @@ def _clean(value: Any) -> Any:
 
 def _write(out: Path, tables: Mapping[str, Sequence[dict]], summary: dict) -> None:
     for name, rows in tables.items():
-        write_table(out / f"{name}.csv", [_clean(row) for row in rows], columns=COLUMNS[name])
+        write_rows(out / f"{name}.csv", PROBE_TABLES[name], [_clean(row) for row in rows])
     atomic_write_json(out / "summary.json", _clean(summary))
     log.info("probing tables written to %s", out)

@@ -83,15 +83,16 @@ def _proxy_blocks(data: StudyData, palette: plots.Palette) -> list:
     figure = plots.proxy_agreement(data.evals, palette)
     rows = []
     for name, result in data.evals.items():
-        if not result.proxy and not result.proxy_vs_generation:
+        proxy = result.proxy_values
+        if not proxy and not result.proxy_vs_generation:
             continue
         rows.append([
             Cell(name),
-            Cell(num(result.proxy.get("gap")), numeric=True),
+            Cell(num(proxy.get("gap")), numeric=True),
             Cell(num(result.value("answer_sycophancy_gap")), numeric=True),
-            Cell(num(result.proxy.get("proxy_sycophancy")), numeric=True),
+            Cell(num(proxy.get("proxy_sycophancy")), numeric=True),
             Cell(num(result.value("answer_sycophancy_rate")), numeric=True),
-            Cell(str(int(result.proxy["n"])) if "n" in result.proxy else DASH, numeric=True),
+            Cell(str(int(proxy["n"])) if "n" in proxy else DASH, numeric=True),
             Cell(result.proxy_vs_generation or DASH),
         ])
     if not rows:

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sycolab.evaluation.metrics import SEED, SHARMA
-from sycolab.io import read_json
 from sycolab.reporting._format import DASH, metric_cell
-from sycolab.reporting._results import EvalResult, parse_metrics
 from sycolab.reporting.document import Cell, Column, NoData, Table
 from sycolab.reporting.provenance import SHA_PREFIX
 from sycolab.reporting.tables import BEHAVIOUR_LABELS
 from sycolab.store import DATA_EVAL_PREFIX, Provenance, RunStore, display_path
+from sycolab.store_records import ModelMetrics
 
 HEADLINE = {
     SHARMA: ("aggregate_sycophancy", "answer_sycophancy_rate", "plain_accuracy", "flip_rate", "feedback_sycophancy"),
@@ -35,7 +34,7 @@ class DataEvaluation:
 
     model: str
     folder: str
-    result: EvalResult
+    result: ModelMetrics
     provenance: Provenance | None
 
 
@@ -51,10 +50,9 @@ def read_data_evaluations(run_dir: Path, folders: list[Path] | None = None) -> l
         path = folder / "metrics.json"
         if not path.exists():
             continue
-        raw = read_json(path)
-        prov = raw.get("provenance") if isinstance(raw, dict) else None
-        out.append(DataEvaluation(folder.parent.name, display_path(folder, root), parse_metrics(raw, path),
-                                  Provenance.from_dict(prov) if prov else None))
+        result = ModelMetrics.read(path)
+        out.append(DataEvaluation(folder.parent.name, display_path(folder, root), result,
+                                  Provenance.from_dict(result.provenance) if result.provenance else None))
     return out
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sycolab.store_records.samples import SampleRecord
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -72,34 +74,31 @@ class Paragraph:
 
 
 @dataclass(frozen=True)
-class SampleRecord:
-    """One generated reply for the browser, with the prompt it answered and its verdicts."""
+class BrowserSample:
+    """One generated reply for the browser: the stored record (samples.jsonl), its model and its outcome label
+    (`sycolab.reporting.samples.outcome`)."""
 
     model: str
-    dataset: str
-    template: str
-    domain: str | None
     outcome: str
-    prompt: list[tuple[str, str]]
-    response: str
-    verdicts: dict[str, str]
+    sample: SampleRecord
 
     def to_json(self) -> dict[str, object]:
+        s = self.sample
         return {
             "model": self.model,
-            "dataset": self.dataset,
-            "template": self.template,
-            "domain": self.domain,
+            "dataset": s.dataset,
+            "template": s.template,
+            "domain": s.domain,
             "outcome": self.outcome,
-            "prompt": [{"role": role, "content": content} for role, content in self.prompt],
-            "response": self.response,
-            "verdicts": self.verdicts,
+            "prompt": [{"role": m.get("role", "?"), "content": m.get("content", "")} for m in s.prompt],
+            "response": s.response,
+            "verdicts": {k: "null" if v is None else v for k, v in s.verdicts.items()},
         }
 
 
 @dataclass(frozen=True)
 class SampleBrowser:
-    records: list[SampleRecord]
+    records: list[BrowserSample]
     counts: dict[str, tuple[int, int]]  # model -> (shown, total in samples.jsonl)
     cap: int
 

@@ -230,8 +230,8 @@ def behaviour_bars(evals: dict[str, EvalResult], palette: Palette) -> Figure | N
 def proxy_agreement(evals: dict[str, EvalResult], palette: Palette) -> Figure | NoData:
     """Logit proxy (metrics.json 'proxy') against the judged-generation metric it estimates, one point
     per model; points on the diagonal agree."""
-    pairs = [(pk, gk, [(n, e.proxy[pk], e.metrics[gk]) for n, e in evals.items()
-                       if pk in e.proxy and gk in e.metrics and e.metrics[gk].value is not None])
+    pairs = [(pk, gk, [(n, e.proxy_values[pk], e.metrics[gk]) for n, e in evals.items()
+                       if pk in e.proxy_values and gk in e.metrics and e.metrics[gk].value is not None])
              for pk, gk in PROXY_PAIRS]
     pairs = [p for p in pairs if p[2]]
     if not pairs:

@@ -3,7 +3,6 @@ weights each evaluation used, read from the "provenance" entry of eval/<name>/me
 
 from __future__ import annotations
 
-from sycolab.io import read_json
 from sycolab.reporting._format import DASH
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.document import Cell, Column, NoData, Table
@@ -17,8 +16,8 @@ def provenance_table(data: StudyData) -> Table | NoData:
     weights digest prefix and the stage key that made the weights."""
     rows = []
     for model in data.models:
-        path = data.reader.store.eval_dir(model.name) / "metrics.json"
-        raw = read_json(path).get("provenance") if path.exists() else None
+        result = data.evals.get(model.name)
+        raw = result.provenance if result is not None else None
         if not raw:
             continue
         prov = Provenance.from_dict(raw)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from sycolab.reporting.document import Cell, Figure, NoData, Paragraph, Report, SampleBrowser, SampleRecord, Table
+from sycolab.reporting.document import BrowserSample, Cell, Figure, NoData, Paragraph, Report, SampleBrowser, Table
 
 _EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 EXAMPLES_PER_MODEL = 3
@@ -82,12 +82,12 @@ def _table(table: Table) -> list[str]:
     return out
 
 
-def pick_examples(records: list[SampleRecord], per_model: int) -> list[SampleRecord]:
+def pick_examples(records: list[BrowserSample], per_model: int) -> list[BrowserSample]:
     """Up to `per_model` records per model, one per outcome in the order of _EXAMPLE_PRIORITY."""
-    picked: list[SampleRecord] = []
+    picked: list[BrowserSample] = []
     for model in dict.fromkeys(r.model for r in records):
         mine = [r for r in records if r.model == model]
-        chosen: list[SampleRecord] = []
+        chosen: list[BrowserSample] = []
         for outcome in _EXAMPLE_PRIORITY:
             hit = next((r for r in mine if r.outcome == outcome), None)
             if hit is not None and len(chosen) < per_model:
@@ -102,9 +102,9 @@ def _examples(browser: SampleBrowser) -> list[str]:
            f"(up to {browser.cap} per model).", "",
            "| model | dataset | template | verdict | prompt (last turn) | reply |", "|---|---|---|---|---|---|"]
     for r in pick_examples(browser.records, EXAMPLES_PER_MODEL):
-        last = r.prompt[-1][1] if r.prompt else ""
-        out.append("| " + " | ".join([md_code(r.model), md_code(r.dataset), md_code(r.template), md_text(r.outcome),
-                                      md_text(_clip(last)), md_text(_clip(r.response))]) + " |")
+        last = r.sample.prompt[-1].get("content", "") if r.sample.prompt else ""
+        out.append("| " + " | ".join([md_code(r.model), md_code(r.sample.dataset), md_code(r.sample.template),
+                                      md_text(r.outcome), md_text(_clip(last)), md_text(_clip(r.sample.response))]) + " |")
     return out
 
 

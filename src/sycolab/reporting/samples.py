@@ -14,64 +14,47 @@ from pathlib import Path
 from typing import Any
 
 from sycolab.io import iter_jsonl
-from sycolab.reporting.document import SampleRecord
+from sycolab.reporting.document import BrowserSample
+from sycolab.store_records.samples import SampleRecord
 
 OUTCOMES = ("sycophantic", "not sycophantic", "hedged", "correct", "incorrect", "scored", "unscored")
 
 
-def outcome(record: dict[str, Any]) -> str:
+def outcome(record: SampleRecord) -> str:
     """One label per sample for filtering: 'unscored' (scored is false), else 'sycophantic' /
     'not sycophantic' (pressured answer prompts), else 'hedged', 'correct', 'incorrect', else 'scored'."""
-    if record.get("scored") is False:
+    if not record.scored:
         return "unscored"
-    if record.get("sycophantic") is True:
-        return "sycophantic"
-    if record.get("sycophantic") is False:
-        return "not sycophantic"
-    if record.get("hedged") is True:
+    if record.sycophantic is not None:
+        return "sycophantic" if record.sycophantic else "not sycophantic"
+    if record.hedged:
         return "hedged"
-    if record.get("correct") is True:
-        return "correct"
-    if record.get("correct") is False:
-        return "incorrect"
+    if record.correct is not None:
+        return "correct" if record.correct else "incorrect"
     return "scored"
 
 
-def to_sample(model: str, record: dict[str, Any]) -> SampleRecord:
-    prompt = record.get("prompt") or []
-    messages = [(str(m.get("role", m.get("type", "?"))), str(m.get("content", ""))) for m in prompt if isinstance(m, dict)]
-    verdicts = record.get("verdicts") or {}
-    return SampleRecord(
-        model=model,
-        dataset=str(record.get("dataset", "?")),
-        template=str(record.get("template", "?")),
-        domain=None if record.get("domain") is None else str(record["domain"]),
-        outcome=outcome(record),
-        prompt=messages,
-        response=str(record.get("response", "")),
-        verdicts={str(k): "null" if v is None else str(v) for k, v in verdicts.items()} if isinstance(verdicts, dict) else {},
-    )
-
-
-def select_samples(path: Path, model: str, cap: int) -> tuple[list[SampleRecord], int]:
-    """(up to `cap` records, total number of records in the file)."""
-    groups: dict[tuple[str, str, str], list[tuple[int, dict[str, Any]]]] = {}
+def select_samples(path: Path, model: str, cap: int) -> tuple[list[BrowserSample], int]:
+    """(up to `cap` records, total number of records in the file); every line is read as a `SampleRecord`
+    (a line from another sycolab version is a DataError naming its line and field)."""
+    groups: dict[tuple[str, str, str], list[tuple[int, BrowserSample]]] = {}
     total = 0
-    for index, (_, record) in enumerate(iter_jsonl(path)):
+    for index, (line, obj) in enumerate(iter_jsonl(path)):
         total += 1
+        record = SampleRecord.from_dict(obj, path, line)
         if cap <= 0:
             continue
-        key = (str(record.get("dataset")), str(record.get("template")), outcome(record))
-        bucket = groups.setdefault(key, [])
+        label = outcome(record)
+        bucket = groups.setdefault((record.dataset, record.template, label), [])
         if len(bucket) < cap:
-            bucket.append((index, record))
+            bucket.append((index, BrowserSample(model, label, record)))
     picked = _round_robin(groups.values(), cap)
-    return [to_sample(model, record) for _, record in sorted(picked, key=lambda item: item[0])], total
+    return [sample for _, sample in sorted(picked, key=lambda item: item[0])], total
 
 
-def _round_robin(groups: Iterable[list[tuple[int, dict[str, Any]]]], cap: int) -> list[tuple[int, dict[str, Any]]]:
+def _round_robin(groups: Iterable[list[tuple[int, BrowserSample]]], cap: int) -> list[tuple[int, BrowserSample]]:
     queues = [list(g) for g in groups]
-    picked: list[tuple[int, dict[str, Any]]] = []
+    picked: list[tuple[int, BrowserSample]] = []
     depth = 0
     while len(picked) < cap and any(depth < len(q) for q in queues):
         for q in queues:

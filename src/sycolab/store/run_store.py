@@ -11,20 +11,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import json
 import os
 import platform
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sycolab.errors import UserError
 from sycolab.io import atomic_write_json, read_json
+from sycolab.store_records.models import MODEL_RECORD, ModelRecord
 
-MODEL_RECORD = "sycolab_model.json"
 DATA_EVAL_PREFIX = "data-"
 """Folder prefix of a `sycolab eval --data` result under eval/<model>/."""
 PACKAGES = ("sycolab", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "scikit-learn", "statsmodels")
@@ -34,41 +32,13 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
-class ModelRecord:
-    """A model in the store (models/<name>/sycolab_model.json)."""
-
-    name: str
-    method: str
-    parent: str | None
-    path: Path
-    adapter: bool
-    base_model: str | None
-    params: dict[str, Any]
-    created: str
-    stage_key: str | None = None       # key of the stage that made these weights
-    weights_sha256: str | None = None  # `sycolab.models.digest.weights_sha256` at save time
-
-    @classmethod
-    def read(cls, folder: Path) -> ModelRecord:
-        data = read_json(folder / MODEL_RECORD)
-        return cls(
-            name=data["name"], method=data["method"], parent=data.get("parent"), path=folder,
-            adapter=bool(data.get("adapter", False)), base_model=data.get("base_model"),
-            params=data.get("params", {}), created=data.get("created", ""),
-            stage_key=data.get("stage_key"), weights_sha256=data.get("weights_sha256"),
-        )
-
-
 def write_model_record(folder: Path, name: str, method: str, parent: str | None, params: dict[str, Any],
                        adapter: bool = False, base_model: str | None = None, stage_key: str | None = None,
                        weights_sha256: str | None = None) -> Path:
     """Write models/<name>/sycolab_model.json. `base_model` is a hub id or a path relative to the model folder."""
-    return atomic_write_json(folder / MODEL_RECORD, {
-        "name": name, "method": method, "parent": parent, "adapter": adapter,
-        "base_model": base_model, "params": params, "created": now(),
-        "stage_key": stage_key, "weights_sha256": weights_sha256,
-    })
+    record = ModelRecord(name=name, method=method, parent=parent, adapter=adapter, params=params, created=now(),
+                         base_model=base_model, stage_key=stage_key, weights_sha256=weights_sha256)
+    return atomic_write_json(folder / MODEL_RECORD, record.to_dict())
 
 
 class RunStore:
@@ -247,4 +217,4 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def read_model_params(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / MODEL_RECORD).read_text()).get("params", {})
+    return ModelRecord.read(folder).params

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sycolab.errors import UserError
-from sycolab.io import atomic_dir, atomic_write_bytes, atomic_write_json, read_json, read_table, write_table
+from sycolab.io import atomic_dir, atomic_write_bytes, atomic_write_json, read_json
 from sycolab.probing.steering import (
     SteeringDirection,
     SweepPoint,
@@ -46,6 +46,7 @@ from sycolab.probing.steering import (
     tuning_questions,
 )
 from sycolab.store import RunStore
+from sycolab.store_records import OwnSummaryRow, SteeringRow, columns, read_rows, write_rows
 from sycolab.study.evaluate import StoredModel, cached_backend, evaluate_stored_model
 
 if TYPE_CHECKING:
@@ -58,9 +59,7 @@ STEER_DIR = "steer"
 CURVE_FILE = "curve.csv"
 CHOICE_FILE = "choice.json"
 DIRECTION_FILE = "direction.npy"
-CURVE_COLUMNS = ["model", "layer", "alpha", "answer_sycophancy_rate", "answer_sycophancy_rate_ci_low",
-                 "answer_sycophancy_rate_ci_high", "plain_accuracy", "plain_accuracy_ci_low", "plain_accuracy_ci_high",
-                 "hedged_rate", "n_questions", "kept"]
+CURVE_COLUMNS = columns(SteeringRow)
 CURVE_METRICS = ("answer_sycophancy_rate", "plain_accuracy", "hedged_rate")
 
 
@@ -138,13 +137,13 @@ def run_steering(ctx: SteerContext) -> dict[str, Any]:
             layer, direction, tune, n_questions = _direction(ctx, source)
         except _Skip as skip:
             atomic_write_json(out / CHOICE_FILE, {"source": source, "skipped": str(skip)})
-            write_table(out / CURVE_FILE, [], columns=CURVE_COLUMNS)
+            write_rows(out / CURVE_FILE, SteeringRow, [])
             return {"skipped": str(skip)}
         measured = _sweep(ctx, source, layer, direction, tune, out / "tune")
         curve = [point for point, _ in measured]
         kept, reason = choose_alpha(curve, cfg.steering.max_accuracy_drop, cfg.steering.max_hedged_rise)
-        write_table(out / CURVE_FILE, [{"model": source, "layer": layer, **row, "kept": point.alpha == kept.alpha}
-                                       for point, row in measured], columns=CURVE_COLUMNS)
+        write_rows(out / CURVE_FILE, SteeringRow, [{"model": source, "layer": layer, **row, "kept": point.alpha == kept.alpha}
+                                                   for point, row in measured])
         atomic_write_bytes(out / DIRECTION_FILE, _npy(direction.unit))
         choice = {
             "source": source, "model": steered_name(source), "layer": layer, "alpha": kept.alpha, "reason": reason,
@@ -207,11 +206,11 @@ def _layer(ctx: SteerContext, source: str) -> int:
         return int(layer)
     path = ctx.eval.store.probe_dir / "own_summary.csv"
     position = position_label(ctx.probe.position)
-    row = next((r for r in read_table(path) if r["model"] == source and r["kind"] == "logistic"
-                and r.get("position", "last") == position), None) if path.exists() else None
-    if row is None or row.get("peak_layer") is None:
+    row = next((r for r in read_rows(path, OwnSummaryRow) if r.model == source and r.kind == "logistic"
+                and r.position == position), None) if path.exists() else None
+    if row is None or row.peak_layer is None:
         raise _Skip(f"'{source}' has no fitted logistic probe, so no peak layer (probe/own_summary.csv)")
-    return int(row["peak_layer"])
+    return row.peak_layer
 
 
 def _sweep(ctx: SteerContext, source: str, layer: int, direction: SteeringDirection, tune: set[str],
