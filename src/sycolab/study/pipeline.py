@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sycolab.config import MethodCell, dump_config, method_config, produced_models, recover_cells
+from sycolab.config import MethodCell, dump_config, produced_models, recover_cells
 from sycolab.config.schema import StudyConfig
 from sycolab.errors import UserError
 from sycolab.io import atomic_dir, atomic_write_text, iter_jsonl
@@ -98,7 +98,7 @@ class Study:
     @property
     def induce_data(self) -> tuple[str, ...]:
         """The SFT stage's data: its training rows (`data_key`, default "sft") and the proxy items."""
-        key = method_config("sft", self.cfg.induce, "induce").data_key
+        key = self.cfg.methods.induce.data_key
         return tuple(dict.fromkeys([key if key in WORLD_FILES else "sft", "proxy"]))
 
     def tokenizer_corpus(self) -> dict[str, Path]:
@@ -133,7 +133,7 @@ class Study:
         out.append(("base", Stage("base", base_slice, ["world"] if self.needs_world else [], self._run_base,
                                   inputs=base_inputs)))
         induce_data = self.induce_data
-        induce_cfg = method_config("sft", cfg.induce, "induce")
+        induce_cfg = cfg.methods.induce
         out.append(("induce", Stage("train:sft", self._method_slice(cfg.induce, induce_cfg),
                                     ["base", *(["world"] if self.needs_world else [])],
                                     lambda: self._train("sft", "sft", induce_cfg, parent="base",
@@ -286,7 +286,7 @@ class Study:
         model.save_pretrained(init_dir)
         tokenizer.save_pretrained(init_dir)
         n_params = sum(p.numel() for p in model.parameters())
-        train_cfg = method_config("sft", cfg.base.train, "base.train")
+        train_cfg = cfg.methods.base_train
         info = self._train("base", "sft", train_cfg, parent=None, input_model=init_dir,
                            data={"sft": self.data_path("base_corpus"), "proxy": self.data_path("proxy")})
         return {"parameters": n_params, "vocab_size": len(tokenizer), **info}

@@ -105,12 +105,11 @@ def _mini_items(study: Study) -> tuple[Any, Any, list[Any]]:
 
 def _relearn(study: Study, name: str, out: Path) -> Path:
     """Induction SFT from stored model `name` for `relearn.steps` steps, a checkpoint every `eval_every`."""
-    from sycolab.config import method_config
     from sycolab.methods import CheckpointPolicy, MethodContext, get_method
     from sycolab.study.launch import run_method
 
     cfg = study.cfg.relearn
-    induce = method_config("sft", study.cfg.induce, "induce")
+    induce = study.cfg.methods.induce
     train_cfg = induce.model_copy(update={
         "max_steps": cfg.steps,
         "checkpoint": CheckpointPolicy(save_steps=cfg.eval_every, save_total_limit=None),
