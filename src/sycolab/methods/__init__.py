@@ -1,4 +1,5 @@
-"""Training methods: one module per method (a pydantic config and a registered `run(ctx)`), looked up by name.
+"""Training methods: one module per method (a pydantic config, a `TrainingRecipe` for the one training lifecycle in
+`lifecycle.py`, and a registered `run(ctx)`), looked up by name.
 
     from sycolab.methods import get_method, MethodContext, expand_grid
     spec = get_method("ipo")                       # MethodSpec(name, config_cls, run, needs, produces_causal_lm)
