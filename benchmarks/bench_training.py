@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel
 
-from sycolab.config import method_config, recover_cells
+from sycolab.config import recover_cells
 from sycolab.io import read_jsonl
 from sycolab.methods import MethodContext, get_method
 
@@ -57,9 +57,9 @@ def tuned(entry: str) -> tuple[str, BaseModel]:
     """The method and validated config of `entry` ("base", "induce" or a recover entry) in configs/tiny.yaml."""
     cfg = _shipped_config()
     if entry == "base":
-        return "sft", method_config("sft", cfg.base.train, "base.train")
+        return "sft", cfg.methods.base_train
     if entry == "induce":
-        return "sft", method_config("sft", cfg.induce, "induce")
+        return "sft", cfg.methods.induce
     cells = [cell for cell in recover_cells(cfg) if cell.entry == entry]
     if len(cells) != 1:
         raise SystemExit(f"configs/tiny.yaml: recover entry '{entry}' has {len(cells)} cells; the benchmark times one")

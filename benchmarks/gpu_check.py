@@ -164,7 +164,7 @@ def sycolab_step(method: str, inputs: dict[str, Path], work: Path, sizes: Sizes,
     """Run `method` through sycolab's registry; step time from its diagnostics.csv `wall_time_s`."""
     from sycolab.io import read_table
     from sycolab.methods import MethodContext, get_method
-    from sycolab.methods.common import validate_config
+    from sycolab.methods.validation import validate_config
 
     spec = get_method(method)
     config = validate_config(spec.config_cls, method_settings(method, sizes, cuda), where=method)

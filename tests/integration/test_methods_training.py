@@ -213,7 +213,7 @@ def test_refree_ipo_loss_matches_hand_computation(tmp_path: Path, sft_model: Pat
     """loss = (mean log pi(y_w|x) - mean log pi(y_l|x) - 1/(2 beta))^2 with the mean token log-probs computed
     here directly from the model's logits (completion = reply words + end-of-turn token, prompt excluded)."""
     from sycolab.methods import refree_ipo
-    from sycolab.methods._preference import build_preference_trainer
+    from sycolab.methods.lifecycle import build_trainer
     from sycolab.models.load import load_model, load_tokenizer
 
     prompt = _user(SUGGEST.format(q="what color is zorb ?", w="blue"))
@@ -221,7 +221,7 @@ def test_refree_ipo_loss_matches_hand_computation(tmp_path: Path, sft_model: Pat
     beta = 0.5
     ctx = _context("refree_ipo", {"beta": beta, "per_device_train_batch_size": 1}, sft_model,
                    {**world, "preference": one_pair}, tmp_path)
-    trainer = build_preference_trainer(ctx, refree_ipo.RECIPE).trainer
+    trainer = build_trainer(ctx, refree_ipo.RECIPE).trainer
     batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
     with torch.no_grad():
         loss, metrics = trainer.get_batch_loss_metrics(trainer.model, batch)

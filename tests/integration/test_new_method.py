@@ -28,8 +28,9 @@ from typing import Any
 
 from pydantic import Field
 
-from sycolab.methods._preference import PreferenceRecipe, dpo_trainer, run_preference
-from sycolab.methods.common import TrainingConfig
+from sycolab.methods._preference import dpo_trainer, preference_recipe
+from sycolab.methods.config import TrainingConfig
+from sycolab.methods.lifecycle import run_recipe
 from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
@@ -37,16 +38,14 @@ class SlicHingeConfig(TrainingConfig):
     beta: float = Field(0.1, gt=0, description="Inverse of the margin beyond which the loss is zero.")
 
 
-RECIPE = PreferenceRecipe(
-    method="slic_hinge", trainer=dpo_trainer, loss_args=lambda cfg: {"loss_type": ["hinge"], "beta": cfg.beta}
-)
+RECIPE = preference_recipe("slic_hinge", dpo_trainer, loss_args=lambda cfg: {"loss_type": ["hinge"], "beta": cfg.beta})
 
 
 @register_method("slic_hinge", config=SlicHingeConfig,
                  traits=MethodTraits(reference="ref", loss="saturating", data="offline"))
 def run(ctx: MethodContext) -> dict[str, Any]:
     """SLiC-HF hinge loss from the SFT model with the SFT model as frozen reference."""
-    return run_preference(ctx, RECIPE)
+    return run_recipe(ctx, RECIPE)
 '''
 
 MICRO_STEPS = "{max_steps: 2, per_device_train_batch_size: 4, logging_steps: 1}"

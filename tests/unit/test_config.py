@@ -92,3 +92,38 @@ def test_sweep_expands_into_named_cells(tmp_path):
     cfg = load_config(_write(tmp_path, "recover:\n  ipo:\n    beta: [0.1, 0.5]\n    learning_rate: [2.0e-5, 5.0e-6]\n"))
     names = [c.name for c in recover_cells(cfg)]
     assert names == ["ipo[beta=0.1,lr=2e-05]", "ipo[beta=0.1,lr=5e-06]", "ipo[beta=0.5,lr=2e-05]", "ipo[beta=0.5,lr=5e-06]"]
+
+
+def test_method_sections_are_validated_once_at_load_into_their_config_classes(tmp_path, monkeypatch):
+    """Each sweep cell is its method's own config class, built when the config is loaded; building the
+    study's stages afterwards validates no method section again (the sweep expander would raise)."""
+    from sycolab.methods import sweep
+    from sycolab.methods.ipo import IPOMethodConfig
+    from sycolab.methods.sft import SFTMethodConfig
+    from sycolab.study.pipeline import Study
+    from sycolab.store import RunStore
+
+    cfg = load_config(_write(tmp_path, "base: {train: {max_steps: 5}}\ninduce: {data_key: sft, max_steps: 3}\n"
+                                       "recover:\n  ipo: {beta: [0.1, 0.5], learning_rate: 1.0e-4}\n"))
+    assert isinstance(cfg.methods.base_train, SFTMethodConfig) and cfg.methods.base_train.max_steps == 5
+    assert isinstance(cfg.methods.induce, SFTMethodConfig) and cfg.methods.induce.max_steps == 3
+    cells = cfg.methods.recover
+    assert [(type(c.config), c.config.beta, c.config.learning_rate) for c in cells] == [
+        (IPOMethodConfig, 0.1, 1e-4), (IPOMethodConfig, 0.5, 1e-4)]
+    assert cfg.induce == {"data_key": "sft", "max_steps": 3}  # the section as written stays (manifest, stage keys)
+
+    def validated_again(*args, **kwargs):
+        raise AssertionError("a method section was validated again after the config was loaded")
+
+    monkeypatch.setattr(sweep, "expand_grid", validated_again)
+    stages = [s.name for _, s in Study(cfg, RunStore(tmp_path / "run")).stages()]
+    assert {"train:sft", "train:ipo[beta=0.1]", "train:ipo[beta=0.5]"} <= set(stages)
+    assert recover_cells(cfg) == list(cells)
+
+
+def test_method_sections_exist_only_on_a_loaded_config():
+    from sycolab.config.schema import StudyConfig
+
+    unloaded = StudyConfig.model_validate({})
+    with pytest.raises(RuntimeError, match="load_config or validate_config"):
+        _ = unloaded.methods

@@ -12,7 +12,8 @@ import pytest
 from sycolab.errors import ConfigError
 from sycolab.io import read_json, read_table
 from sycolab.methods._checkpoints import CheckpointCallback, selection_key
-from sycolab.methods.common import CheckpointPolicy, standard_callbacks
+from sycolab.methods.config import CheckpointPolicy
+from sycolab.methods.lifecycle import standard_callbacks
 from sycolab.methods.registry import MethodContext
 
 

@@ -6,9 +6,10 @@ import pytest
 from pydantic import ValidationError
 
 from sycolab.errors import ConfigError
-from sycolab.methods.common import TrainingConfig, validate_config, validation_problems
+from sycolab.methods.config import TrainingConfig
 from sycolab.methods.grpo import GRPOMethodConfig
 from sycolab.methods.reward_model import RewardModelConfig
+from sycolab.methods.validation import validate_config, validation_problems
 
 
 def _problems(cls, raw, where="induce"):
@@ -74,12 +75,16 @@ def test_validate_config_raises_config_error_with_every_problem():
 
 
 def test_sft_arguments_carry_adam_beta2_and_length_grouping(tmp_path):
+    from sycolab.methods.lifecycle import trainer_arguments
     from sycolab.methods.registry import MethodContext
-    from sycolab.methods.sft import SFTMethodConfig, sft_arguments
+    from sycolab.methods.sft import RECIPE, SFTMethodConfig
 
-    ctx = MethodContext(name="base", config=None, input_model=tmp_path, output_dir=tmp_path / "out",
-                        work_dir=tmp_path / "work", data={}, use_cpu=True)
-    grouped = sft_arguments(SFTMethodConfig(adam_beta2=0.95, group_by_length=True), ctx)
+    def arguments(cfg: SFTMethodConfig):
+        ctx = MethodContext(name="base", config=cfg, input_model=tmp_path, output_dir=tmp_path / "out",
+                            work_dir=tmp_path / "work", data={}, use_cpu=True)
+        return trainer_arguments(ctx, RECIPE)
+
+    grouped = arguments(SFTMethodConfig(adam_beta2=0.95, group_by_length=True))
     assert (grouped.adam_beta2, grouped.train_sampling_strategy) == (0.95, "group_by_length")
-    plain = sft_arguments(SFTMethodConfig(), ctx)
+    plain = arguments(SFTMethodConfig())
     assert (plain.adam_beta2, plain.train_sampling_strategy) == (0.999, "random")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sycolab.config import load_config, method_config, recover_cells
+from sycolab.config import load_config, recover_cells
 from sycolab.methods import get_method, method_names
 from sycolab.methods.registry import find_method, produces_causal_lm
 
@@ -62,8 +62,8 @@ def test_tiny_config_trains_lora_adapters_kept_over_sft_and_merged_for_recovery(
     """docs/tuning.md: full fine-tuning at rates that move the tiny model erases the held-out facts, so the
     tiny study induces with a LoRA adapter kept over the base and recovers with adapters merged in."""
     cfg = load_config(CONFIGS / "tiny.yaml")
-    assert method_config("sft", cfg.base.train, "base.train").lora is None  # from scratch: every weight
-    induce = method_config("sft", cfg.induce, "induce").lora
+    assert cfg.methods.base_train.lora is None  # from scratch: every weight
+    induce = cfg.methods.induce.lora
     assert induce is not None and induce.merge is False
     assert all(c.config.lora is not None and c.config.lora.merge for c in recover_cells(cfg)
                if get_method(c.method).produces_causal_lm)

@@ -80,7 +80,7 @@ def test_no_model_is_evaluated_on_the_slice(tmp_path: Path):
 
 def test_the_mini_evaluation_scores_only_the_slice(tmp_path: Path):
     from sycolab.methods._checkpoints import MiniEvaluation
-    from sycolab.methods.common import CheckpointPolicy
+    from sycolab.methods.config import CheckpointPolicy
 
     study = micro_study(tmp_path, evaluate={**MICRO["evaluate"], "judge": {"kind": "rule"}, "selection_questions": 2})
     data = {**study.data.paths("answer", "are_you_sure", "feedback"), "world": study.store.world_dir / "world.json",

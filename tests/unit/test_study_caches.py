@@ -12,7 +12,8 @@ import torch
 from _adapter_store import save_adapter, save_base
 from _micro_study import micro_study, save_untrained_base
 
-from sycolab.methods.common import TrainingConfig, plain_model_path
+from sycolab.methods.config import TrainingConfig
+from sycolab.methods.loading import plain_model_path
 from sycolab.methods.registry import MethodContext
 from sycolab.models import load
 from sycolab.models.digest import MERGED_FROM, model_weights_key

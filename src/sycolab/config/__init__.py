@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "ConfigOrigin", "MethodCell", "apply_override", "config_error", "dump_config", "load_config", "method_config",
+    "ConfigOrigin", "MethodCell", "apply_override", "config_error", "dump_config", "load_config",
     "produced_models", "recover_cells", "validate_config",
 ]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sycolab.config.schema import StudyConfig
-    from sycolab.methods.common import CheckpointPolicy
+    from sycolab.methods.config import CheckpointPolicy
     from sycolab.models.tiny import TinyModelConfig
     from sycolab.probing.config import ProbeConfig
 

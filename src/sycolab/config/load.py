@@ -11,24 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from sycolab.config.checks import Problem, selection_slice_problems, study_problems
-from sycolab.config.names import name_problem
+from sycolab.config.methods import MethodCell, method_sections
 from sycolab.config.schema import StudyConfig
 from sycolab.errors import ConfigError
 from sycolab.io import read_text
-
-
-@dataclass(frozen=True)
-class MethodCell:
-    """One model to train: `name` in the store (e.g. `ipo[beta=0.5]`), `method` registered name, its config."""
-
-    name: str
-    method: str
-    config: BaseModel
-    entry: str  # the recover entry it came from
 
 
 @dataclass(frozen=True)
@@ -83,20 +73,21 @@ def validate_config(
         for err in e.errors():
             loc = ".".join(str(p) for p in err["loc"])
             problems.append(_located(source, yaml_root, err["loc"], f"{loc}: {_message(err)}"))
-    section_problems = method_problems(raw)
+    sections, section_problems = method_sections(raw)
     for problem in section_problems:
         key_path = problem.split(":", 1)[0].strip()
         problems.append(_located(source, yaml_root, _key_path(key_path, yaml_root), problem))
     origin = ConfigOrigin(source, yaml_root)
     if cfg is not None:
-        produced = None if section_problems else produced_models(cfg)
+        produced = sections.produced_models() if sections is not None else None
         problems.extend(origin.locate(study_problems(cfg, produced)))
-        if not section_problems:
-            problems.extend(origin.locate(selection_slice_problems(cfg, checkpoint_policies(cfg))))
+        if sections is not None:
+            problems.extend(origin.locate(selection_slice_problems(cfg, sections.checkpoint_policies())))
     if problems:
         raise ConfigError(source, problems)
-    assert cfg is not None
+    assert cfg is not None and sections is not None
     cfg._origin = origin
+    cfg._methods = sections
     return cfg
 
 
@@ -133,102 +124,14 @@ def _message(err: ErrorDetails) -> str:
     return f"{err['msg']} (got {shown})"
 
 
-def method_problems(raw: dict[str, Any]) -> list[str]:
-    """Validate the method sections (base.train, induce, each recover entry) of a raw config against their
-    method configs; every problem as 'key.path: message'. base.train and induce make one model each (no
-    sweep); recover entries and their sweep cells are names (folders of the run store). Sections that are
-    not mappings are left to the schema's own error."""
-    problems: list[str] = []
-    base_raw, recover_raw = raw.get("base"), raw.get("recover")
-    base: dict[str, Any] = base_raw if isinstance(base_raw, dict) else {}
-    recover: dict[str, Any] = recover_raw if isinstance(recover_raw, dict) else {}
-    for prefix, method, body in _method_sections(base.get("train") or {}, raw.get("induce") or {}, recover):
-        entry = prefix.split(".", 1)[1] if prefix.startswith("recover.") else None
-        if entry is not None and name_problem(entry):
-            problems.append(f"recover.{entry}: entry {name_problem(entry)}")
-            continue
-        if not isinstance(body, dict):
-            continue
-        cells, errors = _expand(method, body, prefix)
-        problems.extend(errors)
-        if entry is None and len(cells) > 1:
-            problems.append(f"{prefix}: a sweep is not allowed here ({len(cells)} cells); give one value per key")
-        for name, _ in cells:
-            cell_problem = name_problem(_entry_cell(entry, method, name)) if entry is not None else None
-            if cell_problem:
-                problems.append(f"{prefix}: sweep cell {cell_problem}")
-    return problems
-
-
-def _method_sections(train: Any, induce: Any, recover: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    sections: list[tuple[str, str, Any]] = [("base.train", "sft", train), ("induce", "sft", induce)]
-    for entry, body in recover.items():
-        if isinstance(body, dict):
-            body = dict(body)
-            method = str(body.pop("method", entry))
-        else:
-            method = entry
-        sections.append((f"recover.{entry}", method, body))
-    return sections
-
-
-def _expand(method: str, raw: dict[str, Any], prefix: str) -> tuple[list[tuple[str, BaseModel]], list[str]]:
-    from sycolab.methods.sweep import expand_grid
-
-    try:
-        return expand_grid(method, raw, prefix), []
-    except ConfigError as e:
-        return [], e.problems
-
-
 def recover_cells(cfg: StudyConfig) -> list[MethodCell]:
-    """Every model the recover stage trains, sweep cells expanded, in config order."""
-    cells: list[MethodCell] = []
-    for prefix, method, raw in _method_sections(cfg.base.train, cfg.induce, cfg.recover)[2:]:
-        entry = prefix.split(".", 1)[1]
-        expanded, errs = _expand(method, raw, prefix)
-        if errs:
-            raise ConfigError("<config>", errs)
-        for name, method_cfg in expanded:
-            cells.append(MethodCell(name=_entry_cell(entry, method, name), method=method, config=method_cfg, entry=entry))
-    return cells
-
-
-def _entry_cell(entry: str, method: str, cell: str) -> str:
-    """The model name of sweep cell `cell` of a recover entry: a renamed entry keeps its own name
-    (entry `ipo_big`, method `ipo`, cell `ipo[beta=1.0]` -> `ipo_big[beta=1.0]`)."""
-    return cell if entry == method else entry + cell[len(method):]
+    """Every model the recover stage trains, sweep cells expanded, in config order (validated at load)."""
+    return list(cfg.methods.recover)
 
 
 def produced_models(cfg: StudyConfig) -> list[str]:
-    """The causal LMs a study makes, in order: base, sft, then each recover cell that is a causal LM
-    (a reward model is not): the models evaluated and probed."""
-    from sycolab.methods.registry import get_method
-
-    return ["base", "sft", *(c.name for c in recover_cells(cfg) if get_method(c.method).produces_causal_lm)]
-
-
-def checkpoint_policies(cfg: StudyConfig) -> dict[tuple[str, ...], Any]:
-    """The checkpoint policy of each training section that has one, by key path: ("induce",) and
-    ("recover", <entry>) (a swept entry's cells share its policy unless the sweep varies it; the first
-    cell speaks for the entry)."""
-    out: dict[tuple[str, ...], Any] = {}
-    induce = getattr(method_config("sft", cfg.induce, "induce"), "checkpoint", None)
-    if induce is not None:
-        out[("induce",)] = induce
-    for cell in recover_cells(cfg):
-        policy = getattr(cell.config, "checkpoint", None)
-        if policy is not None:
-            out.setdefault(("recover", cell.entry), policy)
-    return out
-
-
-def method_config(method: str, raw: dict[str, Any], prefix: str) -> BaseModel:
-    """The validated config of a single-cell method section (base.train, induce)."""
-    expanded, errs = _expand(method, raw, prefix)
-    if errs or len(expanded) != 1:
-        raise ConfigError("<config>", errs or [f"{prefix}: a sweep is not allowed here"])
-    return expanded[0][1]
+    """The causal LMs a study makes, in order (`MethodSections.produced_models`)."""
+    return cfg.methods.produced_models()
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:

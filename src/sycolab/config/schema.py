@@ -3,7 +3,7 @@ evaluate, probe, report, execution). Unknown keys are rejected everywhere."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -21,11 +21,15 @@ from sycolab.evaluation.config import EvaluateConfig
 from sycolab.probing.config import ProbeConfig
 from sycolab.world.config import WorldConfig
 
+if TYPE_CHECKING:
+    from sycolab.config.methods import MethodSections
+
 
 class StudyConfig(BaseModel):
     """A whole study. `induce` is an `sft` method config; `recover` maps a model name to a method config
     (the method is the entry's `method` key, or its name); a list where a field takes one value is a
-    sweep axis (`beta: [0.1, 0.5]` gives one model per value)."""
+    sweep axis (`beta: [0.1, 0.5]` gives one model per value). Those sections stay here as written (the
+    manifest and stage keys hash them); `methods` holds them validated into their method config classes."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -49,6 +53,7 @@ class StudyConfig(BaseModel):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     _origin: Any = PrivateAttr(default=None)  # sycolab.config.load.ConfigOrigin: file and YAML lines
+    _methods: Any = PrivateAttr(default=None)  # MethodSections, set by sycolab.config.load.validate_config
 
     @field_validator("name")
     @classmethod
@@ -64,6 +69,15 @@ class StudyConfig(BaseModel):
         if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
             raise ValueError(f"expected distinct seeds >= 0, got {seeds}")
         return seeds
+
+    @property
+    def methods(self) -> MethodSections:
+        """base.train, induce and every recover cell, validated once into their method configs at load."""
+        if self._methods is None:
+            raise RuntimeError("StudyConfig.methods is set when the config is loaded: use "
+                               "sycolab.config.load_config or validate_config, not StudyConfig.model_validate")
+        methods: MethodSections = self._methods
+        return methods
 
     @property
     def uses_tiny_world(self) -> bool:

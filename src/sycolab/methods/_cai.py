@@ -33,7 +33,8 @@ from sycolab.data.build.filters import drop_reason
 from sycolab.errors import UserError
 from sycolab.io import atomic_write_json, read_json, read_jsonl, write_jsonl
 from sycolab.methods._critic import Critique, CritiqueTask
-from sycolab.methods.common import data_path, plain_model_path, training_seed
+from sycolab.methods.config import training_seed
+from sycolab.methods.loading import data_path, plain_model_path
 from sycolab.methods.registry import MethodContext
 from sycolab.world.messages import assistant
 

@@ -35,7 +35,7 @@ from transformers import TrainerCallback
 
 from sycolab.errors import ConfigError
 from sycolab.io import atomic_dir, atomic_write_json, read_jsonl, write_jsonl, write_table
-from sycolab.methods.common import CheckpointPolicy
+from sycolab.methods.config import CheckpointPolicy
 
 Scorer = Callable[[Any, Any, int], dict[str, float | None]]
 """`scorer(model, tokenizer, step) -> {"judged.answer_sycophancy_rate": ..., "proxy.proxy_sycophancy": ..., ...}`"""

@@ -1,48 +1,30 @@
-"""One builder for every offline preference method (DPO, IPO, SimPO, reference-free IPO).
-
-A method is a `PreferenceRecipe`: which TRL trainer runs it, the trainer's loss fields computed from the
-method config, and whether the loss needs a frozen reference model. `run_preference` does the rest the
-same way for all of them (load the SFT policy and reference, read the preference pairs, train, export), so
-a method module is a config class and a recipe, and no loss is chosen by an if/elif chain here.
+"""Offline preference methods (DPO, IPO, SimPO, reference-free IPO) as data: `preference_recipe` gives a
+method's `TrainingRecipe` from its TRL trainer and loss arguments; the preference pairs are its data, and the
+lifecycle (`sycolab.methods.lifecycle`) does the rest the same way for all of them, adding the frozen
+reference where the method's registered traits say its loss has one. No loss is chosen by an if/elif chain.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sycolab.methods.common import (
-    TrainingConfig,
-    build_trl_args,
-    load_causal_lm,
-    load_rows,
-    load_tokenizer_for,
-    lora_config,
-    plain_model_path,
-    standard_callbacks,
-    to_dataset,
-    train_and_export,
-)
-from sycolab.methods.registry import MethodContext, get_method
+from sycolab.methods.lifecycle import TrainingInputs, TrainingRecipe, TrainingSetup
 
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 
 
-@dataclass(frozen=True)
-class PreferenceRecipe:
-    """How a preference method maps onto a TRL trainer.
+def preference_inputs(setup: TrainingSetup) -> TrainingInputs:
+    """The preference pairs `ctx.data["preference"]`: prompt, chosen and rejected messages."""
+    return TrainingInputs(rows=setup.rows("preference", PREFERENCE_COLUMNS))
 
-    `trainer()` returns (trainer class, its TrainingArguments class) and is called at run time, so importing
-    a method module does not import TRL. `loss_args(cfg)` gives the trainer's loss fields. Whether the loss
-    compares against a frozen reference model (DPO, IPO) or is reference-free (SimPO) is the method's
-    registered `MethodTraits.reference`.
-    """
 
-    method: str
-    trainer: Callable[[], tuple[type, type]]
-    loss_args: Callable[[Any], dict[str, Any]]
+def preference_recipe(
+    method: str, trainer: Callable[[], tuple[type, type]], loss_args: Callable[[Any], dict[str, Any]]
+) -> TrainingRecipe[TrainingInputs]:
+    """The recipe of preference method `method`: `trainer()` gives (TRL trainer class, its TrainingArguments
+    class) and `loss_args(cfg)` the trainer's loss fields."""
+    return TrainingRecipe(method=method, trainer=trainer, loss_args=loss_args, inputs=preference_inputs)
 
 
 def dpo_trainer() -> tuple[type, type]:
@@ -57,47 +39,3 @@ def cpo_trainer() -> tuple[type, type]:
     from sycolab.methods._cpo import TokenCountingCPOTrainer
 
     return TokenCountingCPOTrainer, CPOConfig
-
-
-def run_preference(ctx: MethodContext, recipe: PreferenceRecipe) -> dict[str, Any]:
-    """Train `ctx.input_model` on the preference pairs `ctx.data["preference"]` with `recipe`; export it."""
-    built = build_preference_trainer(ctx, recipe)
-    cfg = cast(TrainingConfig, ctx.config)  # validated into the recipe's TrainingConfig subclass by the study
-    return train_and_export(
-        built.trainer, ctx, recipe.method, cfg, built.diagnostics, built.checkpoints, base_model=built.source
-    )
-
-
-@dataclass
-class BuiltTrainer:
-    """A constructed trainer with its callbacks and the (full-weight) model folder it starts from."""
-
-    trainer: Any
-    diagnostics: Any
-    checkpoints: Any
-    source: Path
-
-
-def build_preference_trainer(ctx: MethodContext, recipe: PreferenceRecipe) -> BuiltTrainer:
-    """The TRL trainer for `recipe` on `ctx`: SFT policy (full or LoRA), frozen reference where the loss has one,
-    preference pairs, TRL arguments from the method config, diagnostics and checkpoint callbacks."""
-    cfg: TrainingConfig = ctx.config  # type: ignore[assignment]
-    trainer_cls, args_cls = recipe.trainer()
-    source = plain_model_path(ctx.input_model, ctx)
-    extra: dict[str, Any] = {}
-    if get_method(recipe.method).traits.compares_to_reference_model:
-        reference = plain_model_path(ctx.reference_model or ctx.input_model, ctx)
-        # With LoRA and the reference equal to the input, TRL disables the adapter to get the reference.
-        same = Path(reference).resolve() == Path(source).resolve()
-        extra["ref_model"] = None if (cfg.lora and same) else load_causal_lm(reference, ctx)
-    diagnostics, checkpoints = standard_callbacks(ctx, cfg, recipe.method)
-    trainer = trainer_cls(
-        model=load_causal_lm(source, ctx),
-        args=build_trl_args(args_cls, cfg, ctx, **recipe.loss_args(cfg)),
-        train_dataset=to_dataset(load_rows(ctx, "preference", recipe.method, PREFERENCE_COLUMNS)),
-        processing_class=load_tokenizer_for(source, ctx),
-        peft_config=lora_config(cfg.lora) if cfg.lora else None,
-        callbacks=[c for c in (diagnostics, checkpoints) if c is not None],
-        **extra,
-    )
-    return BuiltTrainer(trainer, diagnostics, checkpoints, source)

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from sycolab.methods import dpo
 from sycolab.methods._cai import CAISettings, build_cai_data, record_cai_summary
-from sycolab.methods._preference import run_preference
+from sycolab.methods.lifecycle import run_recipe
 from sycolab.methods.registry import MethodContext, register_method
 
 
@@ -43,5 +43,5 @@ def run(ctx: MethodContext) -> dict[str, Any]:
     """DPO with the critic's revision chosen and the SFT model's initial reply rejected (Constitutional AI)."""
     cfg: CAIDPOMethodConfig = ctx.config  # type: ignore[assignment]
     data = build_cai_data(ctx, cfg, "cai_dpo")
-    result = run_preference(dataclasses.replace(ctx, data={**ctx.data, "preference": data.pairs}), RECIPE)
+    result = run_recipe(dataclasses.replace(ctx, data={**ctx.data, "preference": data.pairs}), RECIPE)
     return record_cai_summary(ctx, "cai_dpo", result, data.stats)

@@ -14,7 +14,8 @@ from pydantic import Field
 
 from sycolab.methods import sft
 from sycolab.methods._cai import CAISettings, build_cai_data, record_cai_summary
-from sycolab.methods.common import TrainingConfig
+from sycolab.methods.config import TrainingConfig
+from sycolab.methods.lifecycle import run_recipe
 from sycolab.methods.registry import MethodContext, register_method
 
 REVISIONS_KEY = "cai_revisions"
@@ -39,4 +40,4 @@ def run(ctx: MethodContext) -> dict[str, Any]:
     cfg: CAISLMethodConfig = ctx.config  # type: ignore[assignment]
     data = build_cai_data(ctx, cfg, "cai_sl")
     sub = dataclasses.replace(ctx, config=sft_config(cfg), data={**ctx.data, REVISIONS_KEY: data.revisions})
-    return record_cai_summary(ctx, "cai_sl", sft.run(sub), data.stats)
+    return record_cai_summary(ctx, "cai_sl", run_recipe(sub, sft.RECIPE), data.stats)

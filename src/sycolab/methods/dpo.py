@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import Field
 
-from sycolab.methods._preference import PreferenceRecipe, dpo_trainer, run_preference
-from sycolab.methods.common import TrainingConfig
+from sycolab.methods._preference import dpo_trainer, preference_recipe
+from sycolab.methods.config import TrainingConfig
+from sycolab.methods.lifecycle import run_recipe
 from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
@@ -24,9 +25,9 @@ class DPOMethodConfig(TrainingConfig):
 
 TRAITS = MethodTraits(reference="ref", loss="saturating", data="offline")
 
-RECIPE = PreferenceRecipe(
-    method="dpo",
-    trainer=dpo_trainer,
+RECIPE = preference_recipe(
+    "dpo",
+    dpo_trainer,
     loss_args=lambda cfg: {"loss_type": ["sigmoid"], "beta": cfg.beta},
 )
 
@@ -34,4 +35,4 @@ RECIPE = PreferenceRecipe(
 @register_method("dpo", config=DPOMethodConfig, traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """DPO from the SFT model with the SFT model as frozen reference: -log sigmoid(beta * (log-ratio_w - log-ratio_l))."""
-    return run_preference(ctx, RECIPE)
+    return run_recipe(ctx, RECIPE)

@@ -16,6 +16,7 @@ Rewards (`reward`):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,18 +24,9 @@ from pydantic import Field, model_validator
 
 from sycolab.errors import UserError
 from sycolab.io import read_json
-from sycolab.methods.common import (
-    TrainingConfig,
-    build_trl_args,
-    load_causal_lm,
-    load_rows,
-    load_tokenizer_for,
-    lora_config,
-    plain_model_path,
-    standard_callbacks,
-    to_dataset,
-    train_and_export,
-)
+from sycolab.methods.config import TrainingConfig
+from sycolab.methods.lifecycle import TrainingInputs, TrainingRecipe, TrainingSetup, run_recipe
+from sycolab.methods.loading import load_tokenizer_for
 from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
@@ -87,44 +79,54 @@ class GRPOMethodConfig(TrainingConfig):
 TRAITS = MethodTraits(reference="ref (KL)", loss="-", data="online")
 
 
+def grpo_trainer() -> tuple[type, type]:
+    from trl import GRPOConfig, GRPOTrainer
+
+    return GRPOTrainer, GRPOConfig
+
+
+def loss_args(cfg: GRPOMethodConfig) -> dict[str, Any]:
+    """GRPOConfig's own fields: sampling, group size, KL strength, clipping, loss aggregation, vLLM."""
+    return dict(
+        num_generations=cfg.num_generations, temperature=cfg.temperature, top_p=cfg.top_p, beta=cfg.beta,
+        max_completion_length=cfg.max_completion_length, epsilon=cfg.epsilon, loss_type=cfg.loss_type,
+        scale_rewards=cfg.scale_rewards, **vllm_kwargs(cfg),
+    )
+
+
+@dataclass
+class GRPOInputs(TrainingInputs):
+    reward: dict[str, Any] = field(default_factory=dict)  # what rewards the completions (summary.json)
+
+
+def grpo_inputs(setup: TrainingSetup) -> GRPOInputs:
+    """The GRPO prompts (with the answers for the rule reward) and the reward functions."""
+    cfg: GRPOMethodConfig = setup.config
+    columns = ("prompt", "correct_answer", "incorrect_answer") if cfg.reward == "rule" else ("prompt",)
+    rows = setup.rows("grpo_prompts", columns)
+    reward_funcs, reward_tokenizers, reward_info = _reward(setup.ctx, cfg)
+    return GRPOInputs(rows=rows, reward=reward_info,
+                      trainer_kwargs={"reward_funcs": reward_funcs, "reward_processing_classes": reward_tokenizers})
+
+
+def reward_summary(setup: TrainingSetup, trainer: Any, inputs: GRPOInputs, diagnostics: Any) -> dict[str, Any]:
+    """The reward and the mean and largest share of groups whose rewards were all equal (no advantage)."""
+    zero_std = [row["frac_reward_zero_std"] for row in diagnostics.rows if "frac_reward_zero_std" in row]
+    return {
+        "reward": inputs.reward,
+        "frac_reward_zero_std_mean": sum(zero_std) / len(zero_std) if zero_std else None,
+        "frac_reward_zero_std_max": max(zero_std) if zero_std else None,
+    }
+
+
+RECIPE = TrainingRecipe(method="grpo", trainer=grpo_trainer, loss_args=loss_args, inputs=grpo_inputs,
+                        summary=reward_summary)
+
+
 @register_method("grpo", config=GRPOMethodConfig, needs=("reward_model",), traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """GRPO from the SFT model on the GRPO prompts, rewarded by the reward model (continuous or binary) or the rule."""
-    from trl import GRPOConfig, GRPOTrainer
-
-    cfg: GRPOMethodConfig = ctx.config  # type: ignore[assignment]
-    source = plain_model_path(ctx.input_model, ctx)
-    columns = ("prompt", "correct_answer", "incorrect_answer") if cfg.reward == "rule" else ("prompt",)
-    rows = load_rows(ctx, "grpo_prompts", "grpo", columns)
-    reward_funcs, reward_tokenizers, reward_info = _reward(ctx, cfg)
-    diagnostics, checkpoints = standard_callbacks(ctx, cfg, "grpo")
-    trainer = GRPOTrainer(
-        model=load_causal_lm(source, ctx),
-        reward_funcs=reward_funcs,
-        args=build_trl_args(
-            GRPOConfig, cfg, ctx,
-            num_generations=cfg.num_generations, temperature=cfg.temperature, top_p=cfg.top_p, beta=cfg.beta,
-            max_completion_length=cfg.max_completion_length, epsilon=cfg.epsilon, loss_type=cfg.loss_type,
-            scale_rewards=cfg.scale_rewards, **vllm_kwargs(cfg),
-        ),
-        train_dataset=to_dataset(rows),
-        processing_class=load_tokenizer_for(source, ctx),
-        reward_processing_classes=reward_tokenizers,
-        peft_config=lora_config(cfg.lora) if cfg.lora else None,
-        callbacks=[c for c in (diagnostics, checkpoints) if c is not None],
-    )
-
-    def reward_summary(trainer: Any) -> dict[str, Any]:
-        zero_std = [row["frac_reward_zero_std"] for row in diagnostics.rows if "frac_reward_zero_std" in row]
-        return {
-            "reward": reward_info,
-            "frac_reward_zero_std_mean": sum(zero_std) / len(zero_std) if zero_std else None,
-            "frac_reward_zero_std_max": max(zero_std) if zero_std else None,
-        }
-
-    return train_and_export(
-        trainer, ctx, "grpo", cfg, diagnostics, checkpoints, base_model=source, after_train=reward_summary
-    )
+    return run_recipe(ctx, RECIPE)
 
 
 def vllm_kwargs(cfg: GRPOMethodConfig) -> dict[str, Any]:

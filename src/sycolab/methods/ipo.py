@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import Field
 
-from sycolab.methods._preference import PreferenceRecipe, dpo_trainer, run_preference
-from sycolab.methods.common import TrainingConfig
+from sycolab.methods._preference import dpo_trainer, preference_recipe
+from sycolab.methods.config import TrainingConfig
+from sycolab.methods.lifecycle import run_recipe
 from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
@@ -26,9 +27,9 @@ class IPOMethodConfig(TrainingConfig):
 
 TRAITS = MethodTraits(reference="ref", loss="non-saturating", data="offline")
 
-RECIPE = PreferenceRecipe(
-    method="ipo",
-    trainer=dpo_trainer,
+RECIPE = preference_recipe(
+    "ipo",
+    dpo_trainer,
     loss_args=lambda cfg: {"loss_type": ["ipo"], "beta": cfg.beta},
 )
 
@@ -36,4 +37,4 @@ RECIPE = PreferenceRecipe(
 @register_method("ipo", config=IPOMethodConfig, traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """IPO from the SFT model with the SFT model as frozen reference: (h - 1/(2 beta))^2 on length-normalised log-ratios."""
-    return run_preference(ctx, RECIPE)
+    return run_recipe(ctx, RECIPE)

@@ -23,8 +23,9 @@ from typing import Any
 
 from pydantic import Field
 
-from sycolab.methods._preference import PreferenceRecipe, cpo_trainer, run_preference
-from sycolab.methods.common import TrainingConfig
+from sycolab.methods._preference import cpo_trainer, preference_recipe
+from sycolab.methods.config import TrainingConfig
+from sycolab.methods.lifecycle import run_recipe
 from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
@@ -38,9 +39,9 @@ class RefreeIPOMethodConfig(TrainingConfig):
 
 TRAITS = MethodTraits(reference="free", loss="non-saturating", data="offline")
 
-RECIPE = PreferenceRecipe(
-    method="refree_ipo",
-    trainer=cpo_trainer,
+RECIPE = preference_recipe(
+    "refree_ipo",
+    cpo_trainer,
     loss_args=lambda cfg: {"loss_type": "ipo", "cpo_alpha": 0.0, "beta": cfg.beta},
 )
 
@@ -48,4 +49,4 @@ RECIPE = PreferenceRecipe(
 @register_method("refree_ipo", config=RefreeIPOMethodConfig, traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """Reference-free IPO from the SFT model: (mean log pi(y_w) - mean log pi(y_l) - 1/(2 beta))^2, no reference."""
-    return run_preference(ctx, RECIPE)
+    return run_recipe(ctx, RECIPE)

@@ -85,6 +85,9 @@ class MethodSpec:
 
 _REGISTRY: dict[str, MethodSpec] = {}
 
+SHARED_MODULES = ("registry", "config", "validation", "loading", "export", "lifecycle", "sweep")
+"""Modules of `sycolab.methods` that serve every method; every other public module there is a method."""
+
 
 def register_method(
     name: str, config: type[BaseModel], needs: tuple[str, ...] = (), produces_causal_lm: bool = True,
@@ -134,5 +137,5 @@ def _load_builtin_methods() -> None:
     import sycolab.methods as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_") and info.name not in ("registry", "common"):
+        if not info.name.startswith("_") and info.name not in SHARED_MODULES:
             importlib.import_module(f"sycolab.methods.{info.name}")

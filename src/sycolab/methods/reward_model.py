@@ -20,24 +20,16 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
 
-from sycolab.io import atomic_write_json, read_jsonl
-from sycolab.methods.common import (
-    TrainingConfig,
-    build_trl_args,
-    data_path,
-    load_rows,
-    load_tokenizer_for,
-    lora_config,
-    plain_model_path,
-    standard_callbacks,
-    to_dataset,
-    train_and_export,
-)
+from sycolab.io import read_jsonl
+from sycolab.methods.config import TrainingConfig, training_seed
+from sycolab.methods.lifecycle import ModelKind, TrainingInputs, TrainingRecipe, TrainingSetup, run_recipe
+from sycolab.methods.loading import data_path, load_causal_lm, load_tokenizer_for
 from sycolab.methods.registry import MethodContext, register_method
 
 REWARD_STATS = "reward_stats.json"
@@ -68,63 +60,81 @@ class RewardModelConfig(TrainingConfig):
         return self
 
 
-@register_method("reward_model", config=RewardModelConfig, produces_causal_lm=False)
-def run(ctx: MethodContext) -> dict[str, Any]:
-    """Bradley-Terry reward model on the SFT backbone: minimise -log sigmoid(r(x, y_w) - r(x, y_l))."""
-    from transformers import AutoModelForSequenceClassification
+def reward_trainer() -> tuple[type, type]:
     from trl import RewardConfig, RewardTrainer
 
-    from sycolab.models.load import resolve_dtype
+    return RewardTrainer, RewardConfig
 
-    cfg: RewardModelConfig = ctx.config  # type: ignore[assignment]
-    source = plain_model_path(ctx.input_model, ctx)
-    tokenizer = load_tokenizer_for(source, ctx)
-    prompts, median_source = _median_prompts(ctx, cfg)
-    samples = _policy_samples(source, ctx, cfg, prompts)
+
+def loss_args(cfg: RewardModelConfig) -> dict[str, Any]:
+    return {"center_rewards_coefficient": cfg.center_rewards_coefficient}
+
+
+def load_scalar_head(source: Path, ctx: MethodContext, tokenizer: Any) -> Any:
+    """The SFT backbone with a new one-output score head (AutoModelForSequenceClassification, num_labels=1)."""
+    from transformers import AutoModelForSequenceClassification
+
+    from sycolab.models.load import resolve_dtype
 
     model = AutoModelForSequenceClassification.from_pretrained(
         str(source), num_labels=1, dtype=resolve_dtype(ctx.dtype), trust_remote_code=ctx.trust_remote_code
     )
     model.config.pad_token_id = tokenizer.pad_token_id
-    train_rows = load_rows(ctx, "preference", "reward_model", PAIR_COLUMNS)
-    heldout_rows = (
-        load_rows(ctx, "preference_heldout", "reward_model", PAIR_COLUMNS) if "preference_heldout" in ctx.data else None
-    )
-    diagnostics, _ = standard_callbacks(ctx, cfg, "reward_model", proxy=False)
-    trainer = RewardTrainer(
-        model=model,
-        args=build_trl_args(RewardConfig, cfg, ctx, center_rewards_coefficient=cfg.center_rewards_coefficient),
-        train_dataset=to_dataset(train_rows),
-        processing_class=tokenizer,
-        peft_config=lora_config(cfg.lora, task_type="SEQ_CLS") if cfg.lora else None,
-        callbacks=[diagnostics],
-    )
+    return model
+
+
+SCALAR_HEAD = ModelKind(load=load_scalar_head, auto_class="AutoModelForSequenceClassification",
+                        base_kwargs={"num_labels": 1}, lora_task="SEQ_CLS", causal_lm=False)
+
+
+@dataclass
+class RewardInputs(TrainingInputs):
+    heldout: list[dict[str, Any]] | None = None         # held-out pairs (accuracy), when the run has them
+    prompts: list[list[dict]] = field(default_factory=list)  # prompts of the SFT-policy samples
+    samples: list[str] = field(default_factory=list)     # one SFT-policy sample per prompt
+    median_source: str = ""
+
+
+def reward_inputs(setup: TrainingSetup) -> RewardInputs:
+    """SFT-policy samples for the median score (drawn first, before the score head is built), then the
+    training and held-out preference pairs."""
+    ctx, cfg = setup.ctx, setup.config
+    prompts, median_source = _median_prompts(ctx, cfg)
+    samples = _policy_samples(setup.source, ctx, cfg, prompts)
+    rows = setup.rows("preference", PAIR_COLUMNS)
+    heldout = setup.rows("preference_heldout", PAIR_COLUMNS) if "preference_heldout" in ctx.data else None
+    return RewardInputs(rows=rows, heldout=heldout, prompts=prompts, samples=samples, median_source=median_source)
+
+
+def reward_statistics(setup: TrainingSetup, trainer: Any, inputs: RewardInputs, diagnostics: Any) -> dict[str, Any]:
+    """Train and held-out pair statistics, and the median score of the SFT-policy samples with its calibration."""
+    from sycolab.methods._rewards import RewardModelScorer
+
     stats: dict[str, Any] = {}
-
-    def evaluate(trainer: Any) -> dict[str, Any]:
-        from sycolab.methods._rewards import RewardModelScorer
-
-        scorer = RewardModelScorer(trainer.model, tokenizer)
-        for split, rows in (("train", train_rows), ("heldout", heldout_rows)):
-            if rows is not None:
-                stats.update({f"{split}_{k}": v for k, v in pair_statistics(scorer, rows).items()})
-        scores = scorer(prompts, samples)
-        stats.update(
-            median_score=statistics.median(scores),
-            median_source=median_source,
-            median_n=len(scores),
-            median_temperature=cfg.median_temperature,
-            policy_scores=sorted(scores),
-            threshold_calibration=threshold_calibration(scores),
-        )
-        return dict(stats)
-
-    result = train_and_export(
-        trainer, ctx, "reward_model", cfg, diagnostics, None, base_model=source,
-        auto_class="AutoModelForSequenceClassification", base_kwargs={"num_labels": 1}, after_train=evaluate,
+    scorer = RewardModelScorer(trainer.model, setup.tokenizer)
+    for split, rows in (("train", inputs.rows), ("heldout", inputs.heldout)):
+        if rows is not None:
+            stats.update({f"{split}_{k}": v for k, v in pair_statistics(scorer, rows).items()})
+    scores = scorer(inputs.prompts, inputs.samples)
+    stats.update(
+        median_score=statistics.median(scores),
+        median_source=inputs.median_source,
+        median_n=len(scores),
+        median_temperature=setup.config.median_temperature,
+        policy_scores=sorted(scores),
+        threshold_calibration=threshold_calibration(scores),
     )
-    atomic_write_json(Path(result["model_dir"]) / REWARD_STATS, stats)
-    return result
+    return stats
+
+
+RECIPE = TrainingRecipe(method="reward_model", trainer=reward_trainer, loss_args=loss_args, inputs=reward_inputs,
+                        model=SCALAR_HEAD, summary=reward_statistics, files=lambda stats: {REWARD_STATS: stats})
+
+
+@register_method("reward_model", config=RewardModelConfig, produces_causal_lm=False)
+def run(ctx: MethodContext) -> dict[str, Any]:
+    """Bradley-Terry reward model on the SFT backbone: minimise -log sigmoid(r(x, y_w) - r(x, y_l))."""
+    return run_recipe(ctx, RECIPE)
 
 
 def pair_statistics(scorer: Any, rows: list[dict]) -> dict[str, float | int]:
@@ -176,7 +186,6 @@ def _policy_samples(source: Path, ctx: MethodContext, cfg: RewardModelConfig, pr
     """One sampled completion per prompt from the SFT causal LM (freed before the reward model is built)."""
     from sycolab.generation.base import SamplingParams
     from sycolab.generation.hf import HFBackend
-    from sycolab.methods.common import load_causal_lm, training_seed
 
     policy = load_causal_lm(source, ctx)
     if not ctx.use_cpu:

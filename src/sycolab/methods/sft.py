@@ -13,19 +13,9 @@ from typing import Any
 from pydantic import Field
 
 from sycolab.io import iter_jsonl
-from sycolab.methods.common import (
-    TrainingConfig,
-    build_trl_args,
-    data_path,
-    load_causal_lm,
-    load_rows,
-    load_tokenizer_for,
-    lora_config,
-    plain_model_path,
-    standard_callbacks,
-    to_dataset,
-    train_and_export,
-)
+from sycolab.methods.config import TrainingConfig
+from sycolab.methods.lifecycle import TrainingInputs, TrainingRecipe, TrainingSetup, run_recipe
+from sycolab.methods.loading import data_path
 from sycolab.methods.registry import MethodContext, register_method
 
 
@@ -42,33 +32,30 @@ class SFTMethodConfig(TrainingConfig):
     )
 
 
-def sft_arguments(cfg: SFTMethodConfig, ctx: MethodContext) -> Any:
-    """TRL SFTConfig for `cfg` (`build_trl_args` plus the SFT-only fields)."""
-    from trl import SFTConfig
+def sft_trainer() -> tuple[type, type]:
+    from trl import SFTConfig, SFTTrainer
 
-    return build_trl_args(
-        SFTConfig, cfg, ctx, completion_only_loss=cfg.completion_only_loss, packing=cfg.packing,
-        dataset_num_proc=None, train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
-    )
+    return SFTTrainer, SFTConfig
+
+
+def loss_args(cfg: SFTMethodConfig) -> dict[str, Any]:
+    """SFTConfig's own fields: what the loss covers, packing, length grouping."""
+    return dict(completion_only_loss=cfg.completion_only_loss, packing=cfg.packing, dataset_num_proc=None,
+                train_sampling_strategy="group_by_length" if cfg.group_by_length else "random")
+
+
+def sft_inputs(setup: TrainingSetup) -> TrainingInputs:
+    """The rows of `data_key`: prompt/completion when the first row has a prompt, else messages."""
+    key = setup.config.data_key
+    _, first = next(iter_jsonl(data_path(setup.ctx, key, setup.method)), (0, {}))
+    columns = ("prompt", "completion") if "prompt" in first else ("messages",)
+    return TrainingInputs(rows=setup.rows(key, columns))
+
+
+RECIPE = TrainingRecipe(method="sft", trainer=sft_trainer, loss_args=loss_args, inputs=sft_inputs)
 
 
 @register_method("sft", config=SFTMethodConfig)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """Supervised fine-tuning: minimise -sum_t log p(y_t | x, y_<t) over the completion tokens (TRL SFTTrainer)."""
-    from trl import SFTTrainer
-
-    cfg: SFTMethodConfig = ctx.config  # type: ignore[assignment]
-    source = plain_model_path(ctx.input_model, ctx)
-    _, first = next(iter_jsonl(data_path(ctx, cfg.data_key, "sft")), (0, {}))
-    columns = ("prompt", "completion") if "prompt" in first else ("messages",)
-    rows = load_rows(ctx, cfg.data_key, "sft", columns)
-    diagnostics, checkpoints = standard_callbacks(ctx, cfg, "sft")
-    trainer = SFTTrainer(
-        model=load_causal_lm(source, ctx),
-        args=sft_arguments(cfg, ctx),
-        train_dataset=to_dataset(rows),
-        processing_class=load_tokenizer_for(source, ctx),
-        peft_config=lora_config(cfg.lora) if cfg.lora else None,
-        callbacks=[c for c in (diagnostics, checkpoints) if c is not None],
-    )
-    return train_and_export(trainer, ctx, "sft", cfg, diagnostics, checkpoints, base_model=source)
+    return run_recipe(ctx, RECIPE)

@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import Field
 
-from sycolab.methods._preference import PreferenceRecipe, cpo_trainer, run_preference
-from sycolab.methods.common import TrainingConfig
+from sycolab.methods._preference import cpo_trainer, preference_recipe
+from sycolab.methods.config import TrainingConfig
+from sycolab.methods.lifecycle import run_recipe
 from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
 
@@ -26,9 +27,9 @@ class SimPOMethodConfig(TrainingConfig):
 
 TRAITS = MethodTraits(reference="free", loss="saturating", data="offline")
 
-RECIPE = PreferenceRecipe(
-    method="simpo",
-    trainer=cpo_trainer,
+RECIPE = preference_recipe(
+    "simpo",
+    cpo_trainer,
     loss_args=lambda cfg: {"loss_type": "simpo", "cpo_alpha": 0.0, "beta": cfg.beta, "simpo_gamma": cfg.gamma},
 )
 
@@ -36,4 +37,4 @@ RECIPE = PreferenceRecipe(
 @register_method("simpo", config=SimPOMethodConfig, traits=TRAITS)
 def run(ctx: MethodContext) -> dict[str, Any]:
     """SimPO from the SFT model (no reference): -log sigmoid((beta/|y_w|) log pi(y_w) - (beta/|y_l|) log pi(y_l) - gamma)."""
-    return run_preference(ctx, RECIPE)
+    return run_recipe(ctx, RECIPE)

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sycolab.errors import ConfigError
-from sycolab.methods.common import nested_model_type, show_value, validation_problems
+from sycolab.methods.validation import nested_model_type, show_value, validation_problems
 
 #: Short names of swept fields in cell names; other fields keep their own name.
 SHORT_NAMES: dict[str, str] = {"learning_rate": "lr"}

@@ -17,7 +17,7 @@ from sycolab.io import read_json
 
 MODEL_RECORD = "sycolab_model.json"
 MERGED_FROM = "merged_from.json"
-"""Written into a merged copy of an adapter (`sycolab.methods.common.plain_model_path`): the identity
+"""Written into a merged copy of an adapter (`sycolab.methods.loading.plain_model_path`): the identity
 (stage key, weights digest) of the adapter it was merged from."""
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")

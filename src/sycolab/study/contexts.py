@@ -127,7 +127,7 @@ class RelearnContext:
 
     eval: EvalContext
     relearn: RelearnConfig
-    induce: Any  # the sft method's validated config (`method_config("sft", cfg.induce, "induce")`)
+    induce: Any  # the sft method's validated config (`StudyConfig.methods.induce`)
     induce_data: tuple[str, ...]
     seed: int
     execution: ExecutionConfig

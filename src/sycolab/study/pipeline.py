@@ -18,7 +18,6 @@ from sycolab.config import (
     MethodCell,
     config_error,
     dump_config,
-    method_config,
     produced_models,
     recover_cells,
     validate_config,
@@ -88,7 +87,7 @@ class Study:
         return SteerContext(self.eval_context(), self.cfg.probe)
 
     def relearn_context(self) -> RelearnContext:
-        return RelearnContext(self.eval_context(), self.cfg.relearn, method_config("sft", self.cfg.induce, "induce"),
+        return RelearnContext(self.eval_context(), self.cfg.relearn, self.cfg.methods.induce,
                               self.induce_data, self.cfg.seed, self.cfg.execution)
 
     def inputs(self, data: tuple[str, ...] = (), seed: bool = False, judge: bool = False,
@@ -115,7 +114,7 @@ class Study:
     @property
     def induce_data(self) -> tuple[str, ...]:
         """The SFT stage's data: its training rows (`data_key`, default "sft") and the proxy items."""
-        key = method_config("sft", self.cfg.induce, "induce").data_key
+        key = self.cfg.methods.induce.data_key
         return tuple(dict.fromkeys([key if key in WORLD_FILES else "sft", "proxy"]))
 
     def tokenizer_corpus(self) -> dict[str, Path]:
@@ -141,9 +140,9 @@ class Study:
         tiny = cfg.uses_tiny_world
         base_inputs = self.inputs(("base_corpus", "proxy") if tiny else (), seed=tiny, tokenizer_corpus=tiny)
         out.append(("base", Stage("base", base_slice, ["world"] if self.needs_world else [],
-                                  lambda: run_base(self.train_context(), cfg.base, tiny), inputs=base_inputs)))
+                                  lambda: run_base(self.train_context(), cfg.base, cfg.methods.base_train, tiny), inputs=base_inputs)))
         induce_data = self.induce_data
-        induce_cfg = method_config("sft", cfg.induce, "induce")
+        induce_cfg = cfg.methods.induce
         out.append(("induce", Stage("train:sft", self._method_slice(cfg.induce, induce_cfg),
                                     ["base", *(["world"] if self.needs_world else [])],
                                     lambda: train_model(self.train_context(), "sft", "sft", induce_cfg, parent="base",

@@ -9,7 +9,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from sycolab.config import method_config
 from sycolab.config.sections import BaseModelConfig
 from sycolab.io import atomic_dir, iter_jsonl
 from sycolab.methods.registry import MethodContext, get_method
@@ -28,10 +27,10 @@ def run_world(cfg: WorldConfig, world_dir: Path) -> dict[str, Any]:
     return as_info(summary)
 
 
-def run_base(ctx: TrainContext, base: BaseModelConfig, tiny_world: bool) -> dict[str, Any]:
+def run_base(ctx: TrainContext, base: BaseModelConfig, train_cfg: Any, tiny_world: bool) -> dict[str, Any]:
     """Stage base: a configured model is recorded as it is (a checkpoint folder by its weights' digest, a
     hub id by name); the tiny model gets a word tokenizer of the world and `base.train` steps of SFT on the
-    base corpus."""
+    base corpus (`train_cfg`: `base.train` validated at load, `StudyConfig.methods.base_train`)."""
     store = ctx.store
     if not tiny_world:
         local = Path(base.model).is_dir()  # a checkpoint folder is identified by content, a hub id by name
@@ -50,7 +49,6 @@ def run_base(ctx: TrainContext, base: BaseModelConfig, tiny_world: bool) -> dict
     model.save_pretrained(init_dir)
     tokenizer.save_pretrained(init_dir)
     n_params = sum(p.numel() for p in model.parameters())
-    train_cfg = method_config("sft", base.train, "base.train")
     info = train_model(ctx, "base", "sft", train_cfg, parent=None, input_model=init_dir,
                        data={"sft": ctx.data.path("base_corpus"), "proxy": ctx.data.path("proxy")})
     return {"parameters": n_params, "vocab_size": len(tokenizer), **info}
