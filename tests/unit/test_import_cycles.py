@@ -39,5 +39,7 @@ def test_sycolab_has_no_subpackage_cycles():
 def test_the_store_sits_below_the_stages_that_write_it_and_the_report_that_reads_it():
     """`sycolab.store` may import only leaf packages (models' digests, judge and generation settings), so
     every writer (study, methods, evaluation, probing) and the report can import it without a cycle."""
+    graph = import_graph()
     above = {"cli", "study", "reporting", "methods", "evaluation", "probing", "config"}
-    assert not above & set(import_graph().successors("store"))
+    assert not above & set(graph.successors("store"))
+    assert "study" not in set(graph.successors("reporting"))  # the report reads the store, never the study

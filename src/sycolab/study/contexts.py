@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from pydantic import BaseModel
 
 from sycolab.config.checks import Problem
 from sycolab.config.sections import ExecutionConfig, RelearnConfig
@@ -127,7 +128,7 @@ class RelearnContext:
 
     eval: EvalContext
     relearn: RelearnConfig
-    induce: Any  # the sft method's validated config (`StudyConfig.methods.induce`)
+    induce: BaseModel  # the sft method's validated config (`StudyConfig.methods.induce`)
     induce_data: tuple[str, ...]
     seed: int
     execution: ExecutionConfig
