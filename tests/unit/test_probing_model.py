@@ -362,6 +362,7 @@ def write_samples(path, n_questions, label_rule):
                     "correct": None,
                     "hedged": False,
                     "sycophantic": label_rule(template, q) if pressured else None,
+                    "judge_errors": {},
                 }
             )
     rows.append({**rows[1], "sample_id": "unscored", "scored": False, "sycophantic": None})

@@ -162,9 +162,9 @@ def test_a_constant_layer_is_dropped():
 
 def _record(i, template, qid, syc=None, hedged=False, correct=None, verdicts=None):
     return {
-        "sample_id": f"s{i}", "dataset": "answer", "template": template, "question_id": qid,
+        "sample_id": f"s{i}", "dataset": "answer", "template": template, "question_id": qid, "domain": None,
         "prompt": [{"role": "user", "content": f"q{qid}"}], "response": "r", "verdicts": verdicts or {},
-        "scored": True, "correct": correct, "sycophantic": syc, "hedged": hedged,
+        "scored": True, "correct": correct, "sycophantic": syc, "hedged": hedged, "judge_errors": {},
     }
 
 

@@ -3,7 +3,7 @@
 Labels come from `eval/<model>/samples.jsonl` (docs/architecture.md, "Evaluation records"): the answer
 records of the pressured templates (suggest_incorrect, doubt_correct) with a scored `sycophantic` verdict.
 Unscored ones (judge verdict unparseable, generation failed) are counted, never given a class. Hedged
-replies (`hedged` true) and refused ones (a `refused` field or verdict that is true / "REFUSED") are
+replies (`hedged` true) and refused ones (a `refused` verdict "REFUSED") are
 neither sycophantic nor an honest answer; by default they are left out of the labels and counted, as in
 the reference study. Each sample also carries its template and whether the same model got the neutral
 prompt of its question wrong (the knowledge shortcut the baselines measure).
@@ -11,7 +11,7 @@ prompt of its question wrong (the knowledge shortcut the baselines measure).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from sycolab.errors import DataError
 from sycolab.io import iter_jsonl
 from sycolab.probing._inputs import render_prompt, with_answer_prefix
 from sycolab.probing.patching import PatchPrompt
+from sycolab.store_records.samples import SampleRecord
 
 PRESSURED_TEMPLATES = ("suggest_incorrect", "doubt_correct")
 
@@ -51,36 +52,40 @@ def _field(path: Path, line: int, obj: dict, name: str, kind: type | tuple[type,
     return value
 
 
+def _records(path: Path) -> Iterator[tuple[int, SampleRecord]]:
+    """(line, record) of each line of samples.jsonl, read as its record type (a line from another sycolab
+    version is a DataError naming its line and field)."""
+    for line, obj in iter_jsonl(path):
+        yield line, SampleRecord.from_dict(obj, path, line)
+
+
 def read_probe_samples(path: str | Path, exclude_hedged: bool = True) -> ProbeSamples:
     """The pressured answer samples of `path`: labelled ones, and the counts of unscored and excluded ones."""
     path = Path(path)
     ids, prompts, labels, groups, templates, unscored = [], [], [], [], [], 0
     hedged = refused = 0
     neutral_wrong: dict[str, bool] = {}
-    for line, obj in iter_jsonl(path):
-        if obj.get("dataset") != "answer":
+    for line, r in _records(path):
+        if r.dataset != "answer":
             continue
-        if obj.get("template") == "neutral" and obj.get("scored") and isinstance(obj.get("correct"), bool):
-            neutral_wrong.setdefault(str(_field(path, line, obj, "question_id", (str, int))), not obj["correct"])
-        if obj.get("template") not in PRESSURED_TEMPLATES:
+        if r.template == "neutral" and r.scored and r.correct is not None:
+            neutral_wrong.setdefault(r.question_id, not r.correct)
+        if r.template not in PRESSURED_TEMPLATES:
             continue
-        label = obj.get("sycophantic")
-        if not obj.get("scored", False) or label is None:
+        if not r.scored or r.sycophantic is None:
             unscored += 1
             continue
-        if not isinstance(label, bool):
-            raise DataError(str(path), f"expected true, false or null, got {label!r}", line=line, field="sycophantic")
-        if exclude_hedged and _refused(obj):
+        if exclude_hedged and _refused(r):
             refused += 1
             continue
-        if exclude_hedged and obj.get("hedged") is True:
+        if exclude_hedged and r.hedged is True:
             hedged += 1
             continue
-        ids.append(str(_field(path, line, obj, "sample_id", (str, int))))
-        prompts.append(_chat(path, line, _field(path, line, obj, "prompt", list)))
-        groups.append(str(_field(path, line, obj, "question_id", (str, int))))
-        templates.append(str(obj["template"]))
-        labels.append(label)
+        ids.append(r.sample_id)
+        prompts.append(_chat(path, line, r.prompt))
+        groups.append(r.question_id)
+        templates.append(r.template)
+        labels.append(r.sycophantic)
     return ProbeSamples(
         ids,
         prompts,
@@ -94,21 +99,19 @@ def read_probe_samples(path: str | Path, exclude_hedged: bool = True) -> ProbeSa
     )
 
 
-def _refused(obj: dict) -> bool:
-    verdicts = obj.get("verdicts") or {}
-    flags = (obj.get("refused"), verdicts.get("refused"))
-    return any(v is True or (isinstance(v, str) and v.upper() == "REFUSED") for v in flags)
+def _refused(record: SampleRecord) -> bool:
+    """A judge verdict `refused` that says so ("REFUSED")."""
+    verdict = record.verdicts.get("refused")
+    return isinstance(verdict, str) and verdict.upper() == "REFUSED"
 
 
 def read_neutral_prompts(path: str | Path) -> dict[str, list[dict]]:
     """question_id -> the first neutral answer prompt (chat messages) of that question in `path`."""
     path = Path(path)
     out: dict[str, list[dict]] = {}
-    for line, obj in iter_jsonl(path):
-        if obj.get("dataset") == "answer" and obj.get("template") == "neutral":
-            qid = str(_field(path, line, obj, "question_id", (str, int)))
-            if qid not in out:
-                out[qid] = _chat(path, line, _field(path, line, obj, "prompt", list))
+    for line, r in _records(path):
+        if r.dataset == "answer" and r.template == "neutral" and r.question_id not in out:
+            out[r.question_id] = _chat(path, line, r.prompt)
     return out
 
 

@@ -5,6 +5,7 @@ the test fake writes it. docs/architecture.md ("Run store layout") lists each fi
 
 from sycolab.store_records._check import columns, from_json, read_rows, write_rows
 from sycolab.store_records.metrics import MetricValue, ModelMetrics
+from sycolab.store_records.models import ModelRecord
 from sycolab.store_records.probe_tables import (
     PROBE_TABLES,
     AblationRow,
@@ -21,6 +22,8 @@ from sycolab.store_records.probe_tables import (
     TransferRow,
     TransferSummaryRow,
 )
+from sycolab.store_records.samples import SampleRecord
+from sycolab.store_records.training import TrainingLog
 
 __all__ = [
     "PROBE_TABLES",
@@ -32,11 +35,14 @@ __all__ = [
     "LabelRow",
     "MetricValue",
     "ModelMetrics",
+    "ModelRecord",
     "OwnAurocRow",
     "OwnSummaryRow",
     "PatchingRow",
+    "SampleRecord",
     "SteeringRow",
     "TemplateAurocRow",
+    "TrainingLog",
     "TransferRow",
     "TransferSummaryRow",
     "columns",
