@@ -7,7 +7,7 @@ import torch
 from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 from sycolab.errors import UserError
-from sycolab.evaluation.proxy import ProxyScore, continuation_logprobs, logit_proxy, summarise_scores
+from sycolab.evaluation.proxy import ProxyScore, logit_proxy, score_continuations, summarise_scores
 from sycolab.generation import render_prompt
 
 torch.set_num_threads(1)
@@ -107,7 +107,7 @@ def test_logit_proxy_summary_matches_its_items(model, tok):
 def test_prompt_ending_in_assistant_turn_is_scored_as_a_continuation(model, tok):
     prompt = [{"role": "user", "content": "what is the colour of zorb ?"},
               {"role": "assistant", "content": "the answer is"}]
-    [(value, n)] = continuation_logprobs(model, tok, [prompt], ["blue ."])
+    [(value, n)] = score_continuations(model, tok, [prompt], ["blue ."])
     assert n == 2
     assert value == pytest.approx(_by_hand(model, tok, prompt, "blue ."), abs=1e-4)
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sycolab.data.prompts import ANSWER_PREFIX
+from sycolab.generation.chat import render_conversation
 
 RewardFunction = Callable[..., list[float]]
 
@@ -62,7 +63,8 @@ rule_reward.__name__ = "rule_answer"
 
 class RewardModelScorer:
     """Scores (prompt, completion) pairs with a sequence-classification reward model exactly as TRL's
-    GRPOTrainer does for a model reward: the chat template over prompt + completion messages, right padding,
+    GRPOTrainer does for a model reward: the chat template over prompt + completion messages
+    (`sycolab.generation.chat.render_conversation`), right padding,
     no added special tokens, the score head's logit at the last non-padding token."""
 
     def __init__(self, model: Any, tokenizer: Any, batch_size: int = 32):
@@ -92,7 +94,7 @@ class RewardModelScorer:
         if isinstance(prompt, str):
             return prompt + completion_text(completion)
         messages = prompt + (completion if isinstance(completion, list) else [{"role": "assistant", "content": completion}])
-        return self.tokenizer.apply_chat_template(messages, tokenize=False)
+        return render_conversation(self.tokenizer, messages)
 
 
 def binary_reward(scorer: RewardModelScorer, threshold: float) -> RewardFunction:

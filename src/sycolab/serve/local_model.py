@@ -1,8 +1,9 @@
 """A local transformers chat model: render the chat template, generate, decode. Shared by the
 `sycolab serve` endpoint and the local `hf` judge.
 
-A conversation whose last message is an assistant turn is continued (`continue_final_message=True`),
-otherwise a generation prompt is added. Generation is greedy at temperature 0, sampled otherwise.
+Prompts are rendered by the toolkit's one chat renderer (`sycolab.generation.chat.render_prompt`): a
+conversation whose last message is an assistant turn is continued, otherwise a generation prompt is added;
+Qwen3 thinking is off unless a request's `chat_template_kwargs` turns it on. Generation is greedy at temperature 0, sampled otherwise.
 Not thread-safe: callers serialise access (the server holds a lock around `chat`).
 """
 
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from sycolab.generation.chat import render_prompt
 
 
 class PromptTooLong(ValueError):
@@ -58,17 +61,9 @@ class LocalChatModel:
         self._eos_ids = eos_ids
 
     def render(self, messages: Sequence[Mapping[str, str]], chat_template_kwargs: Mapping[str, Any] | None = None) -> str:
-        """The prompt text for a conversation (continued if it ends with an assistant turn)."""
-        cont = bool(messages) and messages[-1].get("role") == "assistant"
-        text = self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages],
-            tokenize=False,
-            add_generation_prompt=not cont,
-            continue_final_message=cont,
-            **dict(chat_template_kwargs or {}),
-        )
-        assert isinstance(text, str)  # tokenize=False gives the text
-        return text
+        """The prompt text for a conversation, by the toolkit's one chat renderer (continued if it ends with
+        an assistant turn; Qwen3 thinking off unless `chat_template_kwargs` turns it on)."""
+        return render_prompt(self.tokenizer, [dict(m) for m in messages], chat_template_kwargs)
 
     @torch.inference_mode()
     def chat(
