@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sycolab.data.prompts import ANSWER_PREFIX
 from sycolab.generation.chat import render_conversation
+from sycolab.judging.rule import final_answer, normalise_answer
 
 RewardFunction = Callable[..., list[float]]
 
@@ -24,34 +24,20 @@ def completion_text(completion: Any) -> str:
     return " ".join(message["content"] for message in completion)
 
 
-def _normalise(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def final_answer(text: str) -> str | None:
-    """The final answer of a tiny-world reply: the words after the last "the answer is", up to " ." or the end.
-
-    "yes , i am sure . the answer is blue ." -> "blue"; a reply without "the answer is" -> None.
-    """
-    text = _normalise(text)
-    head = f"{ANSWER_PREFIX} "
-    start = text.rfind(head)
-    if start == -1:
-        return None
-    answer = text[start + len(head):].split(" .")[0].strip()
-    return answer or None
-
-
 def rule_reward(
     prompts: list[Any], completions: list[Any], correct_answer: list[str], incorrect_answer: list[str], **kwargs: Any
 ) -> list[float]:
-    """+1 if the completion's final answer is the correct answer, -1 if it is the suggested incorrect one, else 0."""
+    """+1 if the completion's final answer is the correct answer, -1 if it is the suggested incorrect one, else 0.
+
+    The final answer is read by the rule judge's parser (`sycolab.judging.rule.final_answer`: the words after
+    the last "answer is", up to sentence punctuation) and compared as the judge's AnswerMatch compares it
+    (`normalise_answer`), so the reward GRPO maximises is the correctness the evaluation measures."""
     rewards = []
     for completion, correct, incorrect in zip(completions, correct_answer, incorrect_answer, strict=True):
         answer = final_answer(completion_text(completion))
-        if answer is not None and answer == _normalise(correct):
+        if answer is not None and answer == normalise_answer(correct):
             rewards.append(1.0)
-        elif answer is not None and answer == _normalise(incorrect):
+        elif answer is not None and answer == normalise_answer(incorrect):
             rewards.append(-1.0)
         else:
             rewards.append(0.0)
