@@ -49,6 +49,7 @@ class HFJudge:
                 [render_prompt(r) for r in batch],
                 max_new_tokens=self.max_tokens,
                 temperature=0.0,
+                chat_template_kwargs={"enable_thinking": False},
             )
             for offset, (request, completion) in enumerate(zip(batch, replies)):
                 verdict = Verdict(parse_reply(request, completion.text), completion.text)
