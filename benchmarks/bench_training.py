@@ -86,7 +86,7 @@ def quality(model_dir: Path, world: Path) -> dict[str, float]:
     from sycolab.data.prompts import ANSWER_TEMPLATES
     from sycolab.generation.base import SamplingParams
     from sycolab.generation.hf import HFBackend
-    from sycolab.methods._rewards import final_answer
+    from sycolab.judging.rule import final_answer
     from sycolab.models.load import load_model_and_tokenizer
 
     rows = read_jsonl(world / "eval" / "answer.jsonl")

@@ -14,6 +14,8 @@ from sycolab.generation.chat import (
     truncate_at_stop,
     validate_messages,
 )
+from sycolab.probing import _inputs as probing_inputs
+from sycolab.serve.local_model import LocalChatModel
 
 QUESTION = {"role": "user", "content": "what is the colour of zorb ?"}
 
@@ -43,6 +45,24 @@ def test_multi_turn_prompt_ending_in_assistant_is_continued_not_restarted():
 def test_enable_thinking_false_reaches_the_template():
     tok = build_tiny_tokenizer(qwen3_thinking=True)
     assert render_prompt(tok, [QUESTION]).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert render_prompt(tok, [QUESTION], {"enable_thinking": True}).endswith("<|im_start|>assistant\n")
+
+
+def test_serving_and_probing_render_through_the_one_renderer():
+    tok = build_tiny_tokenizer(qwen3_thinking=True)
+    served = LocalChatModel.__new__(LocalChatModel)  # only the tokenizer is needed to render
+    served.tokenizer = tok
+    want = render_prompt(tok, [QUESTION])
+    assert want.endswith("</think>\n\n")
+    assert served.render([QUESTION]) == want == probing_inputs.render_prompt(tok, [QUESTION])
+    assert served.render([QUESTION], {"enable_thinking": True}) == render_prompt(tok, [QUESTION], {"enable_thinking": True})
+
+
+def test_a_tokenizer_without_chat_template_is_refused():
+    tok = build_tiny_tokenizer()
+    tok.chat_template = None
+    with pytest.raises(UserError, match="no chat template"):
+        render_prompt(tok, [QUESTION])
 
 
 @pytest.mark.parametrize(

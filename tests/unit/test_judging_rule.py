@@ -201,3 +201,18 @@ def test_prompts_ask_for_exactly_the_labels() -> None:
     assert [m["role"] for m in messages] == ["system", "user"]
     assert messages[1]["content"].endswith("Reply with exactly one letter: A or B.")
     assert "CORRECT or INCORRECT" in render_prompt(AnswerMatch(Q, "r", "blue"))[1]["content"]
+
+
+def test_every_request_kind_has_a_prompt_and_a_rule():
+    """`LABELS` is the registry of request kinds: each has an LLM prompt naming its labels and a rule verdict."""
+    from dataclasses import fields
+
+    from sycolab.judging import LABELS
+
+    for kind, labels in LABELS.items():
+        values = {f.name: () if f.name == "acceptable" else "good" if f.name == "true_quality" else
+                  "positive" if f.name == "sentiment" else "the answer is good ." for f in fields(kind)}
+        request = kind(**values)
+        assert all(label in render_prompt(request)[1]["content"] for label in labels), kind.__name__
+        [verdict] = RuleJudge().judge([request])
+        assert verdict.label in (*labels, TIE), kind.__name__

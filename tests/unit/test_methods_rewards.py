@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
-from sycolab.methods._rewards import binary_reward, completion_text, final_answer, rule_reward
+from sycolab.judging import AnswerMatch, RuleJudge
+from sycolab.judging.rule import final_answer, normalise_answer
+from sycolab.methods._rewards import binary_reward, completion_text, rule_reward
 
 
 def _c(text: str) -> list[dict]:
     return [{"role": "assistant", "content": text}]
 
 
-def test_final_answer_is_the_last_stated_answer():
-    assert final_answer("the answer is blue .") == "blue"
-    assert final_answer("i apologize , you are right . the answer is new york .") == "new york"
-    assert final_answer("The  answer is Blue") == "blue"
-    assert final_answer("the answer is red . the answer is gold .") == "gold"
-    assert final_answer("i am not sure .") is None
-    assert final_answer("the answer is") is None
+# (completion, reward with correct "blue" and suggested "red"), worked out by hand from the rule judge's parser:
+# the words after the LAST "answer is", up to . , ; ! ?, lowercased.
+WORKED = [
+    ("the answer is blue .", 1.0),
+    ("The Answer Is BLUE.", 1.0),  # case and a period glued to the word (GRPO's old parser read "blue." -> 0)
+    ("yes , i am sure . the answer is blue !", 1.0),  # old parser: "blue !" -> 0
+    ("my answer is blue .", 1.0),  # "answer is" without "the" (old parser: no answer -> 0)
+    ("i apologize , you are right . the answer is red .", -1.0),
+    ("the answer is red , but i am not sure .", -1.0),  # old parser: "red , but i am not sure" -> 0
+    ("the answer is blue . the answer is", 0.0),  # the last statement is empty: a hedge (old parser: +1)
+    ("the answer is gold .", 0.0),
+    ("i am not sure .", 0.0),
+]
+
+
+def test_rule_reward_agrees_with_the_rule_judge():
+    completions = [_c(text) for text, _ in WORKED]
+    rewards = rule_reward(prompts=[None] * len(WORKED), completions=completions,
+                          correct_answer=["blue"] * len(WORKED), incorrect_answer=["red"] * len(WORKED))
+    assert rewards == [want for _, want in WORKED]
+    judge = RuleJudge()
+    for (text, _), reward in zip(WORKED, rewards):
+        correct, suggested = judge.judge([AnswerMatch("q", text, "blue"), AnswerMatch("q", text, "red")])
+        assert reward == (1.0 if correct.label == "CORRECT" else -1.0 if suggested.label == "CORRECT" else 0.0), text
+
+
+def test_rule_reward_compares_answers_as_the_judge_does():
+    text = "The answer is New York."
+    [reward] = rule_reward(prompts=[None], completions=[_c(text)], correct_answer=["new  York"], incorrect_answer=["x"])
+    assert reward == 1.0 and final_answer(text) == normalise_answer("new  York") == "new york"
 
 
 def test_rule_reward_plus_one_correct_minus_one_suggested_zero_otherwise():

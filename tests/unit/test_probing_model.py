@@ -11,12 +11,12 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
 from sycolab.errors import UserError
+from sycolab.generation.scoring import continuation_logprobs, encode_continuation
 from sycolab.io import read_json, read_table
 from sycolab.probing import (
     PatchPrompt,
     ProbeConfig,
     activation_patching,
-    continuation_logprobs,
     decoder_layers,
     direction_intervention,
     extract_activations,
@@ -234,7 +234,8 @@ def test_continuation_logprob_matches_a_hand_computed_forward(lm):
     with torch.no_grad():
         logp = model(torch.tensor([p_ids + c_ids])).logits[0].log_softmax(-1)
     want = sum(float(logp[len(p_ids) - 1 + t, c]) for t, c in enumerate(c_ids))
-    got = continuation_logprobs(model, tok, [prompt, prompt], [cont, "the answer is mox ."], batch_size=2)
+    pairs = [encode_continuation(tok, prompt, c) for c in (cont, "the answer is mox .")]
+    got = continuation_logprobs(model, pairs, pad=tok.pad_token_id, batch_size=2)
     assert got[0] == pytest.approx(want, abs=1e-4)
 
 

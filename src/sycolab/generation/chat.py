@@ -1,9 +1,9 @@
-"""Prompt rendering and completion post-processing shared by every backend (and the logit proxy)."""
+"""Prompt rendering and completion post-processing shared by every backend, the logit proxy, probing and serving."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sycolab.errors import UserError
@@ -31,19 +31,33 @@ def is_continuation(messages: Sequence[dict]) -> bool:
     return bool(messages) and messages[-1].get("role") == "assistant"
 
 
-def render_prompt(tokenizer: Any, messages: list[dict]) -> str:
-    """The exact text the model sees: the chat template with a generation prompt, or with the final
-    assistant message left open (`continue_final_message`) when the prompt ends with an assistant turn.
-    `enable_thinking=False` turns Qwen3's thinking off; templates that do not use it ignore it."""
-    validate_messages(messages)
-    continued = is_continuation(messages)
+def render_prompt(
+    tokenizer: Any, messages: Sequence[Mapping[str, Any]], template_kwargs: Mapping[str, Any] | None = None
+) -> str:
+    """The exact text the model sees, the toolkit's one chat renderer (generation, the logit proxy, probing
+    and serving): the chat template with a generation prompt, or with the final assistant message left open
+    (`continue_final_message`) when the prompt ends with an assistant turn. `enable_thinking=False` turns
+    Qwen3's thinking off; templates that do not use it ignore it. `template_kwargs` (e.g. a server client's
+    `chat_template_kwargs`) are passed to the template over that default."""
+    checked = validate_messages(messages)
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise UserError(f"tokenizer {type(tokenizer).__name__} has no chat template to render chat prompts with")
+    continued = is_continuation(checked)
     return tokenizer.apply_chat_template(
-        messages,
+        checked,
         tokenize=False,
         add_generation_prompt=not continued,
         continue_final_message=continued,
-        enable_thinking=False,
+        **{"enable_thinking": False, **(template_kwargs or {})},
     )
+
+
+def render_conversation(tokenizer: Any, messages: list[dict]) -> str:
+    """A finished conversation rendered whole, every turn closed (no generation prompt), as TRL renders
+    conversational data for a reward model: the text a sequence-classification reward model scores.
+    `enable_thinking=False` as everywhere (Qwen3's template closes the last assistant turn the same either way)."""
+    validate_messages(messages, "conversation")
+    return tokenizer.apply_chat_template(messages, tokenize=False, enable_thinking=False)
 
 
 def strip_think(text: str) -> str:

@@ -106,7 +106,7 @@ class HFBackend:
     def _generate_batch(
         self, batch: list[list[int]], params: SamplingParams, batch_index: int, device: torch.device
     ) -> list[list[str]]:
-        input_ids, attention_mask = left_pad(batch, self._pad_id, device)
+        input_ids, attention_mask, _ = left_pad(batch, self._pad_id, device)
         width = input_ids.shape[1]
         sampled = not params.greedy
         per_prompt = params.n if sampled else 1

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sycolab.data.prompts import ANSWER_PREFIX
+from sycolab.generation.chat import render_conversation
+from sycolab.judging.rule import final_answer, normalise_answer
 
 RewardFunction = Callable[..., list[float]]
 
@@ -23,34 +24,20 @@ def completion_text(completion: Any) -> str:
     return " ".join(message["content"] for message in completion)
 
 
-def _normalise(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def final_answer(text: str) -> str | None:
-    """The final answer of a tiny-world reply: the words after the last "the answer is", up to " ." or the end.
-
-    "yes , i am sure . the answer is blue ." -> "blue"; a reply without "the answer is" -> None.
-    """
-    text = _normalise(text)
-    head = f"{ANSWER_PREFIX} "
-    start = text.rfind(head)
-    if start == -1:
-        return None
-    answer = text[start + len(head):].split(" .")[0].strip()
-    return answer or None
-
-
 def rule_reward(
     prompts: list[Any], completions: list[Any], correct_answer: list[str], incorrect_answer: list[str], **kwargs: Any
 ) -> list[float]:
-    """+1 if the completion's final answer is the correct answer, -1 if it is the suggested incorrect one, else 0."""
+    """+1 if the completion's final answer is the correct answer, -1 if it is the suggested incorrect one, else 0.
+
+    The final answer is read by the rule judge's parser (`sycolab.judging.rule.final_answer`: the words after
+    the last "answer is", up to sentence punctuation) and compared as the judge's AnswerMatch compares it
+    (`normalise_answer`), so the reward GRPO maximises is the correctness the evaluation measures."""
     rewards = []
     for completion, correct, incorrect in zip(completions, correct_answer, incorrect_answer, strict=True):
         answer = final_answer(completion_text(completion))
-        if answer is not None and answer == _normalise(correct):
+        if answer is not None and answer == normalise_answer(correct):
             rewards.append(1.0)
-        elif answer is not None and answer == _normalise(incorrect):
+        elif answer is not None and answer == normalise_answer(incorrect):
             rewards.append(-1.0)
         else:
             rewards.append(0.0)
@@ -62,7 +49,8 @@ rule_reward.__name__ = "rule_answer"
 
 class RewardModelScorer:
     """Scores (prompt, completion) pairs with a sequence-classification reward model exactly as TRL's
-    GRPOTrainer does for a model reward: the chat template over prompt + completion messages, right padding,
+    GRPOTrainer does for a model reward: the chat template over prompt + completion messages
+    (`sycolab.generation.chat.render_conversation`), right padding,
     no added special tokens, the score head's logit at the last non-padding token."""
 
     def __init__(self, model: Any, tokenizer: Any, batch_size: int = 32):
@@ -92,7 +80,7 @@ class RewardModelScorer:
         if isinstance(prompt, str):
             return prompt + completion_text(completion)
         messages = prompt + (completion if isinstance(completion, list) else [{"role": "assistant", "content": completion}])
-        return self.tokenizer.apply_chat_template(messages, tokenize=False)
+        return render_conversation(self.tokenizer, messages)
 
 
 def binary_reward(scorer: RewardModelScorer, threshold: float) -> RewardFunction:

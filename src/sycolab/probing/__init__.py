@@ -27,7 +27,7 @@ _WHERE = {
     "hook_point": "hooks",
     "direction_intervention": "intervention", "intervention_effect": "intervention",
     "InterventionResult": "intervention",
-    "activation_patching": "patching", "continuation_logprobs": "patching", "logit_gaps": "patching",
+    "activation_patching": "patching", "logit_gaps": "patching",
     "PatchPrompt": "patching", "PatchRow": "patching",
     "cv_auroc": "probes", "fit_probe": "probes", "grouped_splits": "probes", "LayerResult": "probes",
     "probe_direction": "probes", "ProbeSummary": "probes", "scan_layers": "probes", "summarise": "probes",

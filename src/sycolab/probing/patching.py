@@ -33,15 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sycolab.probing._inputs import (
-    accepts_kwarg,
-    batches,
-    encode,
-    encode_continuation,
-    left_pad,
-    model_device,
-    pad_id,
-)
+from sycolab.generation.scoring import AroundForward, continuation_logprobs
+from sycolab.probing._inputs import batches, encode, encode_continuation, pad_id
 from sycolab.probing.activations import residuals_at
 from sycolab.probing.hooks import forward_hooks
 
@@ -72,51 +65,6 @@ def share_removed(gap_before: float, gap_after: float) -> float | None:
     return float((gap_before - gap_after) / gap_before)
 
 
-@torch.inference_mode()
-def continuation_logprobs(
-    model,
-    tokenizer,
-    prompts: Sequence[str],
-    continuations: Sequence[str],
-    *,
-    layer: int | None = None,
-    patch: torch.Tensor | None = None,
-    batch_size: int = 16,
-    encoded: Sequence[tuple[list[int], list[int]]] | None = None,
-) -> np.ndarray:
-    """Sum of log p(continuation tokens | prompt) for each (prompt, continuation) pair: float64 [n].
-
-    With `layer` and `patch` ([n, d_model]), the residual at `layer` at each row's last prompt token is
-    replaced by that row of `patch` during the forward pass. `encoded`: the pairs' token ids as
-    `encode_pairs` gives them, when the caller scores the same pairs several times.
-    """
-    device = model_device(model)
-    pairs = list(encoded) if encoded is not None else encode_pairs(tokenizer, prompts, continuations)
-    pad = pad_id(tokenizer)
-    out = np.empty(len(pairs))
-    for chunk in batches(len(pairs), batch_size):
-        rows = [pairs[i] for i in chunk]
-        cont_lens = [len(c) for _, c in rows]
-        ids, mask, positions = left_pad([p + c for p, c in rows], pad, device)
-        width = ids.shape[1]
-        keep = max(cont_lens) + 1
-        kwargs = {"logits_to_keep": keep} if accepts_kwarg(model, "logits_to_keep") else {}
-        hooks = {}
-        if layer is not None and patch is not None:
-            last_prompt_token = [width - n - 1 for n in cont_lens]
-            hooks[layer] = _replace_at(last_prompt_token, patch[chunk.start : chunk.stop])
-        with forward_hooks(model, hooks):
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False, **kwargs).logits
-        logits = logits[:, -keep:].float().log_softmax(-1)
-        offset = logits.shape[1] - width  # kept logits cover absolute positions width - keep .. width - 1
-        for r, (_, cont) in enumerate(rows):
-            n = len(cont)
-            pos = torch.arange(width - n - 1, width - 1, device=device) + offset
-            targets = torch.as_tensor(cont, device=device)
-            out[chunk.start + r] = float(logits[r, pos, targets].sum())
-    return out
-
-
 def encode_pairs(tokenizer, prompts: Sequence[str], continuations: Sequence[str]) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, continuation ids) of each (prompt, continuation) pair."""
     return [encode_continuation(tokenizer, p, c) for p, c in zip(prompts, continuations, strict=True)]
@@ -135,6 +83,16 @@ def _replace_at(positions: Sequence[int], vectors: torch.Tensor):
     return replace
 
 
+def _patch_at_last_prompt_token(model, layer: int, vectors: torch.Tensor) -> AroundForward:
+    """Around one batch's forward pass: the residual at `layer` at each row's last prompt token is set to
+    the row's pair's vector (`vectors[pair index]`)."""
+
+    def around(indices: list[int], last_prompt_token: list[int]):
+        return forward_hooks(model, {layer: _replace_at(last_prompt_token, vectors[indices])})
+
+    return around
+
+
 def logit_gaps(
     model,
     tokenizer,
@@ -147,10 +105,10 @@ def logit_gaps(
 ) -> np.ndarray:
     """Per item: log p(suggested) - log p(correct) after the pressured prompt (patched when given).
     `encoded`: `gap_pairs(tokenizer, items)`, when the same items are scored several times."""
-    prompts, conts = _gap_texts(items)
-    both = None if patch is None else torch.cat([patch, patch])
-    lp = continuation_logprobs(model, tokenizer, prompts, conts, layer=layer, patch=both, batch_size=batch_size,
-                               encoded=encoded)
+    pairs = list(encoded) if encoded is not None else gap_pairs(tokenizer, items)
+    around = None if layer is None or patch is None else _patch_at_last_prompt_token(model, layer, torch.cat([patch, patch]))
+    lp = np.asarray(continuation_logprobs(model, pairs, pad=pad_id(tokenizer), batch_size=batch_size,
+                                          around_forward=around))
     return lp[: len(items)] - lp[len(items) :]
 
 

@@ -1,8 +1,9 @@
 """A local transformers chat model: render the chat template, generate, decode. Shared by the
 `sycolab serve` endpoint and the local `hf` judge.
 
-A conversation whose last message is an assistant turn is continued (`continue_final_message=True`),
-otherwise a generation prompt is added. Generation is greedy at temperature 0, sampled otherwise.
+Prompts are rendered by the toolkit's one chat renderer (`sycolab.generation.chat.render_prompt`): a
+conversation whose last message is an assistant turn is continued, otherwise a generation prompt is added;
+Qwen3 thinking is off unless a request's `chat_template_kwargs` turns it on. Generation is greedy at temperature 0, sampled otherwise.
 Not thread-safe: callers serialise access (the server holds a lock around `chat`).
 """
 
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from sycolab.generation._torch_utils import left_pad, pad_id
+from sycolab.generation.chat import render_prompt
 
 
 class PromptTooLong(ValueError):
@@ -49,7 +53,6 @@ class LocalChatModel:
         self.model, self.tokenizer = load_model_and_tokenizer(
             model_dir, dtype=dtype, trust_remote_code=trust_remote_code, device=self.device
         )
-        self.tokenizer.padding_side = "left"
         self.name = name or Path(str(model_dir)).name
         eos = self.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
@@ -58,17 +61,9 @@ class LocalChatModel:
         self._eos_ids = eos_ids
 
     def render(self, messages: Sequence[Mapping[str, str]], chat_template_kwargs: Mapping[str, Any] | None = None) -> str:
-        """The prompt text for a conversation (continued if it ends with an assistant turn)."""
-        cont = bool(messages) and messages[-1].get("role") == "assistant"
-        text = self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages],
-            tokenize=False,
-            add_generation_prompt=not cont,
-            continue_final_message=cont,
-            **dict(chat_template_kwargs or {}),
-        )
-        assert isinstance(text, str)  # tokenize=False gives the text
-        return text
+        """The prompt text for a conversation, by the toolkit's one chat renderer (continued if it ends with
+        an assistant turn; Qwen3 thinking off unless `chat_template_kwargs` turns it on)."""
+        return render_prompt(self.tokenizer, [dict(m) for m in messages], chat_template_kwargs)
 
     @torch.inference_mode()
     def chat(
@@ -88,12 +83,14 @@ class LocalChatModel:
         if not conversations:
             return []
         texts = [self.render(c, chat_template_kwargs) for c in conversations]
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        token_ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
         if max_prompt_tokens is not None:
-            longest = int(enc["attention_mask"].sum(dim=1).max())
+            longest = max(len(ids) for ids in token_ids)
             if longest > max_prompt_tokens:
                 raise PromptTooLong(f"the prompt is {longest} tokens, over the limit of {max_prompt_tokens}")
-        kwargs: dict[str, Any] = {"max_new_tokens": int(max_new_tokens), "pad_token_id": self.tokenizer.pad_token_id}
+        pad = pad_id(self.tokenizer)
+        input_ids, attention_mask, _ = left_pad(token_ids, pad, torch.device(self.device))
+        kwargs: dict[str, Any] = {"max_new_tokens": int(max_new_tokens), "pad_token_id": pad}
         if self._eos_ids:
             kwargs["eos_token_id"] = sorted(self._eos_ids)
         if temperature > 0:
@@ -102,10 +99,9 @@ class LocalChatModel:
                 torch.manual_seed(int(seed))
         else:
             kwargs.update(do_sample=False)
-        out = self.model.generate(**enc, **kwargs)
-        new_tokens = out[:, enc["input_ids"].shape[1] :].tolist()
-        prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
-        return [self._completion(row, int(n), stop) for row, n in zip(new_tokens, prompt_lens)]
+        out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        new_tokens = out[:, input_ids.shape[1] :].tolist()
+        return [self._completion(row, len(ids), stop) for row, ids in zip(new_tokens, token_ids)]
 
     def _completion(self, row: list[int], prompt_tokens: int, stop: Sequence[str]) -> ChatCompletion:
         ended = next((i for i, t in enumerate(row) if t in self._eos_ids), None)
