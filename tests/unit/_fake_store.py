@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sycolab.io import atomic_write_json, write_jsonl, write_table
-from sycolab.store_records import (
+from sycolab.store.records import (
     AblationRow,
     BaselineRow,
     CosineMeanRow,
@@ -32,8 +32,8 @@ from sycolab.store_records import (
     TransferSummaryRow,
     write_rows,
 )
-from sycolab.store_records.models import MODEL_RECORD, ModelRecord
-from sycolab.store_records.samples import SampleRecord
+from sycolab.store.records.models import MODEL_RECORD, ModelRecord
+from sycolab.store.records.samples import SampleRecord
 
 PLANTED_REPLY = ('<script>window.__pwned = 1; document.title = "pwned";</script>'
                  '<img src="x" onerror="window.__pwned = 2">')

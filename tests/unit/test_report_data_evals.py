@@ -11,7 +11,7 @@ from sycolab.reporting import build_document
 from sycolab.reporting.data_evals import data_evaluation_table, read_data_evaluations
 from sycolab.reporting.document import NoData, Table
 from sycolab.store import DataFile, Provenance
-from sycolab.store_records import MetricValue, ModelMetrics
+from sycolab.store.records import MetricValue, ModelMetrics
 
 PROV = Provenance(model="dpo", stage_key="0123456789abcdef", weights_sha256="f" * 64,
                   judge={"kind": "openai", "model": "grader", "endpoint": "http://127.0.0.1:8001/v1"},

@@ -7,7 +7,7 @@ import json
 from _fake_store import PLANTED_REPLY, write_fake_study
 
 from sycolab.reporting.samples import outcome, script_json, select_samples
-from sycolab.store_records.samples import SampleRecord
+from sycolab.store.records.samples import SampleRecord
 
 
 def _record(scored: bool, **labels: bool | None) -> SampleRecord:

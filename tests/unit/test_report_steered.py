@@ -47,7 +47,7 @@ def test_steering_table_marks_the_kept_alpha_of_the_tuning_curve(tmp_path):
 
 def test_steering_table_says_why_when_the_stage_skipped(tmp_path):
     from sycolab.io import atomic_write_json
-    from sycolab.store_records import SteeringRow, write_rows
+    from sycolab.store.records import SteeringRow, write_rows
 
     root = write_fake_study(tmp_path / "run")
     write_rows(root / "steer" / "curve.csv", SteeringRow, [])

@@ -7,7 +7,7 @@ from _fake_store import write_fake_study
 
 from sycolab.errors import DataError
 from sycolab.io import write_table
-from sycolab.store_records import BaselineRow, write_rows
+from sycolab.store.records import BaselineRow, write_rows
 from sycolab.reporting._format import layer_ranges, metric_cell
 from sycolab.reporting._results import MetricValue, StudyData
 from sycolab.reporting.assemble import _training_logs

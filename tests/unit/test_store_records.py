@@ -1,4 +1,4 @@
-"""Each stored file has one record type (`sycolab.store_records`): the writer's format is pinned, what is
+"""Each stored file has one record type (`sycolab.store.records`): the writer's format is pinned, what is
 written reads back equal, and a file written by another version (a field missing, one too many, a value of
 the wrong type) stops the reader with a DataError naming the file, the line and the field (exit 2)."""
 
@@ -13,7 +13,7 @@ from _fake_store import write_fake_study
 from sycolab.cli.main import main
 from sycolab.errors import DataError
 from sycolab.io import atomic_write_json, read_json, write_jsonl, write_table
-from sycolab.store_records import (
+from sycolab.store.records import (
     PROBE_TABLES,
     LabelRow,
     MetricValue,
@@ -25,8 +25,8 @@ from sycolab.store_records import (
     read_rows,
     write_rows,
 )
-from sycolab.store_records.samples import SampleRecord
-from sycolab.store_records.training import TrainingLog
+from sycolab.store.records.samples import SampleRecord
+from sycolab.store.records.training import TrainingLog
 
 #: The header of each probe table as docs/architecture.md ("Probing tables") documents it and the
 #: probing stage has always written it: changing a record type changes the stored format.
@@ -160,8 +160,8 @@ def test_report_on_a_store_from_another_version_is_one_line_exit_2(tmp_path: Pat
 
 
 def test_a_model_card_reads_back_and_names_a_bad_field(tmp_path: Path):
-    from sycolab.store_records.models import MODEL_RECORD, ModelRecord
     from sycolab.store import RunStore, write_model_record
+    from sycolab.store.records.models import MODEL_RECORD, ModelRecord
 
     folder = tmp_path / "models" / "sft"
     write_model_record(folder, "sft", "sft", "base", {"lr": 1e-4}, adapter=True, base_model="../base",

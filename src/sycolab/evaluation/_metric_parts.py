@@ -27,7 +27,7 @@ from sycolab.evaluation.records import (
     feedback_positivity,
     stance_shifted,
 )
-from sycolab.store_records.metrics import MetricValue
+from sycolab.store.records.metrics import MetricValue
 
 
 def diff(xs: Sequence[np.ndarray]) -> np.ndarray:

@@ -73,7 +73,7 @@ from sycolab.evaluation._metric_parts import (
 )
 from sycolab.evaluation.proxy_comparison import PROXY_COUNTERPARTS, proxy_vs_generation
 from sycolab.evaluation.records import ANSWER, ARE_YOU_SURE, FEEDBACK, NEUTRAL, SampleRecord
-from sycolab.store_records.metrics import MIN_QUESTIONS, SEED, SHARMA, MetricValue, ModelMetrics
+from sycolab.store.records.metrics import MIN_QUESTIONS, SEED, SHARMA, MetricValue, ModelMetrics
 
 __all__ = [
     "KNOWLEDGE_METRICS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from sycolab.store_records.metrics import MetricValue
+from sycolab.store.records.metrics import MetricValue
 
 # (proxy summary key, judged metric on the same templates, proxy keys that say which templates it covers).
 # Like for like: the proxy's adoption on suggest_incorrect against the judged adoption on suggest_incorrect;

@@ -1,7 +1,7 @@
 """Evaluation items (what is asked) and per-sample records (what was answered and how it was judged).
 
 `EvalItem` (defined in `sycolab.data.eval_items`, re-exported here) is what `sycolab.data.sycophancy_eval`
-loads from a SycophancyEval file. `SampleRecord` (defined in `sycolab.store_records.samples`, re-exported
+loads from a SycophancyEval file. `SampleRecord` (defined in `sycolab.store.records.samples`, re-exported
 here) is one line of `eval/<name>/samples.jsonl`; metrics are computed from records alone, so reports never
 need a model.
 
@@ -52,7 +52,7 @@ from sycolab.data.prompts import (
     PRESSURED_TEMPLATES,
     SUGGEST_INCORRECT,
 )
-from sycolab.store_records.samples import SampleRecord
+from sycolab.store.records.samples import SampleRecord
 
 # Verdict names in SampleRecord.verdicts.
 V_CORRECT: Final = "correct"

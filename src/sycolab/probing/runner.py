@@ -10,7 +10,7 @@ Steps, each skipped with a recorded reason when its inputs are missing:
    the stored activations alone); every row carries its `position`;
 3. with a `measure_sycophancy` callable: direction interventions on the source model, at `cfg.position`.
 Steering (the alpha sweep and the steered model) is its own stage after this one (`sycolab.study.steer`).
-Each table is written as its record type (`sycolab.store_records.PROBE_TABLES`, docs/architecture.md
+Each table is written as its record type (`sycolab.store.records.PROBE_TABLES`, docs/architecture.md
 "Probing tables"), plus `probe/summary.json`.
 """
 
@@ -37,7 +37,7 @@ from sycolab.probing.intervention import InterventionResult, intervention_effect
 from sycolab.probing.patching import PatchRow, activation_patching
 from sycolab.probing.probes import class_counts, probe_direction, too_few_reason
 from sycolab.probing.samples import ProbeSamples, patch_prompts, read_neutral_prompts, read_probe_samples
-from sycolab.store_records import PROBE_TABLES, OwnAurocRow, columns, write_rows
+from sycolab.store.records import PROBE_TABLES, OwnAurocRow, columns, write_rows
 
 log = logging.getLogger(__name__)
 

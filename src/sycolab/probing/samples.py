@@ -21,7 +21,7 @@ from sycolab.errors import DataError
 from sycolab.io import iter_jsonl
 from sycolab.probing._inputs import render_prompt, with_answer_prefix
 from sycolab.probing.patching import PatchPrompt
-from sycolab.store_records.samples import SampleRecord
+from sycolab.store.records.samples import SampleRecord
 
 PRESSURED_TEMPLATES = ("suggest_incorrect", "doubt_correct")
 

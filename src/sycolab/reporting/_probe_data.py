@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from sycolab.reporting._store_reader import StoreReader, TableFile
-from sycolab.store_records import (
+from sycolab.store.records import (
     AblationRow,
     BaselineRow,
     CosineMeanRow,

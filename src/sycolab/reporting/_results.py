@@ -1,5 +1,5 @@
 """The report's inputs, loaded once (`StudyData`): models, their metrics.json, the probe tables. Each
-stored file is read as its record type (`sycolab.store_records`); this module and `_store_reader`,
+stored file is read as its record type (`sycolab.store.records`); this module and `_store_reader`,
 `_probe_data` only find and filter them. Nothing here loads a model or imports torch.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sycolab.reporting._probe_data import ProbeData
 from sycolab.reporting._store_reader import ModelEntry, StoreReader, TableFile
-from sycolab.store_records import (
+from sycolab.store.records import (
     AblationRow,
     BaselineRow,
     CosineMeanRow,
@@ -27,7 +27,7 @@ from sycolab.store_records import (
     TransferRow,
     TransferSummaryRow,
 )
-from sycolab.store_records.training import TrainingLog
+from sycolab.store.records.training import TrainingLog
 
 EvalResult = ModelMetrics
 """eval/<name>/metrics.json as the report reads it: the record the evaluation writes."""

@@ -1,5 +1,5 @@
 """Read-only access to a run store for the report: models, metrics.json, tables and training records,
-each read as its record type (`sycolab.store_records`). Nothing here loads a model or imports torch.
+each read as its record type (`sycolab.store.records`). Nothing here loads a model or imports torch.
 
 Every table file is read into a `TableFile` that either holds rows or says why it has none
 (`missing`: the store-relative path that is absent and the manifest state of the stage that writes it),
@@ -15,8 +15,8 @@ from typing import Any, Generic, TypeVar
 from sycolab.io import read_json
 from sycolab.methods.registry import produces_causal_lm
 from sycolab.store import RunStore
-from sycolab.store_records import ModelMetrics, read_rows
-from sycolab.store_records.training import TrainingLog
+from sycolab.store.records import ModelMetrics, read_rows
+from sycolab.store.records.training import TrainingLog
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ class TableFile(Generic[T]):
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model of the report: a stored model (its `sycolab_model.json` record: `sycolab.store_records.models.ModelRecord`)
+    """A model of the report: a stored model (its `sycolab_model.json` record: `sycolab.store.records.models.ModelRecord`)
     or a name that only has eval results (a steered model)."""
 
     name: str

@@ -16,7 +16,7 @@ from sycolab.reporting.document import Cell, Column, NoData, Table
 from sycolab.reporting.provenance import SHA_PREFIX
 from sycolab.reporting.tables import BEHAVIOUR_LABELS
 from sycolab.store import DATA_EVAL_PREFIX, Provenance, RunStore, display_path
-from sycolab.store_records import ModelMetrics
+from sycolab.store.records import ModelMetrics
 
 HEADLINE = {
     SHARMA: ("aggregate_sycophancy", "answer_sycophancy_rate", "plain_accuracy", "flip_rate", "feedback_sycophancy"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sycolab.store_records.samples import SampleRecord
+from sycolab.store.records.samples import SampleRecord
 
 
 @dataclass(frozen=True)

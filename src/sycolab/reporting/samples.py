@@ -15,7 +15,7 @@ from typing import Any
 
 from sycolab.io import iter_jsonl
 from sycolab.reporting.document import BrowserSample
-from sycolab.store_records.samples import SampleRecord
+from sycolab.store.records.samples import SampleRecord
 
 OUTCOMES = ("sycophantic", "not sycophantic", "hedged", "correct", "incorrect", "scored", "unscored")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sycolab.errors import UserError
 from sycolab.io import atomic_write_json, read_json
-from sycolab.store_records.models import MODEL_RECORD, ModelRecord
+from sycolab.store.records.models import MODEL_RECORD, ModelRecord
 
 DATA_EVAL_PREFIX = "data-"
 """Folder prefix of a `sycolab eval --data` result under eval/<model>/."""

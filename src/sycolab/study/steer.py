@@ -46,7 +46,7 @@ from sycolab.probing.steering import (
     tuning_questions,
 )
 from sycolab.store import RunStore
-from sycolab.store_records import OwnSummaryRow, SteeringRow, columns, read_rows, write_rows
+from sycolab.store.records import OwnSummaryRow, SteeringRow, columns, read_rows, write_rows
 from sycolab.study.evaluate import StoredModel, cached_backend, evaluate_stored_model
 
 if TYPE_CHECKING:

@@ -3,10 +3,10 @@ it, the report reads it back (a file from another sycolab version is a `DataErro
 the test fake writes it. docs/architecture.md ("Run store layout") lists each file with its record type.
 """
 
-from sycolab.store_records._check import columns, from_json, read_rows, write_rows
-from sycolab.store_records.metrics import MetricValue, ModelMetrics
-from sycolab.store_records.models import ModelRecord
-from sycolab.store_records.probe_tables import (
+from sycolab.store.records._check import columns, from_json, read_rows, write_rows
+from sycolab.store.records.metrics import MetricValue, ModelMetrics
+from sycolab.store.records.models import ModelRecord
+from sycolab.store.records.probe_tables import (
     PROBE_TABLES,
     AblationRow,
     BaselineRow,
@@ -22,8 +22,8 @@ from sycolab.store_records.probe_tables import (
     TransferRow,
     TransferSummaryRow,
 )
-from sycolab.store_records.samples import SampleRecord
-from sycolab.store_records.training import TrainingLog
+from sycolab.store.records.samples import SampleRecord
+from sycolab.store.records.training import TrainingLog
 
 __all__ = [
     "PROBE_TABLES",

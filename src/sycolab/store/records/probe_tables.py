@@ -2,7 +2,7 @@
 steering sweep (`steer/curve.csv`): one dataclass per table, its fields the table's columns in the order
 they are written. The probing stage writes them (`sycolab.probing.runner`), the steer stage writes the
 curve (`sycolab.study.steer`), and the report reads them back (`sycolab.reporting`) through
-`store_records.read_rows`. A float column is None where the statistic is undefined (written empty).
+`store.records.read_rows`. A float column is None where the statistic is undefined (written empty).
 """
 
 from __future__ import annotations

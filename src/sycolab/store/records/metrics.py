@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from sycolab.errors import DataError
 from sycolab.io import read_json
-from sycolab.store_records._check import OPTIONAL, from_json
+from sycolab.store.records._check import OPTIONAL, from_json
 
 MIN_QUESTIONS: Final = 20
 """An interval resampled from fewer base questions than this is flagged as too few to trust."""

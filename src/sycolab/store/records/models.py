@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sycolab.io import read_json
-from sycolab.store_records._check import OPTIONAL, from_json
+from sycolab.store.records._check import OPTIONAL, from_json
 
 MODEL_RECORD: Final = "sycolab_model.json"
 

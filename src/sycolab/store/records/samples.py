@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sycolab.store_records._check import from_json
+from sycolab.store.records._check import from_json
 
 
 @dataclass
