@@ -43,3 +43,23 @@ def test_the_store_sits_below_the_stages_that_write_it_and_the_report_that_reads
     above = {"cli", "study", "reporting", "methods", "evaluation", "probing", "config"}
     assert not above & set(graph.successors("store"))
     assert "study" not in set(graph.successors("reporting"))  # the report reads the store, never the study
+
+
+def test_the_layering_in_docs_architecture_is_the_import_graph():
+    """docs/architecture.md's "Subpackage layering" block lists, per subpackage, exactly what it imports
+    (names in parentheses are comments; `study` says "everything below")."""
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    block = text.split("## Subpackage layering", 1)[1].split("```", 2)[1]
+    graph = import_graph()
+    documented: dict[str, set[str]] = {}
+    for line in block.strip().splitlines():
+        name, rest = line.split(None, 1)
+        rest = re.sub(r"\([^)]*\)", "", rest.split(";")[0])
+        documented[name] = {w.strip() for w in rest.split(",") if w.strip()}
+    leaves = {n for n in graph.nodes if not any(True for _ in graph.successors(n)) or n in documented["leaves"]}
+    for name in graph.nodes:
+        if name in leaves or name == "study":
+            continue
+        assert documented.get(name) == set(graph.successors(name)), name
