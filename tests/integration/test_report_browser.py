@@ -8,15 +8,12 @@ Set SYCOLAB_SCREENSHOT=1 to also save the top of the rendered page to docs/repor
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from _fake_store import PLANTED_REPLY, Settings, write_fake_study  # noqa: E402
-
-from sycolab.reporting import build_report  # noqa: E402
+from sycolab.reporting import build_report
+from tests.unit._fake_store import PLANTED_REPLY, Settings, write_fake_study
 
 pytestmark = pytest.mark.browser
 

@@ -5,8 +5,8 @@ with numbers chosen by hand so tests can check the tables cell by cell. No model
     root = write_fake_study(tmp_path / "run")                       # base, sft, dpo: everything present
     root = write_fake_study(tmp_path / "run", probe=False)          # the probe stage has not run
 
-Import it as `from _fake_store import ...` (pytest puts tests/unit on sys.path); tests elsewhere add
-tests/unit to sys.path themselves.
+Import it as `from _fake_store import ...` (pytest puts tests/unit on sys.path); tests elsewhere import
+`tests.unit._fake_store` (pytest's `pythonpath` holds the repository root).
 """
 
 from __future__ import annotations
