@@ -178,3 +178,16 @@ def test_a_model_card_reads_back_and_names_a_bad_field(tmp_path: Path):
     atomic_write_json(folder / MODEL_RECORD, card)
     with pytest.raises(DataError, match=r"sycolab_model.json: field 'created': missing"):
         RunStore(tmp_path).list_models()
+
+
+def test_training_tables_are_written_with_the_step_the_reader_needs(tmp_path):
+    from sycolab.store.records.training import TrainingLog, write_training_table
+
+    folder = tmp_path / "training" / "dpo"
+    folder.mkdir(parents=True)
+    write_training_table(folder / "diagnostics.csv", [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.25}])
+    log = TrainingLog.read(folder, "dpo")
+    assert log is not None and log.columns == {"step": [1.0, 2.0], "loss": [0.5, 0.25]}
+    with pytest.raises(ValueError, match="rows \\[1\\] have no 'step'"):
+        write_training_table(folder / "checkpoints.csv", [{"step": 1}, {"loss": 0.1}])
+    assert not (folder / "checkpoints.csv").exists()

@@ -34,8 +34,9 @@ from typing import Any
 from transformers import TrainerCallback
 
 from sycolab.errors import ConfigError
-from sycolab.io import atomic_dir, atomic_write_json, read_jsonl, write_jsonl, write_table
+from sycolab.io import atomic_dir, atomic_write_json, read_jsonl, write_jsonl
 from sycolab.methods.config import CheckpointPolicy
+from sycolab.store.records.training import write_training_table
 
 Scorer = Callable[[Any, Any, int], dict[str, float | None]]
 """`scorer(model, tokenizer, step) -> {"judged.answer_sycophancy_rate": ..., "proxy.proxy_sycophancy": ..., ...}`"""
@@ -212,7 +213,7 @@ class CheckpointCallback(TrainerCallback):
         if is_best:
             self.best_step, self.best_value = step, value
             self._save(model, tokenizer, step, value)
-        write_table(self.best_dir.parent / TABLE, self.history)
+        write_training_table(self.best_dir.parent / TABLE, self.history)
         return value
 
     def _save(self, model: Any, tokenizer: Any, step: int, value: float | None) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from sycolab.io import atomic_write_json, write_table
+from sycolab.io import atomic_write_json
+from sycolab.store.records.training import write_training_table
 
 # Keys of the end-of-training log, which summarises the run instead of describing a step.
 _FINAL_KEYS = ("train_runtime", "train_loss", "train_samples_per_second", "train_steps_per_second", "total_flos")
@@ -65,7 +66,7 @@ class DiagnosticsCallback(TrainerCallback):
             self._last_tokens = tokens
         self._last_time = wall
         self.rows.append(row)
-        write_table(self.csv_path, self.rows)
+        write_training_table(self.csv_path, self.rows)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._end = self.clock()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sycolab.errors import DataError
-from sycolab.io import read_json, read_text
+from sycolab.io import read_json, read_text, write_table
 
 STEP: Final = "step"
 
@@ -47,6 +47,15 @@ class TrainingLog:
             raise DataError(str(summary_path), f"expected an object, got {type(summary).__name__}")
         return cls(model, numeric_columns(diagnostics), summary,
                    numeric_columns(checkpoints) if checkpoints.exists() else {})
+
+
+def write_training_table(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write diagnostics.csv or checkpoints.csv: every row carries `step`, the column `TrainingLog` reads
+    first (a row without it is a programming error, refused before anything is written)."""
+    missing = [i for i, row in enumerate(rows) if STEP not in row]
+    if missing:
+        raise ValueError(f"{path.name}: rows {missing[:5]} have no {STEP!r} column")
+    return write_table(path, rows)
 
 
 def numeric_columns(path: Path) -> dict[str, list[float | None]]:
