@@ -149,6 +149,29 @@ def test_batched_residuals_equal_single_prompts_at_every_position_kind(lm):
                 np.testing.assert_allclose(batched[layer][i].numpy(), want.numpy(), rtol=1e-4, atol=1e-6)
 
 
+def test_every_position_comes_from_one_pass_over_the_answer_prefixed_prompts(lm, tmp_path):
+    from sycolab.probing.activations import extract_positions
+
+    model, tok = lm
+    ids = [f"s{i}" for i in range(len(PROMPTS))]
+    positions = ["last", "mean", -2, "answer"]
+    calls = []
+    handle = model.register_forward_pre_hook(lambda module, args: calls.append(1))
+    try:
+        shared = extract_positions(model, tok, PROMPTS, ids, {p: tmp_path / "shared" / str(p) for p in positions},
+                                   batch_size=2, answer_prefix="the answer is")
+    finally:
+        handle.remove()
+    assert len(calls) == 3  # 5 prompts in batches of 2, once for all four positions
+    for position in positions:
+        alone = extract_activations(model, tok, PROMPTS, ids, tmp_path / "alone" / str(position), position=position,
+                                    batch_size=2, answer_prefix="the answer is")
+        assert shared[position].answer_prefix == alone.answer_prefix
+        for layer in (-1, 0, 1):
+            np.testing.assert_allclose(load_activations(shared[position].folder, layer).astype(np.float32),
+                                       load_activations(alone.folder, layer).astype(np.float32), rtol=2e-3, atol=1e-3)
+
+
 def test_a_position_before_the_prompt_start_is_an_error(lm):
     model, _ = lm
     with pytest.raises(UserError, match="before the start"):
