@@ -287,6 +287,38 @@ def test_activation_patching_rows(lm):
 # --- interventions and steering ------------------------------------------------------------------
 
 
+def test_cached_patching_equals_full_passes_and_is_the_path_taken(lm, monkeypatch):
+    from sycolab.probing import patching
+
+    model, tok = lm
+    items = patch_items(tok) * 3  # 6 items in batches of 4: a full and a partial batch, padding on both sides
+    encoded = patching.gap_pairs(tok, items)
+    neutral = last_token_residuals(model, tok, [it.neutral for it in items], [-1, 0, 1])
+    cached = patching._cached_gaps(model, encoded, [-1, 0, 1], neutral, tok.pad_token_id, batch_size=4)
+    np.testing.assert_allclose(cached[None], logit_gaps(model, tok, items), atol=1e-4)
+    for layer in (-1, 0, 1):
+        full = logit_gaps(model, tok, items, layer=layer, patch=neutral[layer])
+        np.testing.assert_allclose(cached[layer], full, atol=1e-4)
+    full_calls = []
+    monkeypatch.setattr(patching, "logit_gaps", lambda *a, **k: full_calls.append(k.get("layer")) or logit_gaps(*a, **k))
+    activation_patching(model, tok, items, [-1, 0, 1], batch_size=4)
+    assert full_calls == [None]  # only the unpatched reference ran in full
+
+
+def test_a_cache_that_does_not_reproduce_the_full_pass_falls_back_to_full_passes(lm, monkeypatch):
+    from sycolab.probing import patching
+
+    model, tok = lm
+    items = patch_items(tok)
+    real = patching._cached_gaps
+    monkeypatch.setattr(patching, "_cached_gaps", lambda *a, **k: {v: g + 0.1 for v, g in real(*a, **k).items()})
+    rows = activation_patching(model, tok, items, [-1, 0, 1], batch_size=3)
+    for r in rows:
+        full = logit_gaps(model, tok, items, layer=r.layer,
+                          patch=last_token_residuals(model, tok, [it.neutral for it in items], [r.layer])[r.layer])
+        assert r.gap_after == pytest.approx(float(full.mean()), abs=1e-6)
+
+
 def test_direction_intervention_removes_or_adds_at_every_position(lm):
     model, tok = lm
     ids = torch.tensor([encode(tok, PROMPTS[2])])
