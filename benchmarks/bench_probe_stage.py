@@ -25,14 +25,14 @@ PARTS = {
     "activations": ("sycolab.probing.runner", "extract_positions"),
     "patching": ("sycolab.probing.runner", "_patching"),
     "statistics (analyse)": ("sycolab.probing.runner", "analyse"),
-    "  of which MLP probe fits": ("sycolab.probing.probes", "mlp_out_of_fold"),
+    "MLP probe fits (in statistics)": ("sycolab.probing.probes", "mlp_out_of_fold"),
     "interventions": ("sycolab.probing.runner", "_causal"),
 }
 
 
 def probe_stage_parts(run_dir: Path) -> dict[str, float]:
     """{part: CPU seconds} of one probe stage on `run_dir`, with "total" (the whole stage) and "wall".
-    "interventions" includes its own model load, which "model loads" counts too; "  of which MLP probe fits"
+    "interventions" includes its own model load, which "model loads" counts too; "MLP probe fits (in statistics)"
     is part of "statistics (analyse)"."""
     import importlib
 
@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"probe stage of {args.run_dir} ({len(summary.get('models', {}))} models, positions "
           f"{list(summary.get('positions', {}))}):")
     for label in [*PARTS, "total"]:
-        print(f"  {label + ':':24} {parts.get(label, 0.0):7.1f} s CPU")
-    print(f"  {'wall:':24} {parts['wall']:7.1f} s")
+        print(f"  {label + ':':32} {parts.get(label, 0.0):7.1f} s CPU")
+    print(f"  {'wall:':32} {parts['wall']:7.1f} s")
     return 0
 
 
