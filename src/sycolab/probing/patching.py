@@ -224,12 +224,13 @@ def _cached_gaps(
         return None
     device = model_device(model)
     keep_one = {"logits_to_keep": 1} if accepts_kwarg(model, "logits_to_keep") else {}
+    cache_name = "cache" if accepts_kwarg(model, "cache") else "past_key_values"  # transformers >= 5.x renamed it
     gaps: dict[int | None, np.ndarray] = {variant: np.empty(n) for variant in [None, *layers]}
     for chunk in batches(n, batch_size):
         pairs = [encoded[i] for i in chunk] + [encoded[n + i] for i in chunk]  # suggested rows, then correct rows
         ids, mask, positions = left_pad([prompt[:-1] for prompt, _ in pairs], pad, device)
-        cache = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                      **keep_one).past_key_values
+        cache = getattr(model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **keep_one),
+                        cache_name, None)
         if cache is None:
             return None
         tails = [[prompt[-1], *cont] for prompt, cont in pairs]
@@ -246,7 +247,7 @@ def _cached_gaps(
             hooks = {} if variant is None else {variant: _replace_at([0] * len(pairs), neutral[variant][item_of_row])}
             with forward_hooks(model, hooks):
                 logits = model(input_ids=tail_ids.to(device), attention_mask=attention, position_ids=tail_positions,
-                               past_key_values=copy.deepcopy(cache), use_cache=True).logits
+                               use_cache=True, **{cache_name: copy.deepcopy(cache)}).logits
             logprobs = logits.float().log_softmax(-1)
             summed = np.array([float(logprobs[r, torch.arange(len(cont)), torch.as_tensor(cont)].sum())
                                for r, (_, cont) in enumerate(pairs)])
