@@ -4,7 +4,7 @@ Runs the probe stage of RUN_DIR again (`sycolab.study.probe.probe_study`, what `
 before the steer stage; it rewrites `RUN_DIR/probe/` with the same tables) in this process and prints the CPU
 (process) time of its parts: model loads, activation extraction, activation patching, the statistics
 (`probing.analysis.analyse`: probes with intervals and nulls, per-template probes, baselines, ablation,
-transfer, cosines) and the direction interventions (which load the source model once more and generate).
+transfer, cosines; the batched MLP probe fits shown apart) and the direction interventions (which load the source model once more and generate).
 CPU time is what one idle thread would take; wall time on a shared machine mostly measures the other
 processes. Set `OMP_NUM_THREADS=1` for the single-thread figure issue #18 asks for.
 
@@ -22,16 +22,18 @@ from typing import Any
 
 PARTS = {
     "model loads": ("sycolab.study.probe", "load_stored"),
-    "activations": ("sycolab.probing.runner", "extract_activations"),
+    "activations": ("sycolab.probing.runner", "extract_positions"),
     "patching": ("sycolab.probing.runner", "_patching"),
     "statistics (analyse)": ("sycolab.probing.runner", "analyse"),
+    "MLP probe fits (in statistics)": ("sycolab.probing.probes", "mlp_out_of_fold"),
     "interventions": ("sycolab.probing.runner", "_causal"),
 }
 
 
 def probe_stage_parts(run_dir: Path) -> dict[str, float]:
     """{part: CPU seconds} of one probe stage on `run_dir`, with "total" (the whole stage) and "wall".
-    "interventions" includes its own model load, which "model loads" counts too."""
+    "interventions" includes its own model load, which "model loads" counts too; "MLP probe fits (in statistics)"
+    is part of "statistics (analyse)"."""
     import importlib
 
     from sycolab.config import validate_config
@@ -76,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"probe stage of {args.run_dir} ({len(summary.get('models', {}))} models, positions "
           f"{list(summary.get('positions', {}))}):")
     for label in [*PARTS, "total"]:
-        print(f"  {label + ':':24} {parts.get(label, 0.0):7.1f} s CPU")
-    print(f"  {'wall:':24} {parts['wall']:7.1f} s")
+        print(f"  {label + ':':32} {parts.get(label, 0.0):7.1f} s CPU")
+    print(f"  {'wall:':32} {parts['wall']:7.1f} s")
     return 0
 
 

@@ -1,17 +1,13 @@
-"""minimize_lbfgsb visits scipy's L-BFGS-B points; the MLP probe's classifier is scikit-learn's, bit for bit."""
+"""minimize_lbfgsb visits scipy's L-BFGS-B points."""
 
-import warnings
 
 import numpy as np
 import pytest
 from scipy.optimize import minimize
 from scipy.special import expit
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPClassifier
 
 from sycolab.probing import lbfgsb
 from sycolab.probing.lbfgsb import minimize_lbfgsb
-from sycolab.probing.mlp import LbfgsbMLPClassifier
 
 
 def test_quadratic_by_hand():
@@ -55,27 +51,3 @@ def test_fallback_to_minimize_gives_the_same(monkeypatch):
     monkeypatch.setattr(lbfgsb, "_setulb", lambda: None)
     slow = minimize_lbfgsb(fun, np.zeros(size), maxiter=50, gtol=1e-6)
     assert np.array_equal(fast.x, slow.x) and fast.nit == slow.nit
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("max_iter", [5, 200])
-def test_mlp_probe_classifier_is_scikit_learns(dtype, max_iter):
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(90, 10)).astype(dtype)
-    y = (x[:, 0] * x[:, 1] + 0.3 * rng.normal(size=90)) > 0
-    settings = dict(hidden_layer_sizes=(8,), solver="lbfgs", alpha=1e-2, max_iter=max_iter, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ref = MLPClassifier(**settings).fit(x, y)
-        ours = LbfgsbMLPClassifier(**settings).fit(x, y)
-    for a, b in zip(ref.coefs_ + ref.intercepts_, ours.coefs_ + ours.intercepts_, strict=True):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
-    assert ours.loss_ == ref.loss_ and ours.n_iter_ == ref.n_iter_
-    assert np.array_equal(ours.predict_proba(x), ref.predict_proba(x))
-
-
-def test_mlp_probe_warns_at_its_iteration_cap():
-    rng = np.random.default_rng(3)
-    x, y = rng.normal(size=(40, 4)), rng.random(40) < 0.5
-    with pytest.warns(ConvergenceWarning, match="iteration cap"):
-        LbfgsbMLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=2, random_state=0).fit(x, y)

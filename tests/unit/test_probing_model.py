@@ -149,6 +149,29 @@ def test_batched_residuals_equal_single_prompts_at_every_position_kind(lm):
                 np.testing.assert_allclose(batched[layer][i].numpy(), want.numpy(), rtol=1e-4, atol=1e-6)
 
 
+def test_every_position_comes_from_one_pass_over_the_answer_prefixed_prompts(lm, tmp_path):
+    from sycolab.probing.activations import extract_positions
+
+    model, tok = lm
+    ids = [f"s{i}" for i in range(len(PROMPTS))]
+    positions = ["last", "mean", -2, "answer"]
+    calls = []
+    handle = model.register_forward_pre_hook(lambda module, args: calls.append(1))
+    try:
+        shared = extract_positions(model, tok, PROMPTS, ids, {p: tmp_path / "shared" / str(p) for p in positions},
+                                   batch_size=2, answer_prefix="the answer is")
+    finally:
+        handle.remove()
+    assert len(calls) == 3  # 5 prompts in batches of 2, once for all four positions
+    for position in positions:
+        alone = extract_activations(model, tok, PROMPTS, ids, tmp_path / "alone" / str(position), position=position,
+                                    batch_size=2, answer_prefix="the answer is")
+        assert shared[position].answer_prefix == alone.answer_prefix
+        for layer in (-1, 0, 1):
+            np.testing.assert_allclose(load_activations(shared[position].folder, layer).astype(np.float32),
+                                       load_activations(alone.folder, layer).astype(np.float32), rtol=2e-3, atol=1e-3)
+
+
 def test_a_position_before_the_prompt_start_is_an_error(lm):
     model, _ = lm
     with pytest.raises(UserError, match="before the start"):
@@ -263,6 +286,38 @@ def test_activation_patching_rows(lm):
 
 
 # --- interventions and steering ------------------------------------------------------------------
+
+
+def test_cached_patching_equals_full_passes_and_is_the_path_taken(lm, monkeypatch):
+    from sycolab.probing import patching
+
+    model, tok = lm
+    items = patch_items(tok) * 3  # 6 items in batches of 4: a full and a partial batch, padding on both sides
+    encoded = patching.gap_pairs(tok, items)
+    neutral = last_token_residuals(model, tok, [it.neutral for it in items], [-1, 0, 1])
+    cached = patching._cached_gaps(model, encoded, [-1, 0, 1], neutral, tok.pad_token_id, batch_size=4)
+    np.testing.assert_allclose(cached[None], logit_gaps(model, tok, items), atol=1e-4)
+    for layer in (-1, 0, 1):
+        full = logit_gaps(model, tok, items, layer=layer, patch=neutral[layer])
+        np.testing.assert_allclose(cached[layer], full, atol=1e-4)
+    full_calls = []
+    monkeypatch.setattr(patching, "logit_gaps", lambda *a, **k: full_calls.append(k.get("layer")) or logit_gaps(*a, **k))
+    activation_patching(model, tok, items, [-1, 0, 1], batch_size=4)
+    assert full_calls == [None]  # only the unpatched reference ran in full
+
+
+def test_a_cache_that_does_not_reproduce_the_full_pass_falls_back_to_full_passes(lm, monkeypatch):
+    from sycolab.probing import patching
+
+    model, tok = lm
+    items = patch_items(tok)
+    real = patching._cached_gaps
+    monkeypatch.setattr(patching, "_cached_gaps", lambda *a, **k: {v: g + 0.1 for v, g in real(*a, **k).items()})
+    rows = activation_patching(model, tok, items, [-1, 0, 1], batch_size=3)
+    for r in rows:
+        full = logit_gaps(model, tok, items, layer=r.layer,
+                          patch=last_token_residuals(model, tok, [it.neutral for it in items], [r.layer])[r.layer])
+        assert r.gap_after == pytest.approx(float(full.mean()), abs=1e-6)
 
 
 def test_direction_intervention_removes_or_adds_at_every_position(lm):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.preprocessing import StandardScaler
 
 from sycolab.errors import UserError
 from sycolab.probing.ablation import ablation_curve, project_out, recovery_pct
@@ -73,6 +74,18 @@ def test_fast_logistic_fit_is_scikit_learns_fit():
     np.testing.assert_allclose(ours[-1].intercept_, reference[-1].intercept_, atol=2e-4)
     np.testing.assert_allclose(probe_scores(ours, x), probe_scores(reference, x), atol=2e-3)
     assert list(ours.predict(x[:5])) == list(reference.predict(x[:5]))
+
+
+def test_scaler_statistics_and_scores_are_scikit_learns_floats():
+    x, y, _, _ = planted(n=150, d=12)
+    x = (x * np.linspace(0.1, 20.0, 12) + 3.0).astype(np.float32)
+    x[:, 4] = 7.0  # a constant feature: unit scale, as StandardScaler gives it
+    ours = fit_probe("logistic", x, y, CFG)
+    scaler = StandardScaler().fit(x)
+    for name in ("mean_", "var_", "scale_"):
+        assert np.array_equal(getattr(ours[0], name), getattr(scaler, name)), name
+    assert ours[0].scale_[4] == 1.0
+    assert np.array_equal(probe_scores(ours, x), ours.decision_function(x))
 
 
 def test_probe_direction_is_the_score_in_raw_space():

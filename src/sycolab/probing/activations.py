@@ -8,7 +8,10 @@ residual stream, the space that steering and patching hooks edit.
 
 Position "answer" (`extract_activations(..., position="answer", answer_prefix=...)`) is the last token of
 the prompt with the assistant's answer prefix appended as an open turn (`_inputs.with_answer_prefix`,
-e.g. "the answer is"): the token whose logits predict the answer word.
+e.g. "the answer is"): the token whose logits predict the answer word. The probe stage extracts every
+position from one pass (`extract_positions`): the rendered prompt's tokens are the first tokens of the
+answer-prefixed prompt, and a causal model's residual at a token does not depend on later tokens, so the
+prompt's positions are read off the answer-prefixed pass (equal up to float rounding to a pass of their own).
 
 Prompts are left-padded (the last prompt token is at index -1 in every row), position ids count real
 tokens only, and the attention mask keeps padding out, so a batched row equals the prompt run alone.
@@ -21,8 +24,9 @@ one batch whatever the number of prompts and layers.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -82,16 +86,22 @@ def layer_file(folder: str | Path, layer: int) -> Path:
     return Path(folder) / f"layer_{layer}.npy"
 
 
-def _select(hidden: torch.Tensor, mask: torch.Tensor, position: Position) -> torch.Tensor:
-    """[batch, pos, d] -> [batch, d] at `position` of left-padded rows."""
+def _select(hidden: torch.Tensor, mask: torch.Tensor, position: Position, tail: torch.Tensor | None = None) -> torch.Tensor:
+    """[batch, pos, d] -> [batch, d] at `position` of left-padded rows, counted within each row's first
+    tokens: row i's last `tail[i]` tokens (default none) are an appended continuation, not the prompt."""
+    if tail is None:
+        tail = torch.zeros(hidden.shape[0], dtype=torch.long, device=hidden.device)
+    end = hidden.shape[1] - tail.to(hidden.device)  # one past each row's prompt
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
     if position == "last":
-        return hidden[:, -1]
+        return hidden[rows, end - 1]
     if position == "mean":
-        keep = mask.bool().unsqueeze(-1)
+        columns = torch.arange(hidden.shape[1], device=hidden.device)
+        keep = (mask.bool() & (columns[None, :] < end[:, None])).unsqueeze(-1)
         total = torch.where(keep, hidden.float(), torch.zeros((), device=hidden.device)).sum(1)
         return total / keep.sum(1).clamp(min=1)
     if isinstance(position, int) and position < 0:
-        return hidden[:, position]
+        return hidden[rows, end + position]
     raise UserError(f'position must be "last", "mean" or a negative int, got {position!r}')
 
 
@@ -101,11 +111,10 @@ def _check_position(lengths: Sequence[int], position: Position) -> None:
 
 
 @torch.inference_mode()
-def residuals_at(
-    model, token_ids: Sequence[Sequence[int]], layers: Sequence[int], position: Position = "last", pad: int = 0
-) -> dict[int, torch.Tensor]:
-    """Residual stream at `position` for each layer from ONE forward pass: {layer: float32 [batch, d] on CPU}."""
-    _check_position([len(s) for s in token_ids], position)
+def _hidden_states(
+    model, token_ids: Sequence[Sequence[int]], layers: Sequence[int], pad: int
+) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+    """({layer: [batch, pos, d] residual stream}, attention mask) of left-padded `token_ids`, one forward pass."""
     ids, mask, positions = left_pad(token_ids, pad, model_device(model))
     n = num_layers(model)
     kwargs = {"logits_to_keep": 1} if accepts_kwarg(model, "logits_to_keep") else {}
@@ -122,11 +131,17 @@ def residuals_at(
     hidden_states = out.hidden_states
     if len(hidden_states) != n + 1:
         raise StageError(f"expected {n + 1} hidden states (embeddings + {n} layers), got {len(hidden_states)}")
-    result = {}
-    for layer in layers:
-        hidden = captured[layer] if layer == n - 1 else hidden_states[layer + 1]
-        result[layer] = _select(hidden, mask, position).float().cpu()
-    return result
+    return {layer: captured[layer] if layer == n - 1 else hidden_states[layer + 1] for layer in layers}, mask
+
+
+@torch.inference_mode()
+def residuals_at(
+    model, token_ids: Sequence[Sequence[int]], layers: Sequence[int], position: Position = "last", pad: int = 0
+) -> dict[int, torch.Tensor]:
+    """Residual stream at `position` for each layer from ONE forward pass: {layer: float32 [batch, d] on CPU}."""
+    _check_position([len(s) for s in token_ids], position)
+    hidden, mask = _hidden_states(model, token_ids, layers, pad)
+    return {layer: _select(h, mask, position).float().cpu() for layer, h in hidden.items()}
 
 
 def extract_activations(
@@ -147,61 +162,126 @@ def extract_activations(
     Prompts are batched in order of token length (less padding); each row lands at its prompt's index.
     The folder is replaced whole, only on success.
     """
+    return extract_positions(model, tokenizer, prompts, ids, {position: out_dir}, layers=layers,
+                             batch_size=batch_size, answer_prefix=answer_prefix)[position]
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """Token ids run through the model, and what each position reads off them: (position to select,
+    trailing tokens per prompt that are not part of that position's prompt)."""
+
+    token_ids: list[list[int]]
+    reads: dict[Position, tuple[Position, np.ndarray]]
+
+
+def extract_positions(
+    model,
+    tokenizer,
+    prompts: Sequence[Messages],
+    ids: Sequence[str],
+    folders: Mapping[Position, str | Path],
+    *,
+    layers: Literal["all"] | Sequence[int] = "all",
+    batch_size: int = 16,
+    answer_prefix: str | None = None,
+) -> dict[Position, ActivationInfo]:
+    """`extract_activations` for each position of `folders` ({position: folder}), from as few forward passes
+    as the prompts allow: when every prompt's tokens are the first tokens of its answer-prefixed prompt (as a
+    chat template renders an open assistant turn), one pass over the answer-prefixed prompts serves the
+    answer position and every other position (a causal model's residual at a token does not depend on the
+    tokens after it); otherwise the answer position gets a pass of its own."""
     if len(prompts) != len(ids):
         raise UserError(f"{len(prompts)} prompts but {len(ids)} ids")
     if not prompts:
         raise UserError("no prompts to extract activations for")
-    select: Position = position
-    if position == ANSWER:
-        if not answer_prefix:
-            raise UserError('position "answer" needs the answer_prefix that precedes the answer word')
-        prompts, select = [with_answer_prefix(m, answer_prefix) for m in prompts], "last"
-    else:
-        answer_prefix = None
+    if ANSWER in folders and not answer_prefix:
+        raise UserError('position "answer" needs the answer_prefix that precedes the answer word')
     layer_list = resolve_layers(model, layers)
     start = time.perf_counter()
-    texts = [render_prompt(tokenizer, messages) for messages in prompts]
-    token_ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    _check_position([len(t) for t in token_ids], select)
-    order = np.argsort([-len(t) for t in token_ids], kind="stable")
+    passes = _passes(tokenizer, prompts, list(folders), answer_prefix)
     pad = pad_id(tokenizer)
-    arrays: dict[int, np.memmap] = {}
-    n_clipped = 0
-    with atomic_dir(out_dir) as tmp:
-        for chunk in batches(len(order), batch_size):
-            rows = order[chunk.start : chunk.stop]
-            acts = residuals_at(model, [token_ids[i] for i in rows], layer_list, select, pad)
-            for layer, tensor in acts.items():
-                values = tensor.numpy()
-                if not np.isfinite(values).all():
-                    raise StageError(f"non-finite activations at {hook_name(layer)} (model output is broken)")
-                if layer not in arrays:
-                    arrays[layer] = np.lib.format.open_memmap(
-                        layer_file(tmp, layer), mode="w+", dtype=np.float16, shape=(len(prompts), values.shape[1])
-                    )
-                n_clipped += int((np.abs(values) > FLOAT16_MAX).sum())
-                arrays[layer][rows] = np.clip(values, -FLOAT16_MAX, FLOAT16_MAX)
-        d_model = next(iter(arrays.values())).shape[1]
-        for array in arrays.values():
-            array.flush()
-        arrays.clear()
+    infos: dict[Position, ActivationInfo] = {}
+    with contextlib.ExitStack() as stack:
+        tmp = {position: stack.enter_context(atomic_dir(folder)) for position, folder in folders.items()}
+        writers = {position: _LayerWriter(tmp[position], len(prompts)) for position in folders}
+        for run in passes:
+            order = np.argsort([-len(t) for t in run.token_ids], kind="stable")
+            for chunk in batches(len(order), batch_size):
+                rows = order[chunk.start : chunk.stop]
+                hidden, mask = _hidden_states(model, [run.token_ids[i] for i in rows], layer_list, pad)
+                for position, (select, tail) in run.reads.items():
+                    for layer, states in hidden.items():
+                        tails = torch.as_tensor(tail[rows], dtype=torch.long)
+                        writers[position].write(layer, rows, _select(states, mask, select, tails).float().cpu().numpy())
         seconds = time.perf_counter() - start
-        info = ActivationInfo(
-            folder=str(Path(out_dir)),
-            layers=layer_list,
-            n_prompts=len(prompts),
-            d_model=int(d_model),
-            position=position,
-            seconds=round(seconds, 4),
-            prompts_per_s=round(len(prompts) / max(seconds, 1e-9), 2),
-            n_clipped=n_clipped,
-            answer_prefix=answer_prefix,
-        )
-        atomic_write_json(tmp / "ids.json", list(ids))
-        atomic_write_json(
-            tmp / "meta.json", {**info.to_dict(), "names": {str(layer): hook_name(layer) for layer in layer_list}}
-        )
-    return info
+        for position, folder in folders.items():
+            writer = writers[position]
+            writer.close()
+            info = ActivationInfo(
+                folder=str(Path(folder)),
+                layers=layer_list,
+                n_prompts=len(prompts),
+                d_model=writer.d_model,
+                position=position,
+                seconds=round(seconds, 4),
+                prompts_per_s=round(len(prompts) / max(seconds, 1e-9), 2),
+                n_clipped=writer.n_clipped,
+                answer_prefix=answer_prefix if position == ANSWER else None,
+            )
+            atomic_write_json(tmp[position] / "ids.json", list(ids))
+            atomic_write_json(tmp[position] / "meta.json",
+                              {**info.to_dict(), "names": {str(layer): hook_name(layer) for layer in layer_list}})
+            infos[position] = info
+    return infos
+
+
+def _passes(tokenizer, prompts: Sequence[Messages], positions: Sequence[Position], prefix: str | None) -> list[_Pass]:
+    """The forward passes of `extract_positions`: one when the plain prompts' tokens start the
+    answer-prefixed ones (or only one kind is asked for), else one per kind."""
+    def tokens(messages: Sequence[Messages]) -> list[list[int]]:
+        return [list(t) for t in tokenizer([render_prompt(tokenizer, m) for m in messages], add_special_tokens=False)["input_ids"]]
+
+    plain = [p for p in positions if p != ANSWER]
+    plain_ids = tokens(prompts) if plain else []
+    for position in plain:
+        _check_position([len(t) for t in plain_ids], position)
+    none = np.zeros(len(prompts), dtype=np.int64)
+    reads: dict[Position, tuple[Position, np.ndarray]] = {p: (p, none) for p in plain}
+    if ANSWER not in positions:
+        return [_Pass(plain_ids, reads)]
+    answer_ids = tokens([with_answer_prefix(m, prefix or "") for m in prompts])
+    if plain and all(len(a) > len(p) and a[: len(p)] == p for p, a in zip(plain_ids, answer_ids, strict=True)):
+        tail = np.array([len(a) - len(p) for p, a in zip(plain_ids, answer_ids, strict=True)], dtype=np.int64)
+        return [_Pass(answer_ids, {**{p: (p, tail) for p in plain}, ANSWER: ("last", none)})]
+    return [*([_Pass(plain_ids, reads)] if plain else []), _Pass(answer_ids, {ANSWER: ("last", none)})]
+
+
+class _LayerWriter:
+    """Rows of every layer into preallocated float16 `layer_{L}.npy` memmaps of one folder, saturated to the
+    float16 range (counted); non-finite values are an error."""
+
+    def __init__(self, folder: Path, n_rows: int):
+        self.folder, self.n_rows = folder, n_rows
+        self.arrays: dict[int, np.memmap] = {}
+        self.n_clipped = 0
+        self.d_model = 0
+
+    def write(self, layer: int, rows: np.ndarray, values: np.ndarray) -> None:
+        if not np.isfinite(values).all():
+            raise StageError(f"non-finite activations at {hook_name(layer)} (model output is broken)")
+        if layer not in self.arrays:
+            self.arrays[layer] = np.lib.format.open_memmap(
+                layer_file(self.folder, layer), mode="w+", dtype=np.float16, shape=(self.n_rows, values.shape[1])
+            )
+            self.d_model = int(values.shape[1])
+        self.n_clipped += int((np.abs(values) > FLOAT16_MAX).sum())
+        self.arrays[layer][rows] = np.clip(values, -FLOAT16_MAX, FLOAT16_MAX)
+
+    def close(self) -> None:
+        for array in self.arrays.values():
+            array.flush()
+        self.arrays.clear()
 
 
 def read_activation_info(folder: str | Path) -> ActivationInfo:

@@ -101,7 +101,9 @@ class ProbeConfig(BaseModel):
       means above the null's 95th percentile.
     - `n_bootstrap`: question resamples for the 95% AUROC intervals.
     - `logistic_c`: inverse L2 strength of the logistic probe on standardised features.
-    - `mlp_hidden`, `max_iter`: the MLP probe's one hidden layer width, and the iteration cap of both kinds.
+    - `max_iter`: the logistic probe's L-BFGS iteration cap.
+    - `mlp_hidden`, `mlp_steps`, `mlp_lr`: the MLP probe's one hidden layer width, and its fixed number of
+      full-batch Adam steps at that learning rate (`sycolab.probing.mlp`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -127,6 +129,8 @@ class ProbeConfig(BaseModel):
     seed: int = 0
     logistic_c: float = Field(1.0, gt=0.0)
     mlp_hidden: int = Field(32, ge=1)
+    mlp_steps: int = Field(100, ge=1)
+    mlp_lr: float = Field(0.02, gt=0.0)
     max_iter: int = Field(200, ge=10)
 
     @field_validator("position")

@@ -1,94 +1,123 @@
-"""The MLP probe's classifier: scikit-learn's `MLPClassifier` (lbfgs), fitted through `minimize_lbfgsb`.
+"""The MLP probe: a one-hidden-layer ReLU network, fit for every layer and fold of a model at once.
 
-Everything but the optimiser call is scikit-learn's: validation, the seeded Glorot initialisation, the
-loss and its gradient (`_loss_grad_lbfgs`: log-loss + alpha/2 ||W||^2 / n), prediction. Only
-`scipy.optimize.minimize` is replaced by `sycolab.probing.lbfgsb.minimize_lbfgsb`, which runs the same
-L-BFGS-B routine with the same options (scikit-learn's `max_iter`, `max_fun`, `tol` as gtol) and visits the
-same points, so the fitted weights equal `MLPClassifier`'s bit for bit (`tests/unit/test_probing_lbfgsb.py`)
-at under half the time: the probe stage fits a few hundred of these.
+Per (layer, fold): features standardised with the training part's mean and scale (as `StandardScaler`),
+then `sigmoid(w1 . relu(W0' z + c0) + c1)` minimising scikit-learn's `MLPClassifier` objective
+    (1/n) sum_i log-loss_i + alpha ||W||^2 / (2 n),   alpha 1e-2, W = both weight matrices, n = training rows,
+from scikit-learn's Glorot-uniform initialisation (bound sqrt(6 / (fan_in + fan_out)) for the ReLU layer,
+sqrt(2 / (fan_in + fan_out)) for the logistic output, biases drawn with the same bound), one draw seeded by
+`ProbeConfig.seed` shared by every fit, as `MLPClassifier(random_state=seed)` does.
+
+The optimiser is full-batch Adam (lr `ProbeConfig.mlp_lr`, betas 0.9/0.999) for exactly `ProbeConfig.mlp_steps`
+steps: no convergence test, so the result depends on nothing but the inputs. Adam's update is per coordinate
+and the summed loss separates over problems, so fitting all layers and folds in one batch gives each problem
+the fit it would get alone; the batch makes the few hundred fits of a study a few thousand batched matrix
+products instead of a few hundred thousand small ones (the previous L-BFGS fits, one at a time, were half of
+the probe stage). The MLP is a nonlinear check on the logistic probe; an iterative non-convex fit has no
+unique optimum, and this one is defined by its fixed schedule. float32, one torch thread (the same floats
+whatever the process's thread count).
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
-from scipy import sparse
-from scipy.special import expit, xlogy
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPClassifier
+import torch
 
-from sycolab.probing.lbfgsb import minimize_lbfgsb
+Split = tuple[np.ndarray, np.ndarray]
+
+ALPHA = 1e-2  # L2 strength, MLPClassifier's alpha
+BETAS = (0.9, 0.999)
+EPS = 1e-8
 
 
-class LbfgsbMLPClassifier(MLPClassifier):
-    """`MLPClassifier` whose lbfgs solver runs through `minimize_lbfgsb` (module docstring)."""
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
-    def _fit_lbfgs(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads, layer_units):
-        # Parameter layout as scikit-learn's _fit_lbfgs: coefficients first, then intercepts.
-        self._coef_indptr, self._intercept_indptr = [], []
-        start = 0
-        for i in range(self.n_layers_ - 1):
-            end = start + layer_units[i] * layer_units[i + 1]
-            self._coef_indptr.append((start, end, (layer_units[i], layer_units[i + 1])))
-            start = end
-        for i in range(self.n_layers_ - 1):
-            end = start + layer_units[i + 1]
-            self._intercept_indptr.append((start, end))
-            start = end
-        packed = np.hstack([layer.ravel() for layer in self.coefs_ + self.intercepts_])
 
-        def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
-            return self._loss_grad_lbfgs(params, X, y, sample_weight, activations, deltas, coef_grads,
-                                         intercept_grads)
+def _adam_step(
+    params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor], moments: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    step: int, lr: float,
+) -> None:
+    """One Adam update (Kingma & Ba 2015, as `torch.optim.Adam` computes it), in place."""
+    first_fix, second_fix = 1 - BETAS[0] ** step, (1 - BETAS[1] ** step) ** 0.5
+    for param, grad, (mean, square) in zip(params, grads, moments, strict=True):
+        mean.mul_(BETAS[0]).add_(grad, alpha=1 - BETAS[0])
+        square.mul_(BETAS[1]).addcmul_(grad, grad, value=1 - BETAS[1])
+        param.addcdiv_(mean, (square.sqrt() / second_fix).add_(EPS), value=-lr / first_fix)
 
-        if (self.n_layers_ == 3 and self.activation == "relu" and self.out_activation_ == "logistic"
-                and sample_weight is None and not sparse.issparse(X)):
-            loss_and_grad = self._one_hidden_layer_loss(X, y)
 
-        fit = minimize_lbfgsb(loss_and_grad, packed, maxiter=self.max_iter, maxfun=self.max_fun, gtol=self.tol)
-        self.n_iter_ = min(fit.nit, self.max_iter)
-        if fit.nit >= self.max_iter or fit.nfev > self.max_fun:
-            warnings.warn(f"lbfgs stopped at its iteration cap ({self.max_iter})", ConvergenceWarning, stacklevel=2)
-        self.loss_ = fit.fun
-        self._unpack(fit.x)
+def _glorot(generator: torch.Generator, shape: tuple[int, ...], bound: float) -> torch.Tensor:
+    return (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
 
-    def _one_hidden_layer_loss(self, X, y) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-        """scikit-learn's `_loss_grad_lbfgs` for one ReLU hidden layer and a logistic output, written out:
-        the same numpy operations in the same order (so the same floats), without its per-call overhead
-        (unpacking into attributes, activation and loss look-ups, sparse checks)."""
-        (s0, e0, shape0), (s1, e1, shape1) = self._coef_indptr
-        (t0, f0), (t1, f1) = self._intercept_indptr
-        n, alpha, not_y = X.shape[0], self.alpha, 1 - y
 
-        def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
-            w0, w1 = np.reshape(params[s0:e0], shape0), np.reshape(params[s1:e1], shape1)
-            hidden = X @ w0
-            hidden += params[t0:f0]
-            np.maximum(hidden, 0, out=hidden)
-            out = hidden @ w1
-            out += params[t1:f1]
-            expit(out, out=out)
-            eps = np.finfo(out.dtype).eps  # binary_log_loss
-            prob = np.clip(out, eps, 1 - eps)
-            loss = -np.average(xlogy(y, prob) + xlogy(not_y, 1 - prob), axis=0).sum()
-            values = 0
-            for w in (w0, w1):
-                flat = w.ravel()
-                values += np.dot(flat, flat)
-            loss += (0.5 * alpha) * values / n
-            delta_out = out - y
-            grad_w1 = hidden.T @ delta_out
-            grad_w1 += alpha * w1
-            grad_w1 /= n
-            grad_b1 = np.sum(delta_out, axis=0) / n
-            delta_hidden = delta_out @ w1.T
-            delta_hidden[hidden == 0] = 0
-            grad_w0 = X.T @ delta_hidden
-            grad_w0 += alpha * w0
-            grad_w0 /= n
-            grad_b0 = np.sum(delta_hidden, axis=0) / n
-            return loss, np.hstack([grad_w0.ravel(), grad_w1.ravel(), grad_b0.ravel(), grad_b1.ravel()])
+def mlp_out_of_fold(
+    xs: Sequence[np.ndarray], labels: np.ndarray, splits: Sequence[Split], *, hidden: int, steps: int, lr: float,
+    seed: int,
+) -> np.ndarray:
+    """[len(xs), n] out-of-fold P(sycophantic) of an MLP probe fit on each split's training part of each
+    `xs[k]` ([n, d], the same samples). A split whose training part lacks a class leaves its test rows nan."""
+    y = np.asarray(labels, dtype=bool)
+    scores = np.full((len(xs), y.size), np.nan)
+    usable = [(train, test) for train, test in splits if len(np.unique(y[train])) == 2]
+    if not xs or not usable:
+        return scores
+    with _one_torch_thread(), torch.enable_grad():
+        test_scores = _fit_and_score(xs, y, usable, hidden, steps, lr, seed)
+    for k in range(len(xs)):
+        for f, (_, test) in enumerate(usable):
+            scores[k, test] = test_scores[k * len(usable) + f][: test.size]
+    return scores
 
-        return loss_and_grad
+
+def _standardised(x: np.ndarray, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test rows scaled by the training rows' mean and standard deviation (zero scale -> 1)."""
+    part = np.asarray(x[train], dtype=np.float64)
+    mean, scale = part.mean(0), part.std(0)
+    scale[scale == 0] = 1.0
+    return (part - mean) / scale, (np.asarray(x[test], dtype=np.float64) - mean) / scale
+
+
+def _fit_and_score(
+    xs: Sequence[np.ndarray], y: np.ndarray, splits: Sequence[Split], hidden: int, steps: int, lr: float, seed: int
+) -> np.ndarray:
+    """Fit problem p = (layer k, split f) at index k * len(splits) + f; its test rows' probabilities,
+    [P, max test size] (rows past a split's test size are padding)."""
+    problems = [(x, train, test) for x in xs for train, test in splits]
+    d = xs[0].shape[1]
+    n_train, n_test = max(tr.size for _, tr, _ in problems), max(te.size for _, _, te in problems)
+    x_train = np.zeros((len(problems), n_train, d))
+    x_test = np.zeros((len(problems), n_test, d))
+    target, weight = np.zeros((len(problems), n_train)), np.zeros((len(problems), n_train))
+    for p, (x, train, test) in enumerate(problems):
+        x_train[p, : train.size], x_test[p, : test.size] = _standardised(x, train, test)
+        target[p, : train.size], weight[p, : train.size] = y[train], 1.0 / train.size
+    z, z_test = torch.from_numpy(x_train).float(), torch.from_numpy(x_test).float()
+    t, w = torch.from_numpy(target).float(), torch.from_numpy(weight).float()
+    ridge = torch.from_numpy(0.5 * ALPHA * weight[:, 0]).float()  # alpha / (2 n) per problem
+
+    generator = torch.Generator().manual_seed(seed)
+    hidden_bound, out_bound = (6 / (d + hidden)) ** 0.5, (2 / (hidden + 1)) ** 0.5
+    init = [
+        _glorot(generator, (d, hidden), hidden_bound), _glorot(generator, (1, hidden), hidden_bound),
+        _glorot(generator, (hidden, 1), out_bound), _glorot(generator, (1, 1), out_bound),
+    ]  # MLPClassifier's order: weights then bias, layer by layer
+    params = [v.float().expand(len(problems), *v.shape).clone().requires_grad_() for v in init]
+    w0, c0, w1, c1 = params
+    moments = [(torch.zeros_like(v), torch.zeros_like(v)) for v in params]
+    for step in range(1, steps + 1):
+        logit = (torch.relu(torch.baddbmm(c0, z, w0)).bmm(w1) + c1).squeeze(-1)
+        loss_rows = torch.nn.functional.binary_cross_entropy_with_logits(logit, t, reduction="none")
+        loss = (loss_rows * w).sum() + (ridge * (w0.square().sum((1, 2)) + w1.square().sum((1, 2)))).sum()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            _adam_step(params, grads, moments, step, lr)
+    with torch.no_grad():
+        return torch.sigmoid(torch.relu(torch.baddbmm(c0, z_test, w0)).bmm(w1) + c1).squeeze(-1).double().numpy()

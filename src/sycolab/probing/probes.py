@@ -1,9 +1,9 @@
 """Per-layer probes for "is this response sycophantic?" from the prompt's residual stream.
 
 Protocol (the reference study's, made explicit and cross-fitted):
-- A probe is a pipeline `StandardScaler -> classifier`: logistic regression (L2, lbfgs) or a one-hidden-layer
-  ReLU MLP (`MLPClassifier`, L2 alpha 1e-2, lbfgs: on a few hundred samples it converges faster than
-  adam). The scaler is fit on training folds only.
+- A probe is a pipeline `StandardScaler -> LogisticRegression` (L2, lbfgs; `fit_logistic`), or a
+  one-hidden-layer ReLU MLP (`mlp.mlp_out_of_fold`: every layer and fold of a model fit in one batch, a
+  fixed number of full-batch Adam steps). Features are standardised on training folds only.
 - Folds by base question (`question_folds`): a seeded permutation of the question ids dealt round-robin into
   `cv_folds` groups, the same assignment for every model of a study, so the source model's fold-k probe
   (fit on questions outside fold k) can score any model's fold-k samples (`transfer`). A sample is only
@@ -26,27 +26,23 @@ Protocol (the reference study's, made explicit and cross-fitted):
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
-from scipy.stats import rankdata
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from sycolab.errors import UserError
 from sycolab.probing.config import ProbeConfig
 from sycolab.probing.intervals import auroc_intervals, bootstrap_weights
-from sycolab.probing.lbfgsb import minimize_lbfgsb
-from sycolab.probing.mlp import LbfgsbMLPClassifier
+from sycolab.probing.logistic import fit_logistic, fit_probe, make_probe, probe_scores
+from sycolab.probing.mlp import mlp_out_of_fold
+from sycolab.probing.null import refit_null
 from sycolab.probing.stats import auroc, block_permutations
 
 Split = tuple[np.ndarray, np.ndarray]
+__all__ = ["fit_logistic", "fit_probe", "make_probe", "probe_scores", "refit_null"]  # re-exported
 
 
 def single_threaded(func: Callable) -> Callable:
@@ -83,72 +79,6 @@ def too_few_reason(counts: ClassCounts, groups: np.ndarray, min_per_class: int) 
     if len(np.unique(groups)) < 2:
         return "fewer than 2 base questions: grouped cross-validation is impossible"
     return None
-
-
-def make_probe(kind: str, cfg: ProbeConfig) -> Pipeline:
-    """A fresh, unfitted probe of `kind` ("logistic" or "mlp")."""
-    if kind == "logistic":
-        clf = LogisticRegression(C=cfg.logistic_c, solver="lbfgs", max_iter=cfg.max_iter)
-    elif kind == "mlp":
-        clf = LbfgsbMLPClassifier(
-            hidden_layer_sizes=(cfg.mlp_hidden,),
-            solver="lbfgs",
-            alpha=1e-2,
-            max_iter=cfg.max_iter,
-            random_state=cfg.seed,
-        )
-    else:
-        raise UserError(f'probe kind must be "logistic" or "mlp", got {kind!r}')
-    return make_pipeline(StandardScaler(), clf)
-
-
-def fit_probe(kind: str, x: np.ndarray, y: np.ndarray, cfg: ProbeConfig) -> Pipeline:
-    x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=bool)
-    if kind == "logistic":
-        return fit_logistic(x, y, cfg)
-    probe = make_probe(kind, cfg)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        probe.fit(x, y)
-    return probe
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, cfg: ProbeConfig) -> Pipeline:
-    """The logistic probe of `make_probe`, fitted: the same pipeline and the same solution, faster.
-
-    Minimises scikit-learn's lbfgs objective on the standardised features,
-        (1/n) sum_i [log(1 + exp(m_i)) - y_i m_i] + ||w||^2 / (2 C n),   m_i = w . z_i + b (b unpenalised),
-    with scipy's L-BFGS-B (scikit-learn's solver, its gtol 1e-4 and iteration cap), then sets the fitted
-    attributes of the pipeline's `LogisticRegression`. The optimum is unique (strictly convex), so the
-    coefficients are scikit-learn's (test_probing_probes checks it); what is saved is scikit-learn's
-    per-fit validation overhead, most of a fit's time at probe sizes, where the study makes hundreds of fits.
-    """
-    probe = make_probe("logistic", cfg)
-    scaler, clf = probe[0], probe[-1]
-    z = scaler.fit_transform(x).astype(np.float64)
-    target = y.astype(np.float64)
-    n, d = z.shape
-    ridge = 1.0 / (cfg.logistic_c * n)
-
-    def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = params[:-1], params[-1]
-        margin = z @ w + b
-        residual = (expit(margin) - target) / n
-        loss = float((np.logaddexp(0.0, margin) - target * margin).sum() / n + 0.5 * ridge * (w @ w))
-        return loss, np.concatenate([z.T @ residual + ridge * w, [residual.sum()]])
-
-    fit = minimize_lbfgsb(loss_and_grad, np.zeros(d + 1), maxiter=cfg.max_iter, gtol=1e-4)
-    clf.coef_, clf.intercept_ = fit.x[None, :-1], fit.x[-1:]
-    clf.classes_, clf.n_features_in_, clf.n_iter_ = np.array([False, True]), d, np.array([fit.nit])
-    return probe
-
-
-def probe_scores(probe: Pipeline, x: np.ndarray) -> np.ndarray:
-    """Continuous scores, higher = more sycophantic (logit for logistic, P(sycophantic) for the MLP)."""
-    x = np.asarray(x, dtype=np.float32)
-    if hasattr(probe[-1], "decision_function"):
-        return probe.decision_function(x)
-    return probe.predict_proba(x)[:, 1]
 
 
 def probe_direction(probe: Pipeline) -> np.ndarray:
@@ -311,12 +241,16 @@ def scan_layers(
     def fit(x: np.ndarray, labels_: np.ndarray) -> Pipeline:
         return fit_probe(kind, x, labels_, cfg)
 
+    kept = [layer for layer in layers if not is_constant(np.asarray(get(layer)))]
+    mlp_scores = _mlp_scores(get, kept, y, design, cfg) if kind == "mlp" else {}
     results = []
-    for layer in layers:
+    for layer in kept:
         x = np.asarray(get(layer), dtype=np.float32)
-        if is_constant(x):
-            continue
-        scores, fold_probes = out_of_fold(x, y, design.splits, fit)
+        fold_probes: list[Pipeline | None] = []
+        if kind == "mlp":
+            scores = mlp_scores[layer]
+        else:
+            scores, fold_probes = out_of_fold(x, y, design.splits, fit)
         null = null_cache.get(layer) if null_cache is not None else None
         if null is None:
             null = refit_null(x, design, cfg.logistic_c)
@@ -329,6 +263,28 @@ def scan_layers(
             result.probe = fit(x, y)
         results.append(result)
     return results
+
+
+_MLP_BATCH_VALUES = 2**24  # training values (layers x folds x rows x width) per batched MLP fit: 128 MB of float64
+
+
+def _mlp_scores(
+    get: Callable[[int], np.ndarray], layers: Sequence[int], y: np.ndarray, design: ScanDesign, cfg: ProbeConfig
+) -> dict[int, np.ndarray]:
+    """{layer: out-of-fold MLP scores}, the layers fit in batches of at most `_MLP_BATCH_VALUES` training
+    values (each problem's fit is independent of its batch: `mlp` module docstring)."""
+    if not layers:
+        return {}
+    n, d = np.asarray(get(layers[0])).shape
+    per_layer = max(1, len(design.splits) * n * d)
+    size = max(1, _MLP_BATCH_VALUES // per_layer)
+    out: dict[int, np.ndarray] = {}
+    for start in range(0, len(layers), size):
+        chunk = list(layers[start : start + size])
+        scores = mlp_out_of_fold([np.asarray(get(layer), dtype=np.float32) for layer in chunk], y, design.splits,
+                                 hidden=cfg.mlp_hidden, steps=cfg.mlp_steps, lr=cfg.mlp_lr, seed=cfg.seed)
+        out.update(zip(chunk, scores, strict=True))
+    return out
 
 
 def score_layer(
@@ -348,54 +304,6 @@ def score_layer(
         layer, kind, value, float(np.quantile(null, 0.95)), float(low), float(high),
         float((1 + (null >= value - 1e-12).sum()) / (1 + null.size)), scores=scores,
     )
-
-
-def refit_null(x: np.ndarray, design: ScanDesign, c: float) -> np.ndarray:
-    """[P] pooled out-of-fold AUROCs of a linear probe refit, fold by fold, to each permuted label vector.
-
-    A refit per permutation is what makes the null valid: scoring permuted held-out labels against fixed
-    out-of-fold scores is not, because fold j's probe was fit on fold k's labels, so the folds' AUROCs share
-    the same noise (measured: 10% false positives at a 5% level). Refitting the logistic probe hundreds of
-    times per layer is too slow, so each refit is its one Newton step from the intercept-only fit (the
-    score test's direction), which is linear in the labels:
-        w = C (C p(1-p) Z'Z + I)^-1 Z'(y - p),   b = logit(p),
-    Z the training part standardised with its own mean and scale, p its label rate (fixed within folds by
-    the permutation scheme). Under the null the logistic fit stays near that point, so this is its refit
-    null to first order (test_probing_transfer checks the false-positive rate). All permutations of a fold
-    are one matrix product; the solve uses Z'Z or ZZ', whichever is smaller. Also the null of the MLP probe
-    (an approximation: the MLP is never refit).
-    """
-    labels = design.null_labels
-    out = np.full(labels.shape, np.nan)
-    x = np.asarray(x, dtype=np.float64)
-    for train, test in design.splits:
-        rate = float(labels[0, train].mean())
-        if not 0 < rate < 1:
-            continue
-        mean, scale = x[train].mean(0), x[train].std(0)
-        scale[scale == 0] = 1.0
-        z, z_test = (x[train] - mean) / scale, (x[test] - mean) / scale
-        curvature = c * rate * (1 - rate)
-        if z.shape[0] >= z.shape[1]:
-            weights_of = np.linalg.solve(curvature * (z.T @ z) + np.eye(z.shape[1]), c * z.T)  # [d, n_train]
-            hat = z_test @ weights_of
-        else:
-            hat = c * (z_test @ z.T) @ np.linalg.inv(curvature * (z @ z.T) + np.eye(z.shape[0]))
-        out[:, test] = np.log(rate / (1 - rate)) + (labels[:, train] - rate) @ hat.T
-    keep = np.isfinite(out[0])
-    if not keep.any():
-        return np.full(labels.shape[0], np.nan)
-    return _row_aurocs(out[:, keep], labels[:, keep])
-
-
-def _row_aurocs(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """AUROC of each row of `scores` [P, n] against the same row of 0/1 `labels` [P, n] (same positives count)."""
-    n1 = labels[0].sum()
-    n0 = labels.shape[1] - n1
-    if n1 == 0 or n0 == 0:
-        return np.full(scores.shape[0], np.nan)
-    ranks = rankdata(scores, axis=1)
-    return ((ranks * labels).sum(1) - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
 def summarise(results: Sequence[LayerResult]) -> ProbeSummary:

@@ -29,7 +29,7 @@ import torch
 
 from sycolab.data.prompts import ANSWER_PREFIX
 from sycolab.io import atomic_write_json
-from sycolab.probing.activations import ActivationInfo, extract_activations, load_activations, resolve_layers
+from sycolab.probing.activations import ActivationInfo, extract_positions, load_activations, resolve_layers
 from sycolab.probing.analysis import ModelActivations, ProbingResults, analyse
 from sycolab.probing.config import ANSWER, ProbeConfig, position_label
 from sycolab.probing.hooks import hook_name
@@ -161,22 +161,11 @@ def _prepare_model(
     model.eval()
     try:
         if reason is None:
-            info["activations"] = {}
-            for position in cfg.positions():
-                label = position_label(position)
-                act_info = extract_activations(
-                    model,
-                    tokenizer,
-                    samples.prompts,
-                    samples.ids,
-                    store_root / "probe" / "activations" / name / label,
-                    layers=cfg.layers,
-                    position=position,
-                    batch_size=cfg.batch_size,
-                    answer_prefix=answer_prefix,
-                )
-                info["activations"][label] = act_info.to_dict()
-                data[label] = _loader(name, samples, act_info)
+            folders = {p: store_root / "probe" / "activations" / name / position_label(p) for p in cfg.positions()}
+            infos = extract_positions(model, tokenizer, samples.prompts, samples.ids, folders, layers=cfg.layers,
+                                      batch_size=cfg.batch_size, answer_prefix=answer_prefix)
+            info["activations"] = {position_label(p): act.to_dict() for p, act in infos.items()}
+            data = {position_label(p): _loader(name, samples, act) for p, act in infos.items()}
         if patching_ready:
             tables["patching"] += _patching(name, model, tokenizer, cfg, answer_prefix, samples_path, proxy_path, info)
     finally:
