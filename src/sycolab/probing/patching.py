@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from sycolab.generation.scoring import AroundForward, continuation_logprobs
-from sycolab.probing._inputs import batches, encode, encode_continuation, pad_id
+from sycolab.probing._inputs import accepts_kwarg, batches, encode, encode_continuation, left_pad, model_device, pad_id
 from sycolab.probing.activations import residuals_at
 from sycolab.probing.hooks import forward_hooks
 
