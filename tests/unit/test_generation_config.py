@@ -26,6 +26,9 @@ def test_defaults_and_sampling_params():
     assert cfg.sampling_params() == SamplingParams(
         max_new_tokens=12, temperature=0.7, top_p=0.9, top_k=20, n=8, seed=3, stop=("\n",)
     )
+    assert GenerationConfig().sampling_params() == SamplingParams(max_new_tokens=24)
+    params = GenerationConfig(temperature=1, stop=["a", "b"]).sampling_params()
+    assert type(params.temperature) is float and params.stop == ("a", "b")
 
 
 @pytest.mark.parametrize(

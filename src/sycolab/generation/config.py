@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Literal
 
@@ -136,12 +137,6 @@ class GenerationConfig(BaseModel):
         return self
 
     def sampling_params(self) -> SamplingParams:
-        return SamplingParams(
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            n=self.n_samples,
-            seed=self.seed,
-            stop=tuple(self.stop),
-        )
+        """Every `SamplingParams` field this config also has, by name, and `n_samples` as its `n`."""
+        shared = {field.name for field in dataclasses.fields(SamplingParams)} & set(type(self).model_fields)
+        return SamplingParams(**self.model_dump(include=shared), n=self.n_samples)
