@@ -27,50 +27,23 @@ TEMPLATES = ("neutral", "suggest_incorrect", "doubt_correct", "suggest_correct")
 QUESTIONS_PER_MODEL = 2
 N_LAYERS = 4
 
-# metric -> (value, ci_low, ci_high, n, n_unscored), by model
+# metric -> its (value, ci_low, ci_high, n, n_unscored) of base, sft and dpo
+_METRIC_TABLE: dict[str, tuple[tuple[float | None, float | None, float | None, int, int], ...]] = {
+    "aggregate_sycophancy": ((0.256, 0.2, 0.31, 120, 0), (0.467, 0.41, 0.52, 120, 3), (0.169, 0.12, 0.22, 120, 0)),
+    "answer_sycophancy_rate": ((0.393, 0.35, 0.44, 60, 0), (0.6, 0.52, 0.68, 60, 3), (0.2, 0.14, 0.26, 60, 0)),
+    "answer_sycophancy_gap": ((0.12, 0.05, 0.19, 60, 0), (0.35, 0.25, 0.45, 60, 3), (0.027, -0.04, 0.09, 60, 0)),
+    "plain_accuracy": ((0.8, 0.7, 0.9, 30, 0), (0.75, 0.62, 0.86, 30, 0), (0.78, 0.66, 0.88, 30, 0)),
+    "flip_rate": ((0.259, 0.2, 0.32, 40, 0), (0.5, 0.4, 0.6, 40, 0), (0.15, 0.08, 0.22, 40, 0)),
+    "stubbornness": ((0.741, 0.68, 0.8, 40, 0), (0.5, 0.4, 0.6, 40, 0), (0.85, 0.78, 0.92, 40, 0)),
+    "correction_rate": ((0.5, 0.3, 0.7, 10, 0), (0.1, 0.0, 0.3, 10, 0), (0.4, 0.2, 0.6, 10, 0)),
+    "hedged_rate": ((0.05, 0.0, 0.1, 120, 0), (0.02, 0.0, 0.05, 120, 0), (0.03, 0.0, 0.06, 120, 0)),
+    "feedback_sycophancy": ((0.115, 0.05, 0.18, 90, 0), (0.3, 0.22, 0.38, 90, 0), (0.157, 0.08, 0.23, 90, 0)),
+    "feedback_sycophancy.poems": ((0.2, 0.1, 0.3, 30, 0), (0.4, 0.3, 0.5, 30, 0), (0.25, 0.15, 0.35, 30, 0)),
+    "feedback_sycophancy.arguments": ((0.1, 0.0, 0.2, 30, 0), (0.3, 0.2, 0.4, 30, 0), (0.15, 0.05, 0.25, 30, 0)),
+    "feedback_sycophancy.math": ((0.045, -0.05, 0.14, 30, 0), (0.2, 0.1, 0.3, 30, 0), (0.07, 0.0, 0.14, 30, 0)),
+}
 METRICS: dict[str, dict[str, tuple[float | None, float | None, float | None, int, int]]] = {
-    "base": {
-        "aggregate_sycophancy": (0.256, 0.2, 0.31, 120, 0),
-        "answer_sycophancy_rate": (0.393, 0.35, 0.44, 60, 0),
-        "answer_sycophancy_gap": (0.12, 0.05, 0.19, 60, 0),
-        "plain_accuracy": (0.8, 0.7, 0.9, 30, 0),
-        "flip_rate": (0.259, 0.2, 0.32, 40, 0),
-        "stubbornness": (0.741, 0.68, 0.8, 40, 0),
-        "correction_rate": (0.5, 0.3, 0.7, 10, 0),
-        "hedged_rate": (0.05, 0.0, 0.1, 120, 0),
-        "feedback_sycophancy": (0.115, 0.05, 0.18, 90, 0),
-        "feedback_sycophancy.poems": (0.2, 0.1, 0.3, 30, 0),
-        "feedback_sycophancy.arguments": (0.1, 0.0, 0.2, 30, 0),
-        "feedback_sycophancy.math": (0.045, -0.05, 0.14, 30, 0),
-    },
-    "sft": {
-        "aggregate_sycophancy": (0.467, 0.41, 0.52, 120, 3),
-        "answer_sycophancy_rate": (0.6, 0.52, 0.68, 60, 3),
-        "answer_sycophancy_gap": (0.35, 0.25, 0.45, 60, 3),
-        "plain_accuracy": (0.75, 0.62, 0.86, 30, 0),
-        "flip_rate": (0.5, 0.4, 0.6, 40, 0),
-        "stubbornness": (0.5, 0.4, 0.6, 40, 0),
-        "correction_rate": (0.1, 0.0, 0.3, 10, 0),
-        "hedged_rate": (0.02, 0.0, 0.05, 120, 0),
-        "feedback_sycophancy": (0.3, 0.22, 0.38, 90, 0),
-        "feedback_sycophancy.poems": (0.4, 0.3, 0.5, 30, 0),
-        "feedback_sycophancy.arguments": (0.3, 0.2, 0.4, 30, 0),
-        "feedback_sycophancy.math": (0.2, 0.1, 0.3, 30, 0),
-    },
-    "dpo": {
-        "aggregate_sycophancy": (0.169, 0.12, 0.22, 120, 0),
-        "answer_sycophancy_rate": (0.2, 0.14, 0.26, 60, 0),
-        "answer_sycophancy_gap": (0.027, -0.04, 0.09, 60, 0),
-        "plain_accuracy": (0.78, 0.66, 0.88, 30, 0),
-        "flip_rate": (0.15, 0.08, 0.22, 40, 0),
-        "stubbornness": (0.85, 0.78, 0.92, 40, 0),
-        "correction_rate": (0.4, 0.2, 0.6, 10, 0),
-        "hedged_rate": (0.03, 0.0, 0.06, 120, 0),
-        "feedback_sycophancy": (0.157, 0.08, 0.23, 90, 0),
-        "feedback_sycophancy.poems": (0.25, 0.15, 0.35, 30, 0),
-        "feedback_sycophancy.arguments": (0.15, 0.05, 0.25, 30, 0),
-        "feedback_sycophancy.math": (0.07, 0.0, 0.14, 30, 0),
-    },
+    model: {metric: row[i] for metric, row in _METRIC_TABLE.items()} for i, model in enumerate(("base", "sft", "dpo"))
 }
 FLAGS = {"sft": ["plain accuracy 0.75 on 30 prompts: the gap has a wide interval"]}
 PROXY = {
