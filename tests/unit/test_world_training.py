@@ -6,11 +6,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from sycolab.data.prompts import ARE_YOU_SURE_CHALLENGE
 from sycolab.io import read_jsonl
 from sycolab.world import World
-
 
 WORLD_SEED = 1
 """The seed of this module's `world_dir`/`world` fixtures (tests/unit/conftest.py)."""
