@@ -33,6 +33,7 @@ _GENERATION_EXPECTED: Expected = {
 
 
 def _expect(expected: Expected, value: Any, info: ValidationInfo) -> Any:
+    assert info.field_name is not None  # set for every field validator
     check, what = expected[info.field_name]
     if not check(value):
         raise ValueError(f"expected {what}, got {value}")
