@@ -178,3 +178,17 @@ def test_a_model_card_reads_back_and_names_a_bad_field(tmp_path: Path):
     atomic_write_json(folder / MODEL_RECORD, card)
     with pytest.raises(DataError, match=r"sycolab_model.json: field 'created': missing"):
         RunStore(tmp_path).list_models()
+
+
+def test_the_reports_probe_data_types_each_table_as_probe_tables_does():
+    import dataclasses
+    import typing
+
+    from sycolab.reporting._probe_data import ProbeData
+    from sycolab.reporting._store_reader import TableFile
+
+    hints = typing.get_type_hints(ProbeData)
+    read = {f.name: typing.get_args(hints[f.name])[0] for f in dataclasses.fields(ProbeData) if f.name in PROBE_TABLES}
+    assert read == {name: PROBE_TABLES[name] for name in read}
+    assert set(PROBE_TABLES) - set(read) == {"intervention"}  # the report does not read the intervention table
+    assert all(typing.get_origin(hints[name]) is TableFile for name in read)
