@@ -15,23 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sycolab.io import atomic_write_json, write_jsonl, write_table
-from sycolab.store.records import (
-    AblationRow,
-    BaselineRow,
-    CosineMeanRow,
-    CosineRow,
-    LabelRow,
-    MetricValue,
-    ModelMetrics,
-    OwnAurocRow,
-    OwnSummaryRow,
-    PatchingRow,
-    SteeringRow,
-    TemplateAurocRow,
-    TransferRow,
-    TransferSummaryRow,
-    write_rows,
-)
+from sycolab.store.records import PROBE_TABLES, MetricValue, ModelMetrics, SteeringRow, write_rows
 from sycolab.store.records.models import MODEL_RECORD, ModelRecord
 from sycolab.store.records.samples import SampleRecord
 
@@ -43,50 +27,23 @@ TEMPLATES = ("neutral", "suggest_incorrect", "doubt_correct", "suggest_correct")
 QUESTIONS_PER_MODEL = 2
 N_LAYERS = 4
 
-# metric -> (value, ci_low, ci_high, n, n_unscored), by model
+# metric -> its (value, ci_low, ci_high, n, n_unscored) of base, sft and dpo
+_METRIC_TABLE: dict[str, tuple[tuple[float | None, float | None, float | None, int, int], ...]] = {
+    "aggregate_sycophancy": ((0.256, 0.2, 0.31, 120, 0), (0.467, 0.41, 0.52, 120, 3), (0.169, 0.12, 0.22, 120, 0)),
+    "answer_sycophancy_rate": ((0.393, 0.35, 0.44, 60, 0), (0.6, 0.52, 0.68, 60, 3), (0.2, 0.14, 0.26, 60, 0)),
+    "answer_sycophancy_gap": ((0.12, 0.05, 0.19, 60, 0), (0.35, 0.25, 0.45, 60, 3), (0.027, -0.04, 0.09, 60, 0)),
+    "plain_accuracy": ((0.8, 0.7, 0.9, 30, 0), (0.75, 0.62, 0.86, 30, 0), (0.78, 0.66, 0.88, 30, 0)),
+    "flip_rate": ((0.259, 0.2, 0.32, 40, 0), (0.5, 0.4, 0.6, 40, 0), (0.15, 0.08, 0.22, 40, 0)),
+    "stubbornness": ((0.741, 0.68, 0.8, 40, 0), (0.5, 0.4, 0.6, 40, 0), (0.85, 0.78, 0.92, 40, 0)),
+    "correction_rate": ((0.5, 0.3, 0.7, 10, 0), (0.1, 0.0, 0.3, 10, 0), (0.4, 0.2, 0.6, 10, 0)),
+    "hedged_rate": ((0.05, 0.0, 0.1, 120, 0), (0.02, 0.0, 0.05, 120, 0), (0.03, 0.0, 0.06, 120, 0)),
+    "feedback_sycophancy": ((0.115, 0.05, 0.18, 90, 0), (0.3, 0.22, 0.38, 90, 0), (0.157, 0.08, 0.23, 90, 0)),
+    "feedback_sycophancy.poems": ((0.2, 0.1, 0.3, 30, 0), (0.4, 0.3, 0.5, 30, 0), (0.25, 0.15, 0.35, 30, 0)),
+    "feedback_sycophancy.arguments": ((0.1, 0.0, 0.2, 30, 0), (0.3, 0.2, 0.4, 30, 0), (0.15, 0.05, 0.25, 30, 0)),
+    "feedback_sycophancy.math": ((0.045, -0.05, 0.14, 30, 0), (0.2, 0.1, 0.3, 30, 0), (0.07, 0.0, 0.14, 30, 0)),
+}
 METRICS: dict[str, dict[str, tuple[float | None, float | None, float | None, int, int]]] = {
-    "base": {
-        "aggregate_sycophancy": (0.256, 0.2, 0.31, 120, 0),
-        "answer_sycophancy_rate": (0.393, 0.35, 0.44, 60, 0),
-        "answer_sycophancy_gap": (0.12, 0.05, 0.19, 60, 0),
-        "plain_accuracy": (0.8, 0.7, 0.9, 30, 0),
-        "flip_rate": (0.259, 0.2, 0.32, 40, 0),
-        "stubbornness": (0.741, 0.68, 0.8, 40, 0),
-        "correction_rate": (0.5, 0.3, 0.7, 10, 0),
-        "hedged_rate": (0.05, 0.0, 0.1, 120, 0),
-        "feedback_sycophancy": (0.115, 0.05, 0.18, 90, 0),
-        "feedback_sycophancy.poems": (0.2, 0.1, 0.3, 30, 0),
-        "feedback_sycophancy.arguments": (0.1, 0.0, 0.2, 30, 0),
-        "feedback_sycophancy.math": (0.045, -0.05, 0.14, 30, 0),
-    },
-    "sft": {
-        "aggregate_sycophancy": (0.467, 0.41, 0.52, 120, 3),
-        "answer_sycophancy_rate": (0.6, 0.52, 0.68, 60, 3),
-        "answer_sycophancy_gap": (0.35, 0.25, 0.45, 60, 3),
-        "plain_accuracy": (0.75, 0.62, 0.86, 30, 0),
-        "flip_rate": (0.5, 0.4, 0.6, 40, 0),
-        "stubbornness": (0.5, 0.4, 0.6, 40, 0),
-        "correction_rate": (0.1, 0.0, 0.3, 10, 0),
-        "hedged_rate": (0.02, 0.0, 0.05, 120, 0),
-        "feedback_sycophancy": (0.3, 0.22, 0.38, 90, 0),
-        "feedback_sycophancy.poems": (0.4, 0.3, 0.5, 30, 0),
-        "feedback_sycophancy.arguments": (0.3, 0.2, 0.4, 30, 0),
-        "feedback_sycophancy.math": (0.2, 0.1, 0.3, 30, 0),
-    },
-    "dpo": {
-        "aggregate_sycophancy": (0.169, 0.12, 0.22, 120, 0),
-        "answer_sycophancy_rate": (0.2, 0.14, 0.26, 60, 0),
-        "answer_sycophancy_gap": (0.027, -0.04, 0.09, 60, 0),
-        "plain_accuracy": (0.78, 0.66, 0.88, 30, 0),
-        "flip_rate": (0.15, 0.08, 0.22, 40, 0),
-        "stubbornness": (0.85, 0.78, 0.92, 40, 0),
-        "correction_rate": (0.4, 0.2, 0.6, 10, 0),
-        "hedged_rate": (0.03, 0.0, 0.06, 120, 0),
-        "feedback_sycophancy": (0.157, 0.08, 0.23, 90, 0),
-        "feedback_sycophancy.poems": (0.25, 0.15, 0.35, 30, 0),
-        "feedback_sycophancy.arguments": (0.15, 0.05, 0.25, 30, 0),
-        "feedback_sycophancy.math": (0.07, 0.0, 0.14, 30, 0),
-    },
+    model: {metric: row[i] for metric, row in _METRIC_TABLE.items()} for i, model in enumerate(("base", "sft", "dpo"))
 }
 FLAGS = {"sft": ["plain accuracy 0.75 on 30 prompts: the gap has a wide interval"]}
 PROXY = {
@@ -209,12 +166,17 @@ def write_fake_study(
     return root
 
 
+def _write_table(folder: Path, name: str, rows: list[dict]) -> None:
+    """probe/<name>.csv as its record type, the one the probing stage writes (`PROBE_TABLES`)."""
+    write_rows(folder / f"{name}.csv", PROBE_TABLES[name], rows)
+
+
 def _write_probe(folder: Path, models: list[str]) -> None:
     def like(name: str, table: dict):
         return table.get(name, table.get("dpo"))
 
     last = {"position": "last"}
-    write_rows(folder / "labels.csv", LabelRow, [
+    _write_table(folder, "labels", [
         {**dict(zip(("model", "n", "n_sycophantic", "n_honest", "fitted", "reason"), (m, *like(m, LABELS)), strict=True)),
          "n_hedged_excluded": 2 if m == "sft" else 0, "n_refused_excluded": 0, "n_unscored": 0}
         for m in models
@@ -228,49 +190,49 @@ def _write_probe(folder: Path, models: list[str]) -> None:
             own_auroc.append({"model": m, **last, "kind": "logistic", "layer": layer, "auroc": auroc,
                               "ci_low": round(auroc - 0.06, 3), "ci_high": round(auroc + 0.05, 3), "null_p95": floor,
                               "p_value": None})
-    write_rows(folder / "own_auroc.csv", OwnAurocRow, own_auroc)
-    write_rows(folder / "own_summary.csv", OwnSummaryRow, [
+    _write_table(folder, "own_auroc", own_auroc)
+    _write_table(folder, "own_summary", [
         {"model": m, **last, "kind": "logistic", "mean_auroc": s[0], "peak_layer": s[1], "peak_auroc": s[2],
          "peak_ci_low": round(s[2] - 0.06, 3), "peak_ci_high": round(s[2] + 0.05, 3), "peak_set": [s[1] - 1, s[1]],
          "layers_above_chance": s[3], "noise_floor": s[4], "dropped_layers": []}
         for m in fitted for s in [like(m, OWN_SUMMARY)]
     ])
-    write_rows(folder / "baselines.csv", BaselineRow, [
+    _write_table(folder, "baselines", [
         {"model": m, "baseline": b, "auroc": v, "ci_low": round(v - 0.1, 3), "ci_high": round(v + 0.1, 3), "n": 8}
         for m in fitted for b, v in BASELINES
     ] + [{"model": m, "baseline": "agreement with sft", "auroc": 0.66, "ci_low": None, "ci_high": None, "n": 8}
          for m in fitted if m != "sft"])
-    write_rows(folder / "own_by_template.csv", TemplateAurocRow, [
+    _write_table(folder, "own_by_template", [
         {"model": m, **last, "layer": layer, "template": t, "n": 4, "auroc": round(0.5 + 0.04 * layer + d, 3),
          "ci_low": 0.4, "ci_high": 0.9, "null_p95": 0.6}
         for m in fitted for t, d in (("suggest_incorrect", 0.1), ("doubt_correct", 0.0)) for layer in range(N_LAYERS)
     ])
-    write_rows(folder / "transfer.csv", TransferRow, [
+    _write_table(folder, "transfer", [
         {"source": "sft", "target": m, **last, "layer": layer, "auroc": round(0.6 + 0.05 * layer, 3),
          "ci_low": round(0.5 + 0.05 * layer, 3), "ci_high": round(0.7 + 0.05 * layer, 3), "p_value": 0.01,
          "p_layers": 0.02 if layer >= 2 else 0.1, "p_holm": 0.04 if layer >= 2 else 0.2, "p_floor": 0.002}
         for m in fitted for layer in range(N_LAYERS)
     ])
-    write_rows(folder / "transfer_summary.csv", TransferSummaryRow, [
+    _write_table(folder, "transfer_summary", [
         {"source": "sft", "target": m, **last, "peak_layer": 3, "peak_auroc": v[0], "peak_ci_low": round(v[0] - 0.05, 3),
          "peak_ci_high": round(v[0] + 0.04, 3), "peak_set": [2, 3], "mean_auroc": 0.68, "p_holm": v[1],
          "p_floor": 0.002, "agreement_auroc": 0.66, "interpretation": v[2]}
         for m in fitted for v in [TRANSFER_SUMMARY.get(("sft", m), TRANSFER_SUMMARY[("sft", "dpo")])]
     ])
-    write_rows(folder / "cosine.csv", CosineRow, [
+    _write_table(folder, "cosine", [
         {**last, "layer": layer, "model_a": "sft", "model_b": m, "cosine": 1.0 if m == "sft" else COSINE.get(layer, 0.0)}
         for layer in range(N_LAYERS) for m in fitted
     ])
-    write_rows(folder / "cosine_mean.csv", CosineMeanRow, [
+    _write_table(folder, "cosine_mean", [
         {**last, "model_a": "sft", "model_b": m, "mean_cosine": 1.0 if m == "sft" else sum(COSINE.values()) / N_LAYERS,
          "n_layers": N_LAYERS}
         for m in fitted
     ])
-    write_rows(folder / "ablation.csv", AblationRow, [
+    _write_table(folder, "ablation", [
         {**dict(zip(("model", "layer", "k", "original_auroc", "ablated_auroc", "recovery_pct"), row, strict=True)), **last}
         for row in ABLATION if row[0] in fitted
     ])
-    write_rows(folder / "patching.csv", PatchingRow, [
+    _write_table(folder, "patching", [
         {"model": "sft", **last, "layer": layer, "gap_before": 0.35, "gap_after": round(0.35 * (1 - share), 4),
          "share_removed": share}
         for layer, share in enumerate((0.05, 0.2, 0.6, 0.3))

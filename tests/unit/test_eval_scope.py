@@ -14,17 +14,9 @@ from sycolab.evaluation.proxy import ANSWER_FRAME, proxy_items_for
 from sycolab.evaluation.records import EvalItems
 from sycolab.evaluation.scope import WORLD_SOURCE, data_scope
 from sycolab.io import atomic_write_json
-from sycolab.world import WorldConfig, generate_world
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "sycophancy_eval"
 REAL = {d: ASSETS / f"{d}.jsonl" for d in ("answer", "are_you_sure", "feedback")}
-
-
-@pytest.fixture(scope="module")
-def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    generate_world(WorldConfig(seed=0), out)
-    return out
 
 
 def test_world_items_are_the_worlds_and_real_files_are_not(world_dir: Path) -> None:

@@ -26,6 +26,9 @@ def test_defaults_and_sampling_params():
     assert cfg.sampling_params() == SamplingParams(
         max_new_tokens=12, temperature=0.7, top_p=0.9, top_k=20, n=8, seed=3, stop=("\n",)
     )
+    assert GenerationConfig().sampling_params() == SamplingParams(max_new_tokens=24)
+    params = GenerationConfig(temperature=1, stop=["a", "b"]).sampling_params()
+    assert type(params.temperature) is float and params.stop == ("a", "b")
 
 
 @pytest.mark.parametrize(
@@ -42,6 +45,11 @@ def test_defaults_and_sampling_params():
         ("seed", -1, "expected an integer >= 0"),
         ("stop", [""], "expected non-empty stop strings"),
         ("backend", "tgi", "'hf' or 'vllm'"),
+        ("vllm", {"gpu_memory_utilization": 0.0}, "expected a fraction of GPU memory in (0, 1], got 0.0"),
+        ("vllm", {"tensor_parallel_size": 0}, "expected an integer >= 1, got 0"),
+        ("vllm", {"max_lora_rank": -2}, "expected an integer >= 1, got -2"),
+        ("vllm", {"chunk_size": 0}, "expected an integer >= 1, got 0"),
+        ("vllm", {"max_model_len": 0}, "expected an integer >= 1 (tokens) or null for the model's own limit, got 0"),
     ],
 )
 def test_out_of_range_values_say_what_was_expected(field, value, expected):
@@ -96,3 +104,14 @@ def test_build_backend_rejects_mismatched_model_arguments(tmp_path):
 def test_selecting_vllm_without_it_installed_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="vLLM is not installed.*generation.backend: hf"):
         build_backend(GenerationConfig(backend="vllm"), str(tmp_path), None, "tiny")
+
+
+def test_every_out_of_range_field_is_reported_with_its_message():
+    with pytest.raises(ValidationError) as err:
+        GenerationConfig(batch_size=0, temperature=-1.0, top_k=-1, seed=-1, vllm={"max_model_len": None})
+    assert [(e["loc"][0], e["msg"]) for e in err.value.errors()] == [
+        ("batch_size", "Value error, expected an integer >= 1 (prompts per generation batch), got 0"),
+        ("temperature", "Value error, expected a number >= 0 (0 = greedy decoding), got -1.0"),
+        ("top_k", "Value error, expected an integer >= 0 (tokens kept when sampling; 0 = no top-k truncation), got -1"),
+        ("seed", "Value error, expected an integer >= 0, got -1"),
+    ]

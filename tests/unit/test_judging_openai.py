@@ -193,3 +193,17 @@ def test_build_judge_openai_is_cached(tmp_path) -> None:
         second = build_judge(cfg, tmp_path / "cache" / "verdicts.sqlite").judge(requests)
     assert [v.label for v in first + second] == ["A"] * 6
     assert len(seen) == 1  # three equal requests judged once; the second evaluation asks nothing
+
+
+def test_build_judge_openai_takes_every_endpoint_field_from_config(monkeypatch) -> None:
+    monkeypatch.setenv("JUDGE_KEY", "sk-test")
+    cfg = JudgeConfig(kind="openai", base_url="http://127.0.0.1:9/v1/", model="grader", api_key_env="JUDGE_KEY",
+                      max_concurrency=3, timeout_s=7.5, max_retries=2, retry_backoff_s=0.25, max_tokens=5)
+    judge = build_judge(cfg, None)
+    assert isinstance(judge, OpenAIJudge)
+    assert (judge.base_url, judge.model, judge.api_key_env) == ("http://127.0.0.1:9/v1", "grader", "JUDGE_KEY")
+    assert (judge.max_concurrency, judge.max_tokens) == (3, 5)
+    assert judge.judge_id.endswith(":max_tokens=5")
+    endpoint = judge._endpoint
+    assert (endpoint._client.timeout.read, endpoint.max_retries, endpoint.retry_backoff_s) == (7.5, 2, 0.25)
+    judge.close()

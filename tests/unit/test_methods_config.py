@@ -88,3 +88,23 @@ def test_sft_arguments_carry_adam_beta2_and_length_grouping(tmp_path):
     assert (grouped.adam_beta2, grouped.train_sampling_strategy) == (0.95, "group_by_length")
     plain = arguments(SFTMethodConfig())
     assert (plain.adam_beta2, plain.train_sampling_strategy) == (0.999, "random")
+
+
+def test_trl_arguments_take_the_same_name_fields_as_configured(tmp_path):
+    from sycolab.methods.config import TRL_SAME_NAME_FIELDS
+    from sycolab.methods.lifecycle import trainer_arguments
+    from sycolab.methods.registry import MethodContext
+    from sycolab.methods.sft import RECIPE, SFTMethodConfig
+
+    cfg = SFTMethodConfig(learning_rate=3e-4, num_train_epochs=2, max_steps=7, per_device_train_batch_size=4,
+                          gradient_accumulation_steps=3, logging_steps=2, weight_decay=0.01, adam_beta2=0.95,
+                          lr_scheduler_type="cosine", max_grad_norm=0.5, warmup_ratio=0.1, seed=11)
+    ctx = MethodContext(name="base", config=cfg, input_model=tmp_path, output_dir=tmp_path / "out",
+                        work_dir=tmp_path / "work", data={}, use_cpu=True)
+    args = trainer_arguments(ctx, RECIPE)
+    assert {f: getattr(args, f) for f in TRL_SAME_NAME_FIELDS} == {
+        "learning_rate": 3e-4, "num_train_epochs": 2.0, "max_steps": 7, "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 3, "logging_steps": 2, "weight_decay": 0.01, "adam_beta2": 0.95,
+        "lr_scheduler_type": "cosine", "max_grad_norm": 0.5}
+    assert type(args.num_train_epochs) is float and type(args.learning_rate) is float
+    assert (args.warmup_steps, args.seed, args.data_seed, args.logging_first_step) == (0.1, 11, 11, True)

@@ -191,3 +191,17 @@ def test_training_tables_are_written_with_the_step_the_reader_needs(tmp_path):
     with pytest.raises(ValueError, match="rows \\[1\\] have no 'step'"):
         write_training_table(folder / "checkpoints.csv", [{"step": 1}, {"loss": 0.1}])
     assert not (folder / "checkpoints.csv").exists()
+
+
+def test_the_reports_probe_data_types_each_table_as_probe_tables_does():
+    import dataclasses
+    import typing
+
+    from sycolab.reporting._probe_data import ProbeData
+    from sycolab.reporting._store_reader import TableFile
+
+    hints = typing.get_type_hints(ProbeData)
+    read = {f.name: typing.get_args(hints[f.name])[0] for f in dataclasses.fields(ProbeData) if f.name in PROBE_TABLES}
+    assert read == {name: PROBE_TABLES[name] for name in read}
+    assert set(PROBE_TABLES) - set(read) == {"intervention"}  # the report does not read the intervention table
+    assert all(typing.get_origin(hints[name]) is TableFile for name in read)

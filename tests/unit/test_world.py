@@ -24,18 +24,6 @@ def _tree_hashes(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world0")
-    generate_world(WorldConfig(seed=0), out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def world(world_dir: Path) -> World:
-    return load_world(world_dir)
-
-
 def test_same_seed_gives_byte_identical_tree_and_another_seed_differs(world_dir: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     generate_world(WorldConfig(seed=0), again)

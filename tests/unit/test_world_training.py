@@ -6,23 +6,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from sycolab.data.prompts import ARE_YOU_SURE_CHALLENGE
-from sycolab.io import read_json, read_jsonl
-from sycolab.world import World, WorldConfig, generate_world
+from sycolab.io import read_jsonl
+from sycolab.world import World
 
-
-@pytest.fixture(scope="module")
-def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    generate_world(WorldConfig(seed=1), out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def world(world_dir: Path) -> World:
-    return World.from_json(read_json(world_dir / "world.json")["world"])
+WORLD_SEED = 1
+"""The seed of this module's `world_dir`/`world` fixtures (tests/unit/conftest.py)."""
 
 
 @dataclass(frozen=True)

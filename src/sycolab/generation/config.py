@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 from sycolab.generation.base import SamplingParams
+
+Expected = dict[str, tuple[Callable[[Any], bool], str]]
+"""field -> (its check, what a valid value is); a value that fails says "expected <what>, got <value>"."""
+
+_VLLM_EXPECTED: Expected = {
+    "gpu_memory_utilization": (lambda v: 0 < v <= 1, "a fraction of GPU memory in (0, 1]"),
+    "tensor_parallel_size": (lambda v: v >= 1, "an integer >= 1"),
+    "max_lora_rank": (lambda v: v >= 1, "an integer >= 1"),
+    "chunk_size": (lambda v: v >= 1, "an integer >= 1"),
+    "max_model_len": (lambda v: v is None or v >= 1, "an integer >= 1 (tokens) or null for the model's own limit"),
+}
+_GENERATION_EXPECTED: Expected = {
+    "batch_size": (lambda v: v >= 1, "an integer >= 1 (prompts per generation batch)"),
+    "max_new_tokens": (lambda v: v >= 1, "an integer >= 1 (tokens generated per completion)"),
+    "temperature": (lambda v: math.isfinite(v) and v >= 0, "a number >= 0 (0 = greedy decoding)"),
+    "top_p": (lambda v: 0 < v <= 1, "a number in (0, 1] (1 = no nucleus truncation)"),
+    "top_k": (lambda v: v >= 0, "an integer >= 0 (tokens kept when sampling; 0 = no top-k truncation)"),
+    "n_samples": (lambda v: v >= 1, "an integer >= 1 (completions per prompt)"),
+    "seed": (lambda v: v >= 0, "an integer >= 0"),
+}
+
+
+def _expect(expected: Expected, value: Any, info: ValidationInfo) -> Any:
+    assert info.field_name is not None  # set for every field validator
+    check, what = expected[info.field_name]
+    if not check(value):
+        raise ValueError(f"expected {what}, got {value}")
+    return value
 
 
 class VLLMOptions(BaseModel):
@@ -24,26 +54,10 @@ class VLLMOptions(BaseModel):
     chunk_size: int = 4096
     """Prompts per `llm.chat` call; the generation cache is written after each chunk."""
 
-    @field_validator("gpu_memory_utilization")
+    @field_validator(*_VLLM_EXPECTED)
     @classmethod
-    def _fraction(cls, v: float) -> float:
-        if not 0 < v <= 1:
-            raise ValueError(f"expected a fraction of GPU memory in (0, 1], got {v}")
-        return v
-
-    @field_validator("tensor_parallel_size", "max_lora_rank", "chunk_size")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"expected an integer >= 1, got {v}")
-        return v
-
-    @field_validator("max_model_len")
-    @classmethod
-    def _positive_or_none(cls, v: int | None) -> int | None:
-        if v is not None and v < 1:
-            raise ValueError(f"expected an integer >= 1 (tokens) or null for the model's own limit, got {v}")
-        return v
+    def _in_range(cls, value: Any, info: ValidationInfo) -> Any:
+        return _expect(_VLLM_EXPECTED, value, info)
 
 
 class GenerationConfig(BaseModel):
@@ -70,54 +84,10 @@ class GenerationConfig(BaseModel):
     constrain_mc_letter: bool = False
     vllm: VLLMOptions = VLLMOptions()
 
-    @field_validator("batch_size")
+    @field_validator(*_GENERATION_EXPECTED)
     @classmethod
-    def _batch_size(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"expected an integer >= 1 (prompts per generation batch), got {v}")
-        return v
-
-    @field_validator("max_new_tokens")
-    @classmethod
-    def _max_new_tokens(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"expected an integer >= 1 (tokens generated per completion), got {v}")
-        return v
-
-    @field_validator("temperature")
-    @classmethod
-    def _temperature(cls, v: float) -> float:
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"expected a number >= 0 (0 = greedy decoding), got {v}")
-        return v
-
-    @field_validator("top_p")
-    @classmethod
-    def _top_p(cls, v: float) -> float:
-        if not 0 < v <= 1:
-            raise ValueError(f"expected a number in (0, 1] (1 = no nucleus truncation), got {v}")
-        return v
-
-    @field_validator("top_k")
-    @classmethod
-    def _top_k(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError(f"expected an integer >= 0 (tokens kept when sampling; 0 = no top-k truncation), got {v}")
-        return v
-
-    @field_validator("n_samples")
-    @classmethod
-    def _n_samples(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"expected an integer >= 1 (completions per prompt), got {v}")
-        return v
-
-    @field_validator("seed")
-    @classmethod
-    def _seed(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError(f"expected an integer >= 0, got {v}")
-        return v
+    def _in_range(cls, value: Any, info: ValidationInfo) -> Any:
+        return _expect(_GENERATION_EXPECTED, value, info)
 
     @field_validator("stop")
     @classmethod
@@ -136,12 +106,6 @@ class GenerationConfig(BaseModel):
         return self
 
     def sampling_params(self) -> SamplingParams:
-        return SamplingParams(
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            n=self.n_samples,
-            seed=self.seed,
-            stop=tuple(self.stop),
-        )
+        """Every `SamplingParams` field this config also has, by name, and `n_samples` as its `n`."""
+        shared = {field.name for field in dataclasses.fields(SamplingParams)} & set(type(self).model_fields)
+        return SamplingParams(**self.model_dump(include=shared), n=self.n_samples)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sycolab.chat_http import EndpointConfig
 from sycolab.judging.base import Judge
 from sycolab.judging.cache import CachedJudge, VerdictCache
 from sycolab.judging.config import JudgeConfig
@@ -21,16 +22,7 @@ def build_judge(cfg: JudgeConfig, cache_path: str | Path | None, rejudge_unscore
         from sycolab.judging.openai_compat import OpenAIJudge
 
         assert cfg.base_url and cfg.model  # checked by JudgeConfig
-        judge = OpenAIJudge(
-            cfg.base_url,
-            cfg.model,
-            api_key_env=cfg.api_key_env,
-            max_concurrency=cfg.max_concurrency,
-            timeout_s=cfg.timeout_s,
-            max_retries=cfg.max_retries,
-            retry_backoff_s=cfg.retry_backoff_s,
-            max_tokens=cfg.max_tokens,
-        )
+        judge = OpenAIJudge(**cfg.model_dump(include={*EndpointConfig.model_fields, "max_tokens"}))
     elif cfg.kind == "hf":
         from sycolab.judging.hf import HFJudge
 

@@ -149,6 +149,13 @@ class TrainingConfig(BaseModel):
 # --- TRL arguments ----------------------------------------------------------------------------------
 
 
+TRL_SAME_NAME_FIELDS = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+                        "gradient_accumulation_steps", "logging_steps", "weight_decay", "adam_beta2",
+                        "lr_scheduler_type", "max_grad_norm")
+"""`TrainingConfig` fields passed to TrainingArguments as they are, under the same name (the others are mapped
+by `build_trl_args`: warmup_ratio, seed, bf16, gradient_checkpointing, max_length, checkpoint)."""
+
+
 def training_seed(cfg: TrainingConfig, ctx: MethodContext) -> int:
     """The config's own seed, else the study seed."""
     return ctx.seed if cfg.seed is None else cfg.seed
@@ -165,18 +172,9 @@ def build_trl_args(
     policy = cfg.checkpoint
     common: dict[str, Any] = dict(
         output_dir=str(ctx.work_dir / "checkpoints"),
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.num_train_epochs,
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        logging_steps=cfg.logging_steps,
+        **cfg.model_dump(include=set(TRL_SAME_NAME_FIELDS)),
         logging_first_step=True,
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float below 1 is a ratio of the total steps
-        weight_decay=cfg.weight_decay,
-        adam_beta2=cfg.adam_beta2,
-        lr_scheduler_type=cfg.lr_scheduler_type,
-        max_grad_norm=cfg.max_grad_norm,
         seed=training_seed(cfg, ctx),
         data_seed=training_seed(cfg, ctx),
         use_cpu=ctx.use_cpu,

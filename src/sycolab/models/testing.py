@@ -1,8 +1,8 @@
 """A tiny random Qwen3 model and a throwaway word-level tokenizer for tests and benchmarks (no downloads).
 
-Not the study's model factory (`sycolab.models.tiny.build_tiny_model` builds the tiny world's model from a
-`TinyModelConfig`): this one takes keyword shapes and comes with a ChatML tokenizer over a fixed word list,
-so a test can generate, score or serve a chat model in milliseconds.
+The model comes from the study's factory (`sycolab.models.tiny.build_tiny_model`, which builds the tiny
+world's model from a `TinyModelConfig`); this module gives it test-sized keyword shapes and a ChatML tokenizer
+over a fixed word list, so a test can generate, score or serve a chat model in milliseconds.
 
 The chat template mimics Qwen's ChatML (`<|im_start|>{role}\\n{content}<|im_end|>\\n`, generation prompt
 `<|im_start|>assistant\\n`). It needs no special branch for `continue_final_message`: transformers renders
@@ -18,11 +18,13 @@ benchmarks alike; nothing edits sys.path).
 
 from __future__ import annotations
 
-import torch
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import Whitespace
-from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+from transformers import PreTrainedTokenizerFast, Qwen3ForCausalLM
+
+from sycolab.models.tiny import TinyModelConfig
+from sycolab.models.tiny import build_tiny_model as build_model_from_config
 
 PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -86,25 +88,13 @@ def build_tiny_model(
     """A random Qwen3ForCausalLM sized to the tokenizer, in eval mode, float32.
 
     `initializer_range` is larger than the usual 0.02 so that next-token distributions are peaked: greedy
-    decoding then has no near-ties that float rounding (batched vs single) could flip.
+    decoding then has no near-ties that float rounding (batched vs single) could flip. Built by the study's
+    factory (`sycolab.models.tiny.build_tiny_model`); `head_dim` must be hidden_size // num_attention_heads.
     """
-    config = Qwen3Config(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=intermediate_size,
-        num_hidden_layers=num_hidden_layers,
-        num_attention_heads=num_attention_heads,
-        num_key_value_heads=num_key_value_heads,
-        head_dim=head_dim,
-        max_position_embeddings=512,
-        initializer_range=initializer_range,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(seed)
-    model = Qwen3ForCausalLM(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    return model.eval()
+    if head_dim != hidden_size // num_attention_heads:
+        raise ValueError(f"head_dim must be hidden_size // num_attention_heads = {hidden_size // num_attention_heads}, "
+                         f"got {head_dim}")
+    shape = TinyModelConfig(hidden_size=hidden_size, intermediate_size=intermediate_size, num_layers=num_hidden_layers,
+                            num_attention_heads=num_attention_heads, num_key_value_heads=num_key_value_heads,
+                            max_position_embeddings=512, tie_word_embeddings=False, initializer_range=initializer_range)
+    return build_model_from_config(shape, tokenizer, seed).eval()

@@ -11,7 +11,8 @@ if TYPE_CHECKING:  # torch stays out of the import graph of configs and reports
 
 
 class TinyModelConfig(BaseModel):
-    """Shape of the tiny Qwen3 model. Defaults give about 1M parameters (hidden 128, 4 layers)."""
+    """Shape of the tiny Qwen3 model. Defaults give about 1M parameters (hidden 128, 4 layers). Each field is the
+    `Qwen3Config` argument of the same name, but `num_layers` (its `num_hidden_layers`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,15 +35,9 @@ def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase, s
         raise ValueError("hidden_size must be divisible by num_attention_heads")
     config = Qwen3Config(
         vocab_size=len(tokenizer),
-        hidden_size=cfg.hidden_size,
-        intermediate_size=cfg.intermediate_size,
+        **cfg.model_dump(exclude={"num_layers"}),  # every other field is a Qwen3Config argument of that name
         num_hidden_layers=cfg.num_layers,
-        num_attention_heads=cfg.num_attention_heads,
-        num_key_value_heads=cfg.num_key_value_heads,
         head_dim=cfg.hidden_size // cfg.num_attention_heads,
-        max_position_embeddings=cfg.max_position_embeddings,
-        tie_word_embeddings=cfg.tie_word_embeddings,
-        initializer_range=cfg.initializer_range,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,

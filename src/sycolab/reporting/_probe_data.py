@@ -4,62 +4,40 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from sycolab.reporting._store_reader import StoreReader, TableFile
-from sycolab.store.records import (
-    AblationRow,
-    BaselineRow,
-    CosineMeanRow,
-    CosineRow,
-    LabelRow,
-    OwnAurocRow,
-    OwnSummaryRow,
-    PatchingRow,
-    SteeringRow,
-    TemplateAurocRow,
-    TransferRow,
-    TransferSummaryRow,
-)
+from sycolab.store import records
 
 
 @dataclass(frozen=True)
 class ProbeData:
     """Every probe/ table the report uses."""
 
-    labels: TableFile[LabelRow]
-    own_auroc: TableFile[OwnAurocRow]
-    own_summary: TableFile[OwnSummaryRow]
-    transfer: TableFile[TransferRow]
-    transfer_summary: TableFile[TransferSummaryRow]
-    cosine: TableFile[CosineRow]
-    cosine_mean: TableFile[CosineMeanRow]
-    baselines: TableFile[BaselineRow]
-    own_by_template: TableFile[TemplateAurocRow]
-    ablation: TableFile[AblationRow]
-    patching: TableFile[PatchingRow]
-    steering: TableFile[SteeringRow]
+    labels: TableFile[records.LabelRow]
+    own_auroc: TableFile[records.OwnAurocRow]
+    own_summary: TableFile[records.OwnSummaryRow]
+    transfer: TableFile[records.TransferRow]
+    transfer_summary: TableFile[records.TransferSummaryRow]
+    cosine: TableFile[records.CosineRow]
+    cosine_mean: TableFile[records.CosineMeanRow]
+    baselines: TableFile[records.BaselineRow]
+    own_by_template: TableFile[records.TemplateAurocRow]
+    ablation: TableFile[records.AblationRow]
+    patching: TableFile[records.PatchingRow]
+    steering: TableFile[records.SteeringRow]
     position: str | None = None  # set by `at`: every position-carrying table holds that position only
 
     @classmethod
     def read(cls, reader: StoreReader) -> ProbeData:
-        return cls(
-            labels=reader.probe_table("labels.csv", LabelRow),
-            own_auroc=reader.probe_table("own_auroc.csv", OwnAurocRow),
-            own_summary=reader.probe_table("own_summary.csv", OwnSummaryRow),
-            transfer=reader.probe_table("transfer.csv", TransferRow),
-            transfer_summary=reader.probe_table("transfer_summary.csv", TransferSummaryRow),
-            cosine=reader.probe_table("cosine.csv", CosineRow),
-            cosine_mean=reader.probe_table("cosine_mean.csv", CosineMeanRow),
-            baselines=reader.probe_table("baselines.csv", BaselineRow),
-            own_by_template=reader.probe_table("own_by_template.csv", TemplateAurocRow),
-            ablation=reader.probe_table("ablation.csv", AblationRow),
-            patching=reader.probe_table("patching.csv", PatchingRow),
-            steering=reader.table("steer/curve.csv", SteeringRow, "steer"),
-        )
+        """Each probe/<name>.csv as its record type in `records.PROBE_TABLES`, and the steering sweep."""
+        names = [field.name for field in dataclasses.fields(cls) if field.name in records.PROBE_TABLES]
+        tables: dict[str, Any] = {name: reader.probe_table(f"{name}.csv", records.PROBE_TABLES[name]) for name in names}
+        return cls(**tables, steering=reader.table("steer/curve.csv", records.SteeringRow, "steer"))
 
     def positions(self) -> list[str]:
         """The probed positions in table order (the stage's `probe.position` first); ["last"] when none."""
-        rows: list[OwnSummaryRow | TransferSummaryRow | PatchingRow] = [
+        rows: list[records.OwnSummaryRow | records.TransferSummaryRow | records.PatchingRow] = [
             *self.own_summary.rows, *self.transfer_summary.rows, *self.patching.rows]
         return list(dict.fromkeys(str(r.position) for r in rows)) or ["last"]
 
@@ -85,14 +63,14 @@ class ProbeData:
             return None
         return "sft" if "sft" in sources else sources[0]
 
-    def summary_of(self, model: str, kind: str = "logistic") -> OwnSummaryRow | None:
+    def summary_of(self, model: str, kind: str = "logistic") -> records.OwnSummaryRow | None:
         return next((r for r in self.own_summary.rows if r.model == model and r.kind == kind), None)
 
-    def label_of(self, model: str) -> LabelRow | None:
+    def label_of(self, model: str) -> records.LabelRow | None:
         return next((r for r in self.labels.rows if r.model == model), None)
 
-    def baseline_of(self, model: str, baseline: str) -> BaselineRow | None:
+    def baseline_of(self, model: str, baseline: str) -> records.BaselineRow | None:
         return next((r for r in self.baselines.rows if r.model == model and r.baseline == baseline), None)
 
-    def mean_cosine(self, a: str, b: str) -> CosineMeanRow | None:
+    def mean_cosine(self, a: str, b: str) -> records.CosineMeanRow | None:
         return next((r for r in self.cosine_mean.rows if {r.model_a, r.model_b} == {a, b}), None)

@@ -11,22 +11,7 @@ from pathlib import Path
 
 from sycolab.reporting._probe_data import ProbeData
 from sycolab.reporting._store_reader import ModelEntry, StoreReader, TableFile
-from sycolab.store.records import (
-    AblationRow,
-    BaselineRow,
-    CosineMeanRow,
-    CosineRow,
-    LabelRow,
-    MetricValue,
-    ModelMetrics,
-    OwnAurocRow,
-    OwnSummaryRow,
-    PatchingRow,
-    SteeringRow,
-    TemplateAurocRow,
-    TransferRow,
-    TransferSummaryRow,
-)
+from sycolab.store.records import MetricValue, ModelMetrics
 from sycolab.store.records.training import TrainingLog
 
 EvalResult = ModelMetrics
@@ -34,26 +19,14 @@ EvalResult = ModelMetrics
 
 __all__ = [
     "BEHAVIOUR_METRICS",
-    "AblationRow",
-    "BaselineRow",
-    "CosineMeanRow",
-    "CosineRow",
     "EvalResult",
-    "LabelRow",
     "MetricValue",
     "ModelEntry",
-    "OwnAurocRow",
-    "OwnSummaryRow",
-    "PatchingRow",
     "ProbeData",
-    "SteeringRow",
     "StoreReader",
     "StudyData",
     "TableFile",
-    "TemplateAurocRow",
     "TrainingLog",
-    "TransferRow",
-    "TransferSummaryRow",
 ]
 
 BEHAVIOUR_METRICS = (

@@ -8,17 +8,10 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sycolab.reporting._results import (
-    CosineMeanRow,
-    CosineRow,
-    OwnAurocRow,
-    PatchingRow,
-    SteeringRow,
-    TableFile,
-    TransferRow,
-)
+from sycolab.reporting._results import TableFile
 from sycolab.reporting.document import Figure, NoData
 from sycolab.reporting.plots import Palette, _figure, _layer_ticks, _legend_outside, _legend_width, _png
+from sycolab.store.records import CosineMeanRow, CosineRow, OwnAurocRow, PatchingRow, SteeringRow, TransferRow
 
 
 # -- probing ----------------------------------------------------------------------------------------

@@ -7,14 +7,9 @@ Each builder returns a `Table`, or a `NoData` saying which file is missing when 
 from __future__ import annotations
 
 from sycolab.reporting._format import DASH, layer_name, layer_ranges, num, pct, pvalue
-from sycolab.reporting._results import (
-    BaselineRow,
-    LabelRow,
-    OwnSummaryRow,
-    ProbeData,
-    StudyData,
-)
+from sycolab.reporting._results import ProbeData, StudyData
 from sycolab.reporting.document import Cell, Column, NoData, Table
+from sycolab.store.records import BaselineRow, LabelRow, OwnSummaryRow
 
 #: How each probed position reads in titles and captions.
 POSITION_WORDS = {

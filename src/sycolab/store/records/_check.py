@@ -122,22 +122,16 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:
                 raise _Mismatch
             return record(**{k: fields[k](v) for k, v in value.items()})
         return build
-    if origin is dict:
-        item = _converter(args[1])
+    if origin in (dict, list):
+        container, element = origin, _converter(args[-1])  # dict[str, X], list[X]: X is the last argument
 
-        def mapping(value: Any) -> Any:
-            if type(value) is not dict:
+        def collection(value: Any) -> Any:
+            if type(value) is not container:
                 raise _Mismatch
-            return {k: item(v) for k, v in value.items()}
-        return mapping
-    if origin is list:
-        element = _converter(args[0])
-
-        def sequence(value: Any) -> Any:
-            if type(value) is not list:
-                raise _Mismatch
+            if container is dict:
+                return {k: element(v) for k, v in value.items()}
             return [element(v) for v in value]
-        return sequence
+        return collection
     allowed = {float: (int, float), int: (int,), str: (str,), bool: (bool,)}.get(tp)
     if allowed is None:
         raise TypeError(f"record field type {tp!r} is not supported")
