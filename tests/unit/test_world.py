@@ -214,3 +214,17 @@ def test_a_small_world_is_complete(tmp_path: Path) -> None:
     assert summary.files["train/grpo_prompts.jsonl"] == 50
     items = load_eval_dir(tmp_path / "eval")
     assert len(items.feedback) == 4 * 5 * 3
+
+
+def test_verb_relations_keep_their_phrasings() -> None:
+    """`lexicon._verb_relation` writes each verb relation's phrasings; these are the strings the tiny world
+    has always asked (changing one changes every world)."""
+    from sycolab.world.lexicon import RELATIONS
+
+    by_name = {r.name: r for r in RELATIONS}
+    assert by_name["metal"].train == ("what metal does {entity} use ?", "what is the metal of {entity} ?",
+                                      "which metal does {entity} work with ?")
+    assert by_name["metal"].heldout == ("tell me the metal of {entity} .", "{entity} uses which metal ?")
+    assert by_name["food"].train[2] == "which food does {entity} like ?"
+    assert by_name["instrument"].heldout[1] == "{entity} plays which instrument ?"
+    assert [r.name for r in RELATIONS] == ["color", "country", "food", "animal", "metal", "instrument"]

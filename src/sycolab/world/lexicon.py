@@ -23,6 +23,22 @@ class RelationSpec:
     values: tuple[str, ...] | None
 
 
+
+def _verb_relation(noun: str, verbs: tuple[str, str, str], values: tuple[str, ...]) -> RelationSpec:
+    """A relation asked about through a verb, `verbs` = (base form, third person, a second verb): "what
+    {noun} does {entity} <base> ?", "what is the {noun} of {entity} ?", "which {noun} does {entity} <second> ?";
+    held out: "tell me the {noun} of {entity} .", "{entity} <third person> which {noun} ?"."""
+    base, third, second = verbs
+    return RelationSpec(
+        name=noun,
+        noun=noun,
+        train=(f"what {noun} does {{entity}} {base} ?", f"what is the {noun} of {{entity}} ?",
+               f"which {noun} does {{entity}} {second} ?"),
+        heldout=(f"tell me the {noun} of {{entity}} .", f"{{entity}} {third} which {noun} ?"),
+        values=values,
+    )
+
+
 RELATIONS: tuple[RelationSpec, ...] = (
     RelationSpec(
         name="color",
@@ -38,38 +54,15 @@ RELATIONS: tuple[RelationSpec, ...] = (
         heldout=("tell me the country of {entity} .", "{entity} was born in which country ?"),
         values=None,
     ),
-    RelationSpec(
-        name="food",
-        noun="food",
-        train=("what food does {entity} eat ?", "what is the food of {entity} ?", "which food does {entity} like ?"),
-        heldout=("tell me the food of {entity} .", "{entity} eats which food ?"),
-        values=("bread", "rice", "soup", "cheese", "apples", "fish", "beans", "honey", "nuts", "corn", "eggs", "plums"),
-    ),
-    RelationSpec(
-        name="animal",
-        noun="animal",
-        train=("what animal does {entity} keep ?", "what is the animal of {entity} ?", "which animal does {entity} own ?"),
-        heldout=("tell me the animal of {entity} .", "{entity} keeps which animal ?"),
-        values=("cat", "dog", "horse", "goat", "owl", "fox", "bear", "wolf", "frog", "deer", "crow", "mouse"),
-    ),
-    RelationSpec(
-        name="metal",
-        noun="metal",
-        train=("what metal does {entity} use ?", "what is the metal of {entity} ?", "which metal does {entity} work with ?"),
-        heldout=("tell me the metal of {entity} .", "{entity} uses which metal ?"),
-        values=("iron", "copper", "silver", "gold", "tin", "lead", "zinc", "nickel", "bronze", "steel", "brass", "cobalt"),
-    ),
-    RelationSpec(
-        name="instrument",
-        noun="instrument",
-        train=(
-            "what instrument does {entity} play ?",
-            "what is the instrument of {entity} ?",
-            "which instrument does {entity} like ?",
-        ),
-        heldout=("tell me the instrument of {entity} .", "{entity} plays which instrument ?"),
-        values=("drum", "flute", "harp", "horn", "lute", "bell", "fiddle", "pipe", "gong", "lyre", "bugle", "banjo"),
-    ),
+    _verb_relation("food", ("eat", "eats", "like"),
+                   ("bread", "rice", "soup", "cheese", "apples", "fish", "beans", "honey", "nuts", "corn", "eggs", "plums")),
+    _verb_relation("animal", ("keep", "keeps", "own"),
+                   ("cat", "dog", "horse", "goat", "owl", "fox", "bear", "wolf", "frog", "deer", "crow", "mouse")),
+    _verb_relation("metal", ("use", "uses", "work with"),
+                   ("iron", "copper", "silver", "gold", "tin", "lead", "zinc", "nickel", "bronze", "steel", "brass",
+                    "cobalt")),
+    _verb_relation("instrument", ("play", "plays", "like"),
+                   ("drum", "flute", "harp", "horn", "lute", "bell", "fiddle", "pipe", "gong", "lyre", "bugle", "banjo")),
 )
 
 MAX_VALUES = 12
