@@ -1,7 +1,8 @@
 """Per-layer probes for "is this response sycophantic?" from the prompt's residual stream.
 
 Protocol (the reference study's, made explicit and cross-fitted):
-- A probe is a pipeline `StandardScaler -> LogisticRegression` (L2, lbfgs; `fit_logistic`), or a
+- A probe is a pipeline `StandardScaler -> LogisticRegression` (L2; `fit_logistic_batch`: fitted to the
+  objective's optimum, every layer and fold of a scan in one batch of Newton steps), or a
   one-hidden-layer ReLU MLP (`mlp.mlp_out_of_fold`: every layer and fold of a model fit in one batch, a
   fixed number of full-batch Adam steps). Features are standardised on training folds only.
 - Folds by base question (`question_folds`): a seeded permutation of the question ids dealt round-robin into
