@@ -48,3 +48,16 @@ def test_fit_logistic_batch_standardises_each_problem_on_its_own():
         reference = LogisticRegression(C=2.0, tol=1e-12, max_iter=10_000).fit(z, y[rows])
         np.testing.assert_allclose(probe[-1].coef_, reference.coef_, atol=1e-5)
         assert list(probe.predict(x[rows][:10])) == list(reference.predict(z[:10]))
+
+
+def test_a_start_from_a_nearby_fit_saves_steps_and_keeps_the_optimum():
+    rng = np.random.default_rng(8)
+    y = rng.random(200) < 0.5
+    x = rng.normal(size=(200, 10)) * np.arange(1, 11) + np.outer(y, np.linspace(2.0, 0.0, 10)) + 3.0
+    cfg = ProbeConfig()
+    full = fit_logistic_batch([(x, y)], cfg)[0]
+    fold = (x[40:], y[40:])
+    cold, warm = fit_logistic_batch([fold], cfg)[0], fit_logistic_batch([fold], cfg, starts=[full])[0]
+    np.testing.assert_allclose(warm[-1].coef_, cold[-1].coef_, atol=1e-8)
+    np.testing.assert_allclose(warm[-1].intercept_, cold[-1].intercept_, atol=1e-8)
+    assert warm[-1].n_iter_[0] < cold[-1].n_iter_[0]

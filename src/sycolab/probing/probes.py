@@ -282,18 +282,20 @@ def _logistic_fits(
     for start in range(0, len(layers), size):
         chunk = list(layers[start : start + size])
         xs = [np.asarray(get(layer), dtype=np.float32) for layer in chunk]
+        both = len(np.unique(y)) == 2
+        full = fit_logistic_batch([(x, y) for x in xs], cfg) if both else [None] * len(xs)
         problems = [(x[design.splits[i][0]], y[design.splits[i][0]]) for x in xs for i in fitted]
-        problems += [(x, y) for x in xs] if keep_full else []
-        probes = iter(fit_logistic_batch(problems, cfg))
+        starts = [probe for probe in full for _ in fitted]  # each fold's fit starts from its layer's full fit
+        probes = iter(fit_logistic_batch(problems, cfg, starts=starts))
         per_layer = [[next(probes) for _ in fitted] for _ in xs]
-        for layer, x, fold_fits in zip(chunk, xs, per_layer, strict=True):
+        for layer, x, fold_fits, full_probe in zip(chunk, xs, per_layer, full, strict=True):
             scores = np.full(y.size, np.nan)
             fold_probes: list[Pipeline | None] = [None] * len(design.splits)
             for index, probe in zip(fitted, fold_fits, strict=True):
                 test = design.splits[index][1]
                 scores[test] = probe_scores(probe, x[test])
                 fold_probes[index] = probe
-            out[layer] = (scores, fold_probes, next(probes) if keep_full else None)
+            out[layer] = (scores, fold_probes, full_probe if keep_full else None)
     return out
 
 
