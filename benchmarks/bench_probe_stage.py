@@ -4,7 +4,7 @@ Runs the probe stage of RUN_DIR again (`sycolab.study.probe.probe_study`, what `
 before the steer stage; it rewrites `RUN_DIR/probe/` with the same tables) in this process and prints the CPU
 (process) time of its parts: model loads, activation extraction, activation patching, the statistics
 (`probing.analysis.analyse`: probes with intervals and nulls, per-template probes, baselines, ablation,
-transfer, cosines; the batched MLP probe fits shown apart) and the direction interventions (which load the source model once more and generate).
+transfer, cosines; the batched MLP and logistic probe fits shown apart) and the direction interventions (which load the source model once more and generate).
 CPU time is what one idle thread would take; wall time on a shared machine mostly measures the other
 processes. Set `OMP_NUM_THREADS=1` for the single-thread figure issue #18 asks for.
 
@@ -26,14 +26,15 @@ PARTS = {
     "patching": ("sycolab.probing.runner", "_patching"),
     "statistics (analyse)": ("sycolab.probing.runner", "analyse"),
     "MLP probe fits (in statistics)": ("sycolab.probing.probes", "mlp_out_of_fold"),
+    "logistic Newton fits (in statistics)": ("sycolab.probing.logistic", "newton_logistic"),
     "interventions": ("sycolab.probing.runner", "_causal"),
 }
 
 
 def probe_stage_parts(run_dir: Path) -> dict[str, float]:
     """{part: CPU seconds} of one probe stage on `run_dir`, with "total" (the whole stage) and "wall".
-    "interventions" includes its own model load, which "model loads" counts too; "MLP probe fits (in statistics)"
-    is part of "statistics (analyse)"."""
+    "interventions" includes its own model load, which "model loads" counts too; the two "... (in statistics)" parts
+    are parts of "statistics (analyse)"."""
     import importlib
 
     from sycolab.config import validate_config
@@ -78,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"probe stage of {args.run_dir} ({len(summary.get('models', {}))} models, positions "
           f"{list(summary.get('positions', {}))}):")
     for label in [*PARTS, "total"]:
-        print(f"  {label + ':':32} {parts.get(label, 0.0):7.1f} s CPU")
-    print(f"  {'wall:':32} {parts['wall']:7.1f} s")
+        print(f"  {label + ':':38} {parts.get(label, 0.0):7.1f} s CPU")
+    print(f"  {'wall:':38} {parts['wall']:7.1f} s")
     return 0
 
 

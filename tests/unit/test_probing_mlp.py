@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from sycolab.probing.mlp import mlp_out_of_fold
+from sycolab.probing.mlp import ALPHA, _gradients, mlp_out_of_fold
 from sycolab.probing.probes import grouped_splits, pooled_auroc
 
 SETTINGS = dict(hidden=8, steps=60, lr=0.02, seed=0)
@@ -53,3 +53,22 @@ def test_a_fold_without_both_classes_leaves_its_rows_unscored():
     scores = mlp_out_of_fold([x], y, splits, **SETTINGS)[0]
     assert np.isnan(scores[:20]).all()
     assert np.isfinite(scores[20:]).all() and ((scores[20:] > 0) & (scores[20:] < 1)).all()
+
+
+def test_gradients_by_hand_are_autograds():
+    gen = torch.Generator().manual_seed(2)
+    problems, n, d, hidden = 3, 7, 5, 4
+    z = torch.randn(problems, n, d, generator=gen)
+    t = (torch.rand(problems, n, generator=gen) < 0.5).float()
+    w = torch.full((problems, n), 1.0 / n)
+    w[2, 5:] = 0.0  # padded rows weigh nothing
+    ridge = torch.full((problems,), 0.5 * ALPHA / n)
+    params = [torch.randn(problems, *shape, generator=gen) for shape in ((d, hidden), (1, hidden), (hidden, 1), (1, 1))]
+    ours = _gradients(params, z, z.transpose(1, 2).contiguous(), t, w, ridge)
+    leaves = [p.clone().requires_grad_() for p in params]
+    w0, c0, w1, c1 = leaves
+    logit = (torch.relu(torch.baddbmm(c0, z, w0)).bmm(w1) + c1).squeeze(-1)
+    loss = (torch.nn.functional.binary_cross_entropy_with_logits(logit, t, reduction="none") * w).sum()
+    loss = loss + (ridge * (w0.square().sum((1, 2)) + w1.square().sum((1, 2)))).sum()
+    for mine, reference in zip(ours, torch.autograd.grad(loss, leaves), strict=True):
+        torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-6)

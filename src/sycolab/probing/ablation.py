@@ -26,6 +26,7 @@ from sycolab.probing.config import ProbeConfig
 from sycolab.probing.probes import (
     Split,
     cv_auroc,
+    fit_logistic_batch,
     fit_probe,
     pooled_auroc,
     probe_direction,
@@ -80,21 +81,29 @@ def ablation_curve(
     original = cv_auroc(x, y, splits, fit) if original_auroc is None else original_auroc
     scores = np.full((k_max, y.size), np.nan)
     reached = k_max
-    for index, (train, test) in enumerate(splits):
-        if len(np.unique(y[train])) < 2:
-            continue
-        basis = np.zeros((0, x.shape[1]))
-        probe = fold_probes[index] if fold_probes is not None and fold_probes[index] is not None else fit(x[train], y[train])
-        for k in range(k_max):
-            direction = probe_direction(probe)
-            direction = direction - basis.T @ (basis @ direction)  # Gram-Schmidt against removed directions
+    folds = [index for index, (train, _) in enumerate(splits) if len(np.unique(y[train])) == 2]
+    given = {i: fold_probes[i] for i in folds if fold_probes is not None and fold_probes[i] is not None}
+    missing = [i for i in folds if i not in given]
+    refit = fit_logistic_batch([(x[splits[i][0]], y[splits[i][0]]) for i in missing], cfg)
+    probes: dict[int, Pipeline] = {**given, **dict(zip(missing, refit, strict=True))}
+    bases = {i: np.zeros((0, x.shape[1])) for i in folds}
+    for k in range(k_max):  # each step's folds are fit together (`fit_logistic_batch`)
+        exhausted = []
+        for i in folds:
+            direction = probe_direction(probes[i])
+            direction = direction - bases[i].T @ (bases[i] @ direction)  # Gram-Schmidt against removed directions
             norm = np.linalg.norm(direction)
             if norm < 1e-8:
                 reached = min(reached, k)
-                break
-            basis = np.vstack([basis, direction / norm])
-            probe = fit(project_out(x[train], basis), y[train])
-            scores[k, test] = probe_scores(probe, project_out(x[test], basis))
+                exhausted.append(i)
+            else:
+                bases[i] = np.vstack([bases[i], direction / norm])
+        folds = [i for i in folds if i not in exhausted]
+        refits = fit_logistic_batch([(project_out(x[splits[i][0]], bases[i]), y[splits[i][0]]) for i in folds], cfg)
+        for i, probe in zip(folds, refits, strict=True):
+            probes[i] = probe
+            test = splits[i][1]
+            scores[k, test] = probe_scores(probe, project_out(x[test], bases[i]))
     steps = []
     for k in range(reached):
         ablated = pooled_auroc(scores[k], y)

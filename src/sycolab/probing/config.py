@@ -101,7 +101,7 @@ class ProbeConfig(BaseModel):
       means above the null's 95th percentile.
     - `n_bootstrap`: question resamples for the 95% AUROC intervals.
     - `logistic_c`: inverse L2 strength of the logistic probe on standardised features.
-    - `max_iter`: the logistic probe's L-BFGS iteration cap.
+    - `max_iter`: the logistic probe's iteration cap (Newton steps; L-BFGS-B iterations above width 1024).
     - `mlp_hidden`, `mlp_steps`, `mlp_lr`: the MLP probe's one hidden layer width, and its fixed number of
       full-batch Adam steps at that learning rate (`sycolab.probing.mlp`).
     """

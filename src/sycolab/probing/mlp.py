@@ -14,7 +14,8 @@ the fit it would get alone; the batch makes the few hundred fits of a study a fe
 products instead of a few hundred thousand small ones (the previous L-BFGS fits, one at a time, were half of
 the probe stage). The MLP is a nonlinear check on the logistic probe; an iterative non-convex fit has no
 unique optimum, and this one is defined by its fixed schedule. float32, one torch thread (the same floats
-whatever the process's thread count).
+whatever the process's thread count); the gradient is written out (`_gradients`, autograd's floats without
+its graph, about 15% faster).
 """
 
 from __future__ import annotations
@@ -54,6 +55,23 @@ def _adam_step(
         param.addcdiv_(mean, (square.sqrt() / second_fix).add_(EPS), value=-lr / first_fix)
 
 
+def _gradients(
+    params: Sequence[torch.Tensor], z: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor, w: torch.Tensor,
+    ridge: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """The gradient of the batched objective (module docstring; loss rows weighted by `w`, `ridge` = alpha/(2n)
+    per problem) in the parameters (W0, c0, w1, c1), by backpropagation written out: the same floats as
+    `torch.autograd` on that loss, without its graph (test_probing_mlp)."""
+    w0, c0, w1, c1 = params
+    pre = torch.baddbmm(c0, z, w0)
+    act = torch.relu(pre)
+    residual = ((torch.sigmoid(act.bmm(w1) + c1).squeeze(-1) - t) * w).unsqueeze(-1)  # d loss / d logit
+    back = residual.bmm(w1.transpose(1, 2)) * (pre > 0)
+    decay = (2 * ridge)[:, None, None]
+    return (torch.bmm(z_t, back) + decay * w0, back.sum(1, keepdim=True),
+            act.transpose(1, 2).bmm(residual) + decay * w1, residual.sum(1, keepdim=True))
+
+
 def _glorot(generator: torch.Generator, shape: tuple[int, ...], bound: float) -> torch.Tensor:
     return (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
 
@@ -69,7 +87,7 @@ def mlp_out_of_fold(
     usable = [(train, test) for train, test in splits if len(np.unique(y[train])) == 2]
     if not xs or not usable:
         return scores
-    with _one_torch_thread(), torch.enable_grad():
+    with _one_torch_thread(), torch.no_grad():
         test_scores = _fit_and_score(xs, y, usable, hidden, steps, lr, seed)
     for k in range(len(xs)):
         for f, (_, test) in enumerate(usable):
@@ -109,15 +127,11 @@ def _fit_and_score(
         _glorot(generator, (d, hidden), hidden_bound), _glorot(generator, (1, hidden), hidden_bound),
         _glorot(generator, (hidden, 1), out_bound), _glorot(generator, (1, 1), out_bound),
     ]  # MLPClassifier's order: weights then bias, layer by layer
-    params = [v.float().expand(len(problems), *v.shape).clone().requires_grad_() for v in init]
+    params = [v.float().expand(len(problems), *v.shape).clone() for v in init]
     w0, c0, w1, c1 = params
     moments = [(torch.zeros_like(v), torch.zeros_like(v)) for v in params]
+    z_t = z.transpose(1, 2).contiguous()
     for step in range(1, steps + 1):
-        logit = (torch.relu(torch.baddbmm(c0, z, w0)).bmm(w1) + c1).squeeze(-1)
-        loss_rows = torch.nn.functional.binary_cross_entropy_with_logits(logit, t, reduction="none")
-        loss = (loss_rows * w).sum() + (ridge * (w0.square().sum((1, 2)) + w1.square().sum((1, 2)))).sum()
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            _adam_step(params, grads, moments, step, lr)
+        _adam_step(params, _gradients(params, z, z_t, t, w, ridge), moments, step, lr)
     with torch.no_grad():
         return torch.sigmoid(torch.relu(torch.baddbmm(c0, z_test, w0)).bmm(w1) + c1).squeeze(-1).double().numpy()

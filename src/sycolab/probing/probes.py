@@ -1,7 +1,8 @@
 """Per-layer probes for "is this response sycophantic?" from the prompt's residual stream.
 
 Protocol (the reference study's, made explicit and cross-fitted):
-- A probe is a pipeline `StandardScaler -> LogisticRegression` (L2, lbfgs; `fit_logistic`), or a
+- A probe is a pipeline `StandardScaler -> LogisticRegression` (L2; `fit_logistic_batch`: fitted to the
+  objective's optimum, every layer and fold of a scan in one batch of Newton steps), or a
   one-hidden-layer ReLU MLP (`mlp.mlp_out_of_fold`: every layer and fold of a model fit in one batch, a
   fixed number of full-batch Adam steps). Features are standardised on training folds only.
 - Folds by base question (`question_folds`): a seeded permutation of the question ids dealt round-robin into
@@ -36,13 +37,13 @@ from threadpoolctl import threadpool_limits
 from sycolab.errors import UserError
 from sycolab.probing.config import ProbeConfig
 from sycolab.probing.intervals import auroc_intervals, bootstrap_weights
-from sycolab.probing.logistic import fit_logistic, fit_probe, make_probe, probe_scores
+from sycolab.probing.logistic import fit_logistic, fit_logistic_batch, fit_probe, make_probe, probe_scores
 from sycolab.probing.mlp import mlp_out_of_fold
 from sycolab.probing.null import refit_null
 from sycolab.probing.stats import auroc, block_permutations
 
 Split = tuple[np.ndarray, np.ndarray]
-__all__ = ["fit_logistic", "fit_probe", "make_probe", "probe_scores", "refit_null"]  # re-exported
+__all__ = ["fit_logistic", "fit_logistic_batch", "fit_probe", "make_probe", "probe_scores", "refit_null"]  # re-exported
 
 
 def single_threaded(func: Callable) -> Callable:
@@ -238,19 +239,16 @@ def scan_layers(
     design = design or scan_design(y, groups, cfg)
     get = acts if callable(acts) else acts.__getitem__
 
-    def fit(x: np.ndarray, labels_: np.ndarray) -> Pipeline:
-        return fit_probe(kind, x, labels_, cfg)
-
     kept = [layer for layer in layers if not is_constant(np.asarray(get(layer)))]
     mlp_scores = _mlp_scores(get, kept, y, design, cfg) if kind == "mlp" else {}
+    logistic = _logistic_fits(get, kept, y, design, cfg, keep_probes) if kind == "logistic" else {}
     results = []
     for layer in kept:
         x = np.asarray(get(layer), dtype=np.float32)
-        fold_probes: list[Pipeline | None] = []
         if kind == "mlp":
             scores = mlp_scores[layer]
         else:
-            scores, fold_probes = out_of_fold(x, y, design.splits, fit)
+            scores, fold_probes, full_probe = logistic[layer]
         null = null_cache.get(layer) if null_cache is not None else None
         if null is None:
             null = refit_null(x, design, cfg.logistic_c)
@@ -260,24 +258,60 @@ def scan_layers(
         if kind == "logistic" and keep_probes:
             fold_of_split = [int(design.folds[test[0]]) for _, test in design.splits]
             result.fold_probes = dict(zip(fold_of_split, fold_probes, strict=True))
-            result.probe = fit(x, y)
+            result.probe = full_probe
         results.append(result)
     return results
 
 
-_MLP_BATCH_VALUES = 2**24  # training values (layers x folds x rows x width) per batched MLP fit: 128 MB of float64
+LogisticFits = tuple[np.ndarray, list[Pipeline | None], Pipeline | None]
+
+
+def _logistic_fits(
+    get: Callable[[int], np.ndarray], layers: Sequence[int], y: np.ndarray, design: ScanDesign, cfg: ProbeConfig,
+    keep_full: bool,
+) -> dict[int, LogisticFits]:
+    """{layer: (out-of-fold scores, each split's probe, the probe fit on all samples or None)}, as
+    `out_of_fold` and `fit_probe` give them, every layer's and fold's fit solved together
+    (`fit_logistic_batch`), in chunks of at most `_BATCH_VALUES` training values."""
+    if not layers:
+        return {}
+    n, d = np.asarray(get(layers[0])).shape
+    size = max(1, _BATCH_VALUES // max(1, (len(design.splits) + 1) * n * d))
+    fitted = [index for index, (train, _) in enumerate(design.splits) if len(np.unique(y[train])) == 2]
+    out: dict[int, LogisticFits] = {}
+    for start in range(0, len(layers), size):
+        chunk = list(layers[start : start + size])
+        xs = [np.asarray(get(layer), dtype=np.float32) for layer in chunk]
+        both = len(np.unique(y)) == 2
+        full = fit_logistic_batch([(x, y) for x in xs], cfg) if both else [None] * len(xs)
+        problems = [(x[design.splits[i][0]], y[design.splits[i][0]]) for x in xs for i in fitted]
+        starts = [probe for probe in full for _ in fitted]  # each fold's fit starts from its layer's full fit
+        probes = iter(fit_logistic_batch(problems, cfg, starts=starts))
+        per_layer = [[next(probes) for _ in fitted] for _ in xs]
+        for layer, x, fold_fits, full_probe in zip(chunk, xs, per_layer, full, strict=True):
+            scores = np.full(y.size, np.nan)
+            fold_probes: list[Pipeline | None] = [None] * len(design.splits)
+            for index, probe in zip(fitted, fold_fits, strict=True):
+                test = design.splits[index][1]
+                scores[test] = probe_scores(probe, x[test])
+                fold_probes[index] = probe
+            out[layer] = (scores, fold_probes, full_probe if keep_full else None)
+    return out
+
+
+_BATCH_VALUES = 2**24  # training values (layers x folds x rows x width) per batched MLP or logistic fit: 128 MB of float64
 
 
 def _mlp_scores(
     get: Callable[[int], np.ndarray], layers: Sequence[int], y: np.ndarray, design: ScanDesign, cfg: ProbeConfig
 ) -> dict[int, np.ndarray]:
-    """{layer: out-of-fold MLP scores}, the layers fit in batches of at most `_MLP_BATCH_VALUES` training
+    """{layer: out-of-fold MLP scores}, the layers fit in batches of at most `_BATCH_VALUES` training
     values (each problem's fit is independent of its batch: `mlp` module docstring)."""
     if not layers:
         return {}
     n, d = np.asarray(get(layers[0])).shape
     per_layer = max(1, len(design.splits) * n * d)
-    size = max(1, _MLP_BATCH_VALUES // per_layer)
+    size = max(1, _BATCH_VALUES // per_layer)
     out: dict[int, np.ndarray] = {}
     for start in range(0, len(layers), size):
         chunk = list(layers[start : start + size])
