@@ -44,27 +44,12 @@ def write_model_record(folder: Path, name: str, method: str, parent: str | None,
 class RunStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
-
-    # -- paths ---------------------------------------------------------------------------------
-    @property
-    def manifest_path(self) -> Path:
-        return self.root / "manifest.json"
-
-    @property
-    def world_dir(self) -> Path:
-        return self.root / "world"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.root / "cache"
-
-    @property
-    def probe_dir(self) -> Path:
-        return self.root / "probe"
-
-    @property
-    def report_dir(self) -> Path:
-        return self.root / "report"
+        # -- paths (the layout in docs/architecture.md) ------------------------------------------------
+        self.manifest_path = self.root / "manifest.json"
+        self.world_dir = self.root / "world"
+        self.cache_dir = self.root / "cache"
+        self.probe_dir = self.root / "probe"
+        self.report_dir = self.root / "report"
 
     def model_dir(self, name: str) -> Path:
         return inside(self.root, "models", name)
