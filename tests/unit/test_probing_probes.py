@@ -23,7 +23,14 @@ from sycolab.probing.probes import (
     summarise,
     too_few_reason,
 )
-from sycolab.probing.transfer import TransferRow, correct_across_targets, interpret, summarise_transfer, transfer_scan
+from sycolab.probing.transfer import (
+    TransferRow,
+    correct_across_targets,
+    crossfit_scores,
+    interpret,
+    summarise_transfer,
+    transfer_rows,
+)
 
 CFG = ProbeConfig(kinds=["logistic"], cv_folds=5, n_permutations=199)
 
@@ -160,8 +167,8 @@ def test_transfer_reads_a_shared_direction_and_not_noise():
     y_b = rng.random(300) < 0.5
     x_b = rng.normal(size=(300, 20)) + np.outer(np.where(y_b, 1.0, -1.0), u)
     x_c = rng.normal(size=(300, 20))
-    rows = transfer_scan("sft", "dpo", fold_probes, {3: x_b}, y_b, groups, folds, 199, rng)
-    rows += transfer_scan("sft", "grpo", fold_probes, {3: x_c}, y_b, groups, folds, 199, rng)
+    rows = transfer_rows("sft", "dpo", *crossfit_scores(fold_probes, {3: x_b}, folds), y_b, groups, 199, rng)
+    rows += transfer_rows("sft", "grpo", *crossfit_scores(fold_probes, {3: x_c}, folds), y_b, groups, 199, rng)
     assert rows[0].auroc > 0.85 and rows[0].p_value == pytest.approx(1 / 200) == rows[0].p_layers
     assert abs(rows[1].auroc - 0.5) < 0.1 and rows[1].p_value > 0.01
     correct_across_targets(rows, 199)

@@ -34,7 +34,7 @@ _WHERE = {
     "run_probing": "runner",
     "auroc": "stats", "benjamini_hochberg": "stats", "holm": "stats", "permutation_pvalues": "stats",
     "steer": "steering", "steering_direction": "steering", "SteeringDirection": "steering",
-    "interpret": "transfer", "transfer_scan": "transfer", "TransferRow": "transfer", "TransferSummary": "transfer",
+    "interpret": "transfer", "TransferRow": "transfer", "TransferSummary": "transfer",
 }
 __all__ = sorted(_WHERE)  # noqa: PLE0605 (the lazy exports are _WHERE's keys)
 

@@ -40,8 +40,9 @@ from sycolab.probing.transfer import (
     TransferRow,
     TransferSummary,
     correct_across_targets,
+    crossfit_scores,
     summarise_transfer,
-    transfer_scan,
+    transfer_rows,
 )
 
 
@@ -224,10 +225,9 @@ def _transfer(
             continue
         kept = {r.layer for r in results.own[target]["logistic"]}
         shared = {layer: fold_probes[layer] for layer in sorted(fold_probes) if layer in kept}
-        results.transfer += transfer_scan(
-            source, target, shared, data.load, data.labels, data.groups, fold_ids(np.asarray(data.groups), fold_of),
-            cfg.n_permutations, rng, designs[target].boot_weights,
-        )
+        layers, scores = crossfit_scores(shared, data.load, fold_ids(np.asarray(data.groups), fold_of))
+        results.transfer += transfer_rows(source, target, layers, scores, data.labels, data.groups,
+                                          cfg.n_permutations, rng, designs[target].boot_weights)
         if data.templates is not None and src.templates is not None:
             y = np.asarray(data.labels, dtype=bool)
             scores = agreement_scores(data.groups, data.templates, src.groups, src.templates, src.labels)

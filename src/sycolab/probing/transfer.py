@@ -79,6 +79,7 @@ class TransferSummary:
     agreement_auroc: float = float("nan")
 
 
+@single_threaded
 def crossfit_scores(
     fold_probes: Mapping[int, FoldProbes],
     target_acts: Mapping[int, np.ndarray] | Callable[[int], np.ndarray],
@@ -98,25 +99,6 @@ def crossfit_scores(
 
 
 @single_threaded
-def transfer_scan(
-    source: str,
-    target: str,
-    fold_probes: Mapping[int, FoldProbes],
-    target_acts: Mapping[int, np.ndarray] | Callable[[int], np.ndarray],
-    target_labels: np.ndarray,
-    target_groups: np.ndarray,
-    target_folds: np.ndarray,
-    n_permutations: int,
-    rng: np.random.Generator,
-    boot_weights: np.ndarray | None = None,
-) -> list[TransferRow]:
-    """Cross-fitted AUROC, interval, per-layer and max-T permutation p of the source's fold probes on a target."""
-    layers, scores = crossfit_scores(fold_probes, target_acts, target_folds)
-    return transfer_rows(
-        source, target, layers, scores, target_labels, target_groups, n_permutations, rng, boot_weights
-    )
-
-
 def transfer_rows(
     source: str,
     target: str,
