@@ -59,7 +59,7 @@ An aggregate is left out (null, flagged) when its three parts come from differen
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 from sycolab.data.prompts import FEEDBACK_DOMAINS
 from sycolab.evaluation._metric_parts import (
@@ -74,6 +74,9 @@ from sycolab.evaluation._metric_parts import (
 from sycolab.evaluation.proxy_comparison import PROXY_COUNTERPARTS, proxy_vs_generation
 from sycolab.evaluation.records import ANSWER, ARE_YOU_SURE, FEEDBACK, NEUTRAL, SampleRecord
 from sycolab.store.records.metrics import MIN_QUESTIONS, SEED, SHARMA, MetricValue, ModelMetrics
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = [
     "KNOWLEDGE_METRICS",
@@ -140,19 +143,24 @@ def aggregate_sycophancy(answer_sycophancy_rate: Any, flip_rate: Any, feedback_s
 
 
 
+class MetricOptions(TypedDict, total=False):
+    """`compute_all`'s keyword options: bootstrap resamples and seed, the plain-accuracy floor, `sources`
+    (dataset -> source label: whether the aggregates may combine their parts), `seen` (answer question ids
+    also in the training data)."""
+
+    n_resamples: int
+    seed: int
+    min_plain_accuracy: float
+    sources: Mapping[str, str] | None
+    seen: set[str] | None
+
+
 def compute_metrics(
-    records: Sequence[SampleRecord],
-    *,
-    n_resamples: int = 1000,
-    seed: int = 0,
-    min_plain_accuracy: float = MIN_PLAIN_ACCURACY,
-    sources: Mapping[str, str] | None = None,
+    records: Sequence[SampleRecord], **options: Unpack[MetricOptions]
 ) -> tuple[dict[str, MetricValue], list[str]]:
     """Every metric of METRIC_NAMES (plus feedback domains outside arguments/math/poems, if present)
-    with intervals, and the flags a reader must see. `sources` (dataset -> source label) decides whether
-    the aggregates may combine their parts."""
-    metrics, _, flags = compute_all(records, n_resamples=n_resamples, seed=seed,
-                                    min_plain_accuracy=min_plain_accuracy, sources=sources)
+    with intervals, and the flags a reader must see: `compute_all` without the breakdown."""
+    metrics, _, flags = compute_all(records, **options)
     return metrics, flags
 
 
