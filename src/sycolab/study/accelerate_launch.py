@@ -12,7 +12,8 @@ are all-reduced across ranks. Only rank 0 writes the model: every other rank's `
 scratch folder under `training/<name>/accelerate/`, which is deleted afterwards (collective saves such as
 ZeRO-3's gather still see every rank take part). Each rank writes `rank{r}.json` when it finishes; rank 0
 also writes `result.json` (the method's result). The parent checks that every rank finished, and on
-failure raises with the tail of the children's stderr (`training/<name>/accelerate/stderr.log`).
+failure raises with the first failing rank's traceback (`training/<name>/accelerate/rank<r>.traceback.txt`; the
+ranks share `stderr.log`, whose lines interleave).
 
 On a CPU-only machine `--multi_gpu --num_processes 2` starts two workers that join a gloo process group
 (`--cpu` would start one); shipped configs are in `sycolab/configs/accelerate/` (`ddp`, `deepspeed_zero2`,
@@ -30,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 import types
 import typing
 from collections import deque
@@ -48,6 +50,7 @@ REQUEST_FILE = "accelerate_request.json"
 STATUS_DIR = "accelerate"
 RESULT_FILE = "result.json"
 ERROR_FILE = "error.json"
+TRACEBACK_FILE = "rank{rank}.traceback.txt"  # each rank's own traceback: ranks share one stderr, whose lines interleave
 STDERR_TAIL_LINES = 40
 
 
@@ -151,9 +154,10 @@ def launch_with_accelerate(spec: MethodSpec, ctx: MethodContext, execution: Exec
         if error.get("kind") == "user":
             raise UserError(error["message"])
     if returncode != 0:
+        where, excerpt = root_cause(status_dir, stderr_log)
         raise StageError(
             f"accelerate launch of '{ctx.name}' ({spec.name}, {n} processes) failed with exit code {returncode}; "
-            f"first error in {stderr_log}:\n{failure_excerpt(stderr_log)}"
+            f"first error in {where}:\n{excerpt}"
         )
     missing = [r for r in range(n) if not (status_dir / f"rank{r}.json").exists()]
     if missing:
@@ -182,6 +186,17 @@ def stderr_tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
 
 
 _EXCEPTION_LINE = re.compile(r"^(\[rank\d+\]: )?[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b")
+
+
+def root_cause(status_dir: Path, stderr_log: Path, lines: int = STDERR_TAIL_LINES) -> tuple[Path, str]:
+    """(file, excerpt) of the first failure: the traceback a rank wrote first to its own file (when one rank
+    dies the others fail next with "connection closed by peer"), else the first traceback in the shared
+    stderr (a failure before a rank's code ran, e.g. in torchrun)."""
+    written = sorted(status_dir.glob(TRACEBACK_FILE.format(rank="*")), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    if written:
+        text = written[0].read_text(encoding="utf-8", errors="replace").rstrip().splitlines()
+        return written[0], "\n".join(text[-lines:])
+    return stderr_log, failure_excerpt(stderr_log, lines)
 
 
 def failure_excerpt(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
@@ -327,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write_json(Path(request.status_dir) / ERROR_FILE, {"kind": "user", "message": str(e)})
         print(f"sycolab: error: {e}", file=sys.stderr)
         return 2
+    except BaseException:
+        rank = int(os.environ.get("RANK", "0"))
+        (Path(request.status_dir) / TRACEBACK_FILE.format(rank=rank)).write_text(traceback.format_exc(), encoding="utf-8")
+        raise
     return 0
 
 
