@@ -9,16 +9,14 @@ from sycolab.probing.ablation import ablation_curve, project_out, recovery_pct
 from sycolab.probing.analysis import ModelActivations, analyse
 from sycolab.probing.config import ProbeConfig
 from sycolab.probing.geometry import cosine_matrix, cosine_rows
+from sycolab.probing.logistic import fit_probe, make_probe, probe_scores
 from sycolab.probing.probes import (
     LayerResult,
     class_counts,
     fold_ids,
-    question_folds,
-    fit_probe,
     grouped_splits,
-    make_probe,
     probe_direction,
-    probe_scores,
+    question_folds,
     scan_layers,
     summarise,
     too_few_reason,

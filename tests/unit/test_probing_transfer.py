@@ -11,12 +11,11 @@ from sklearn.metrics import roc_auc_score
 from sycolab.probing.analysis import ModelActivations, analyse
 from sycolab.probing.config import ProbeConfig
 from sycolab.probing.intervals import auroc_intervals, bootstrap_weights
+from sycolab.probing.logistic import fit_probe, probe_scores
+from sycolab.probing.null import refit_null
 from sycolab.probing.probes import (
-    fit_probe,
     out_of_fold,
     pooled_auroc,
-    probe_scores,
-    refit_null,
     scan_design,
     scan_layers,
 )

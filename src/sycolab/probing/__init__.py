@@ -29,7 +29,7 @@ _WHERE = {
     "InterventionResult": "intervention",
     "activation_patching": "patching", "logit_gaps": "patching",
     "PatchPrompt": "patching", "PatchRow": "patching",
-    "cv_auroc": "probes", "fit_probe": "probes", "grouped_splits": "probes", "LayerResult": "probes",
+    "cv_auroc": "probes", "fit_probe": "logistic", "grouped_splits": "probes", "LayerResult": "probes",
     "probe_direction": "probes", "ProbeSummary": "probes", "scan_layers": "probes", "summarise": "probes",
     "run_probing": "runner",
     "auroc": "stats", "benjamini_hochberg": "stats", "holm": "stats", "permutation_pvalues": "stats",

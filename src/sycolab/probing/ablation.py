@@ -23,14 +23,12 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from sycolab.probing.config import ProbeConfig
+from sycolab.probing.logistic import fit_logistic_batch, fit_probe, probe_scores
 from sycolab.probing.probes import (
     Split,
     cv_auroc,
-    fit_logistic_batch,
-    fit_probe,
     pooled_auroc,
     probe_direction,
-    probe_scores,
     single_threaded,
 )
 

@@ -37,13 +37,12 @@ from threadpoolctl import threadpool_limits
 from sycolab.errors import UserError
 from sycolab.probing.config import ProbeConfig
 from sycolab.probing.intervals import auroc_intervals, bootstrap_weights
-from sycolab.probing.logistic import fit_logistic, fit_logistic_batch, fit_probe, make_probe, probe_scores
+from sycolab.probing.logistic import fit_logistic_batch, probe_scores
 from sycolab.probing.mlp import mlp_out_of_fold
 from sycolab.probing.null import refit_null
 from sycolab.probing.stats import auroc, block_permutations
 
 Split = tuple[np.ndarray, np.ndarray]
-__all__ = ["fit_logistic", "fit_logistic_batch", "fit_probe", "make_probe", "probe_scores", "refit_null"]  # re-exported
 
 
 def single_threaded(func: Callable) -> Callable:

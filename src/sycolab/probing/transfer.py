@@ -39,7 +39,8 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from sycolab.probing.intervals import auroc_intervals
-from sycolab.probing.probes import LayerResult, overlapping, probe_scores, single_threaded
+from sycolab.probing.logistic import probe_scores
+from sycolab.probing.probes import LayerResult, overlapping, single_threaded
 from sycolab.probing.stats import auroc_null, block_permutations, holm, maxt_pvalues
 
 PRESERVED_AUROC = 0.70
