@@ -14,12 +14,8 @@ from sycolab.reporting._store_reader import ModelEntry, StoreReader, TableFile
 from sycolab.store.records import MetricValue, ModelMetrics
 from sycolab.store.records.training import TrainingLog
 
-EvalResult = ModelMetrics
-"""eval/<name>/metrics.json as the report reads it: the record the evaluation writes."""
-
 __all__ = [
     "BEHAVIOUR_METRICS",
-    "EvalResult",
     "MetricValue",
     "ModelEntry",
     "ProbeData",

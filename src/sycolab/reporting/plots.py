@@ -15,11 +15,9 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
-from sycolab.reporting._results import (
-    EvalResult,
-    TrainingLog,
-)
+from sycolab.reporting._results import TrainingLog
 from sycolab.reporting.document import Figure, NoData
+from sycolab.store.records import ModelMetrics
 
 DPI = 90
 _PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
@@ -198,7 +196,7 @@ def checkpoint_curves(log: TrainingLog, colour: str, key: str) -> Figure | NoDat
 
 
 # -- behaviour --------------------------------------------------------------------------------------
-def behaviour_bars(evals: dict[str, EvalResult], palette: Palette) -> Figure | NoData:
+def behaviour_bars(evals: dict[str, ModelMetrics], palette: Palette) -> Figure | NoData:
     """Grouped bars: a group per headline metric, a bar per model, error bars = 95% bootstrap interval."""
     if not evals:
         return NoData("behaviour plot", "no eval/*/metrics.json")
@@ -227,7 +225,7 @@ def behaviour_bars(evals: dict[str, EvalResult], palette: Palette) -> Figure | N
                   caption="Error bars: 95% bootstrap intervals resampled by base question.")
 
 
-def proxy_agreement(evals: dict[str, EvalResult], palette: Palette) -> Figure | NoData:
+def proxy_agreement(evals: dict[str, ModelMetrics], palette: Palette) -> Figure | NoData:
     """Logit proxy (metrics.json 'proxy') against the judged-generation metric it estimates, one point
     per model; points on the diagonal agree."""
     pairs = [(pk, gk, [(n, e.proxy_values[pk], e.metrics[gk]) for n, e in evals.items()
