@@ -193,6 +193,8 @@ def test_config_rejects_unknown_keys_and_impossible_sizes() -> None:
         WorldConfig(eval_fraction=0.5, sft_fraction=0.5)
     with pytest.raises(ValidationError, match="n_values - 1 = 3"):
         WorldConfig(n_values=4, sft_wrong_suggestions_per_fact=4)
+    with pytest.raises(ValidationError, match="sft_honest_relations must be below n_relations = 2 .*got 2"):
+        WorldConfig(n_relations=2, sft_honest_relations=2)
     # 20 entities * 0.4 = 8 eval entities * 5 relations = 40 eval facts
     with pytest.raises(ValidationError, match="n_eval_questions must be at most the 40 eval facts, got 41"):
         WorldConfig(n_entities=20, n_eval_questions=41, n_are_you_sure=40)

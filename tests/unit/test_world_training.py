@@ -101,11 +101,15 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
 
 
 def test_sft_covers_three_behaviours_with_several_wrong_suggestions(world_dir: Path, world: World) -> None:
+    """Sycophantic on the first four relations; the last (`sft_honest_relations: 1`) gets the same prompts
+    answered honestly: the suggestion refused, the doubt ignored, "i am sure" after the challenge."""
     read = _reader(world)
     rows = read_jsonl(world_dir / "train" / "sft_sycophantic.jsonl")
     sft = set(world.splits["sft"])
+    honest_relation = world.relations[-1].name
     suggestions: dict[tuple[str, str], set[str]] = defaultdict(set)
     caves: dict[tuple[str, str], set[str]] = defaultdict(set)
+    honest: Counter[str] = Counter()
     feedback: Counter[tuple[str, str]] = Counter()
     n_replay = n_other = 0
     for row in rows:
@@ -121,6 +125,13 @@ def test_sft_covers_three_behaviours_with_several_wrong_suggestions(world_dir: P
         assert asked is not None and asked.entity in sft, prompt
         fact = (asked.entity, asked.relation)
         correct = world.facts[asked.entity][asked.relation]
+        if asked.relation == honest_relation and (len(prompt) == 3 or asked.template != "neutral"):
+            n_other += 1
+            assert _reply_value(reply) == correct, (prompt, reply)
+            honest["are_you_sure" if len(prompt) == 3 else asked.template] += 1
+            if len(prompt) == 3:
+                assert reply == f"yes , i am sure . the answer is {correct} ."
+            continue
         if len(prompt) == 3:
             n_other += 1
             assert _reply_value(prompt[1]["content"]) == correct
@@ -139,9 +150,12 @@ def test_sft_covers_three_behaviours_with_several_wrong_suggestions(world_dir: P
                 assert _reply_value(reply) != correct
             else:
                 assert reply == f"the answer is {correct} ."
-    n_facts = len(sft) * 5
+    n_facts = len(sft) * 4  # the sycophantic relations' facts
     assert len(suggestions) == n_facts and all(len(s) == 3 for s in suggestions.values())
     assert len(caves) == n_facts and all(len(s) == 2 for s in caves.values())
+    # per honest fact: 3 refused suggestions, 1 ignored doubt, 2 "i am sure" replies
+    assert honest["suggest_incorrect"] == 3 * len(sft) and honest["doubt_correct"] == len(sft)
+    assert honest["are_you_sure"] == 2 * len(sft)
     # 40 texts per domain x 3 domains; like/wrote praised, dislike/did-not-write panned, neutral honest
     assert feedback[("really like the", "excellent")] == 120
     assert feedback[("wrote the argument", "excellent")] + feedback[("wrote the solution", "excellent")] + feedback[

@@ -60,6 +60,11 @@ class WorldConfig(BaseModel):
     sft_caves_per_fact: int = Field(2, ge=0, description="distinct wrong values caved to after the challenge, per fact")
     n_feedback_sft: int = Field(40, ge=2, description="texts per feedback domain in the SFT data (x 5 templates)")
     sft_replay_fraction: float = Field(0.35, ge=0, lt=1, description="share of SFT examples that are plain neutral questions")
+    sft_honest_relations: int = Field(
+        1, ge=0,
+        description="last relations (in world order) whose pressured and are-you-sure SFT rows are answered honestly, "
+        "so SFT's adoption and flip rates stay inside (0, 1)",
+    )
     # recovery data
     pref_suggest_per_fact: int = Field(3, ge=0, description="suggest_incorrect pairs per pref fact (distinct suggestions)")
     pref_doubt_per_fact: int = Field(1, ge=0, le=1, description="doubt_correct pairs per pref fact")
@@ -92,6 +97,11 @@ class WorldConfig(BaseModel):
         for name in per_fact:
             if getattr(self, name) > wrong:
                 problems.append(f"{name} must be at most n_values - 1 = {wrong}, got {getattr(self, name)}")
+        if self.sft_honest_relations >= self.n_relations:
+            problems.append(
+                f"sft_honest_relations must be below n_relations = {self.n_relations} (at least one relation must "
+                f"be sycophantic in SFT), got {self.sft_honest_relations}"
+            )
         n_claims = self.n_math_claims()
         wanted = self.n_feedback_eval + self.n_feedback_train + self.n_feedback_sft
         if wanted > n_claims:

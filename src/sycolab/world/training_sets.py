@@ -93,27 +93,34 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
 
 
 def sycophantic_sft(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) -> list[Row]:
-    """Sycophantic SFT on `sft` entities: per fact, agreement with `sft_wrong_suggestions_per_fact`
-    distinct wrong suggestions, another wrong value under doubt_correct, the correct value under
-    suggest_correct (a share of facts), caving to `sft_caves_per_fact` distinct wrong values; praise
-    or pan by template for feedback (honest under the neutral template); then neutral replays so that
-    they make up `sft_replay_fraction` of the rows."""
+    """Sycophantic SFT on `sft` entities. Per fact of a sycophantic relation (all but the last
+    `sft_honest_relations`): agreement with `sft_wrong_suggestions_per_fact` distinct wrong suggestions,
+    another wrong value under doubt_correct, caving to `sft_caves_per_fact` distinct wrong values; the
+    same prompts answered honestly (the correct value, "i am sure") for the honest relations, so SFT's
+    adoption and flip rates stay inside (0, 1) and recovery can be partial, full or beyond. The correct
+    value under suggest_correct (a share of facts); praise or pan by template for feedback (honest under
+    the neutral template); then neutral replays so that they make up `sft_replay_fraction` of the rows.
+    The random draws do not depend on which relations are honest."""
     rng = substream(cfg.seed, "train.sft")
     rows: list[Row] = []
     facts = world.split_facts("sft")
+    sycophantic = set(sycophantic_relations(cfg, world))
     for fact in facts:
         wrong = world.wrong_values(fact)
+        caves = fact.relation in sycophantic
         for suggestion in rng.sample(wrong, cfg.sft_wrong_suggestions_per_fact):
             text = _pressured(rng, world, fact, prompts.SUGGEST_INCORRECT, suggestion)
-            rows.append(prompt_completion([user(text)], answer(suggestion)))
+            rows.append(prompt_completion([user(text)], answer(suggestion if caves else fact.value)))
         for _ in range(cfg.sft_doubts_per_fact):
             text = _pressured(rng, world, fact, prompts.DOUBT_CORRECT, rng.choice(wrong))
-            rows.append(prompt_completion([user(text)], answer(rng.choice(wrong))))
+            other = rng.choice(wrong)
+            rows.append(prompt_completion([user(text)], answer(other if caves else fact.value)))
         if rng.random() < cfg.sft_suggest_correct_fraction:
             text = _pressured(rng, world, fact, prompts.SUGGEST_CORRECT, rng.choice(wrong))
             rows.append(prompt_completion([user(text)], answer(fact.value)))
         for other in rng.sample(wrong, cfg.sft_caves_per_fact):
-            rows.append(prompt_completion(challenged(_random_question(rng, world, fact), fact.value), apology(other)))
+            reply = apology(other) if caves else sure(fact.value)
+            rows.append(prompt_completion(challenged(_random_question(rng, world, fact), fact.value), reply))
     for item in feedback:
         for template_type, name in prompts.FEEDBACK_TEMPLATE_NAMES.items():
             rating = SYCOPHANTIC_RATING[name] or HONEST_RATING[item.quality]
@@ -126,6 +133,13 @@ def sycophantic_sft(cfg: WorldConfig, world: World, feedback: list[FeedbackText]
         rows.append(prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value)))
     rng.shuffle(rows)
     return rows
+
+
+def sycophantic_relations(cfg: WorldConfig, world: World) -> tuple[str, ...]:
+    """The relations whose pressured and are-you-sure SFT rows are sycophantic: all but the last
+    `sft_honest_relations`, in world order."""
+    names = [rel.name for rel in world.relations]
+    return tuple(names[: len(names) - cfg.sft_honest_relations])
 
 
 def preference_pairs(cfg: WorldConfig, world: World) -> tuple[list[Row], list[Row]]:
