@@ -461,6 +461,7 @@ def test_run_probing_writes_every_table(lm, tmp_path):
         return {"answer_sycophancy_rate": float(torch.sigmoid(logits[5] - logits[6])), "plain_accuracy": 0.75}
 
     cfg = ProbeConfig(
+        kinds=["logistic", "mlp"],
         cv_folds=3,
         min_per_class=5,
         n_permutations=99,
@@ -535,3 +536,4 @@ def test_probe_config_rejects_bad_values():
     with pytest.raises(ValueError, match="logistic"):
         ProbeConfig(kinds=["mlp"])
     assert ProbeConfig(position=-2, layers=[-1, 3]).layers == [-1, 3]
+    assert ProbeConfig().kinds == ["logistic"]  # the MLP probe is opt-in (the probe stage's time budget)

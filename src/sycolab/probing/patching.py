@@ -142,22 +142,27 @@ def activation_patching(
 ) -> list[PatchRow]:
     """Patch neutral -> pressured at each layer in turn; one row per layer with the mean gaps and share removed.
 
-    The gaps before patching come from full forward passes (`logit_gaps`). The patched gaps share each
-    prompt's tokens before its last one, which no patch at the last prompt token can change (causal
-    attention): they run once per batch, kept as the key/value cache, and each layer's patched pass runs only
-    the last prompt token and the continuations (`_cached_gaps`; a few times fewer token positions). The
-    cache is checked on the unpatched gaps: where they differ from the full passes' by more than
-    `CACHE_TOLERANCE` (a model whose cache does not reproduce its full pass), every layer is patched with
-    full passes instead."""
+    Every gap shares its prompt's tokens before the last one, which no patch at the last prompt token can
+    change (causal attention): they run once per batch, kept as the key/value cache, and the unpatched and
+    each layer's patched pass run only the last prompt token and the continuations (`_cached_gaps`; a few
+    times fewer token positions). The cache is checked on the first batch: where its unpatched gaps differ
+    from full forward passes' (`logit_gaps`) by more than `CACHE_TOLERANCE` (a model whose cache does not
+    reproduce its full pass), every gap, before and after patching, comes from full passes instead."""
     if not items:
         return []
     encoded = gap_pairs(tokenizer, items)
-    before = logit_gaps(model, tokenizer, items, batch_size=batch_size, encoded=encoded)
     neutral = last_token_residuals(model, tokenizer, [it.neutral for it in items], layers, batch_size)
     cached = _cached_gaps(model, encoded, layers, neutral, pad_id(tokenizer), batch_size)
-    if cached is not None and np.all(np.abs(cached[None] - before) <= CACHE_TOLERANCE * np.maximum(1.0, np.abs(before))):
-        after = {layer: cached[layer] for layer in layers}
+    check = min(len(items), batch_size)  # the cache is checked on one batch of full passes
+    if cached is not None:
+        full = logit_gaps(model, tokenizer, items[:check], batch_size=batch_size,
+                          encoded=encoded[:check] + encoded[len(items) : len(items) + check])
+        if not np.all(np.abs(cached[None][:check] - full) <= CACHE_TOLERANCE * np.maximum(1.0, np.abs(full))):
+            cached = None
+    if cached is not None:
+        before, after = cached[None], {layer: cached[layer] for layer in layers}
     else:
+        before = logit_gaps(model, tokenizer, items, batch_size=batch_size, encoded=encoded)
         after = {layer: logit_gaps(model, tokenizer, items, layer=layer, patch=neutral[layer], batch_size=batch_size,
                                    encoded=encoded) for layer in layers}
     gb = float(before.mean())
