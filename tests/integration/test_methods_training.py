@@ -299,6 +299,9 @@ def test_grpo_with_reward_model_changes_weights(tmp_path: Path, sft_model: Path,
     assert _changed(sft_model, out)
     rows = read_table(ctx.work_dir / "diagnostics.csv")
     assert {"reward", "reward_std", "frac_reward_zero_std", "kl", "tokens_per_s"} <= set(rows[0])
+    health = read_json(ctx.work_dir / "summary.json")["health"]
+    assert (health["kind"], health["kl_max"], health["kl_final"]) == ("grpo", max(r["kl"] for r in rows), rows[-1]["kl"])
+    assert health["reward_last"] == rows[-1]["reward"]  # 2 logged rows: each quarter is one row
 
 
 def test_grpo_binary_threshold_records_frac_reward_zero_std(tmp_path: Path, sft_model: Path, reward_model: Path, world):

@@ -83,7 +83,7 @@ SUMMARY_KEYS = {
 HEALTH_CAPTION = (
     "train / held-out pref. acc.: share of preference pairs whose chosen reply gets the larger implicit reward "
     "(TRL's rewards/accuracies) in the last logged training window / in one evaluation of the world's held-out "
-    "pairs after training (for cai_dpo, which trains on revision pairs, the held-out pairs measure transfer). "
+    "pairs after training (the last step's weights; for cai_dpo, which trains on revision pairs, the held-out pairs measure transfer). "
     "margin / reward: the last logged rewards/margins and whether it was ever > 0; GRPO: reward, mean of the "
     "first → last quarter of logged rows, and the largest KL to the reference. flags: 'under-trained' = a "
     f"preference margin never > 0 over training or a last train pref. acc. ≤ {CHANCE_ACCURACY}, or a GRPO KL "
