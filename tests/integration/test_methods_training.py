@@ -207,6 +207,28 @@ def test_preference_methods_change_weights_and_log_trl_metrics(
     assert {"loss", "rewards/margins", "logps/chosen", "logps/rejected", "tokens_per_s"} <= set(rows[0])
     assert rows[-1]["tokens_per_s"] > 0
     assert read_json(out / "sycolab_model.json")["parent"] == "sft"
+    # one evaluation of the 2 held-out pairs after training: in summary.json, not a diagnostics row
+    assert len(rows) == 2 and not any(key.startswith("eval_") for row in rows for key in row)
+    summary = read_json(ctx.work_dir / "summary.json")
+    held_out = summary["held_out_preference"]
+    assert held_out["pairs"] == 2 and held_out["eval_rewards/accuracies"] in (0.0, 0.5, 1.0)
+    assert math.isfinite(held_out["eval_rewards/margins"])
+    health = summary["health"]
+    assert (health["kind"], health["held_out_accuracy"]) == ("preference", held_out["eval_rewards/accuracies"])
+    assert health["train_margin"] == rows[-1]["rewards/margins"]
+
+
+def test_held_out_evaluation_changes_nothing_trained(tmp_path: Path, sft_model: Path, world: dict[str, Path]):
+    """The same DPO run with and without the held-out pairs trains the same weights (they are only evaluated)."""
+    without = {k: v for k, v in world.items() if k != "preference_heldout"}
+    outs = []
+    for name, data in (("with", world), ("without", without)):
+        ctx = _context("dpo", {"beta": 0.1, "learning_rate": 1e-3}, sft_model, data, tmp_path / name,
+                       reference_model=sft_model)
+        outs.append(_run("dpo", ctx))
+        assert ("held_out_preference" in read_json(ctx.work_dir / "summary.json")) is (name == "with")
+    first, second = _weights(outs[0]), _weights(outs[1])
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_refree_ipo_loss_matches_hand_computation(tmp_path: Path, sft_model: Path, world: dict[str, Path]):
@@ -277,6 +299,9 @@ def test_grpo_with_reward_model_changes_weights(tmp_path: Path, sft_model: Path,
     assert _changed(sft_model, out)
     rows = read_table(ctx.work_dir / "diagnostics.csv")
     assert {"reward", "reward_std", "frac_reward_zero_std", "kl", "tokens_per_s"} <= set(rows[0])
+    health = read_json(ctx.work_dir / "summary.json")["health"]
+    assert (health["kind"], health["kl_max"], health["kl_final"]) == ("grpo", max(r["kl"] for r in rows), rows[-1]["kl"])
+    assert health["reward_last"] == rows[-1]["reward"]  # 2 logged rows: each quarter is one row
 
 
 def test_grpo_binary_threshold_records_frac_reward_zero_std(tmp_path: Path, sft_model: Path, reward_model: Path, world):

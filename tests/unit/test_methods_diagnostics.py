@@ -48,3 +48,14 @@ def test_a_trainer_without_token_counts_leaves_throughput_empty(tmp_path):
     cb.on_train_end(None, state, None)
     assert read_table(tmp_path / "diagnostics.csv") == [{"step": 1, "loss": 1.0, "wall_time_s": 1.0}]
     assert read_json(tmp_path / "summary.json")["tokens_per_s"] is None
+
+
+def test_an_evaluate_log_is_kept_apart_from_the_training_rows(tmp_path):
+    """evaluate() after training logs only eval_* keys (and epoch): not a training step, not a diagnostics row."""
+    cb = DiagnosticsCallback(tmp_path, clock=Clock([0.0, 1.0, 2.0]))
+    state = SimpleNamespace(global_step=1, is_world_process_zero=True)
+    cb.on_train_begin(None, state, None)
+    cb.on_log(None, state, None, logs={"loss": 1.0})
+    cb.on_log(None, state, None, logs={"eval_loss": 0.7, "eval_rewards/accuracies": 0.75, "epoch": 1.0})
+    assert read_table(tmp_path / "diagnostics.csv") == [{"step": 1, "loss": 1.0, "wall_time_s": 1.0}]
+    assert cb.evaluations == [{"eval_loss": 0.7, "eval_rewards/accuracies": 0.75, "epoch": 1.0}]

@@ -6,15 +6,17 @@ import pytest
 from _fake_store import write_fake_study
 
 from sycolab.errors import DataError
-from sycolab.io import write_table
-from sycolab.store.records import BaselineRow, write_rows
+from sycolab.io import atomic_write_json, read_json, write_table
+from sycolab.methods.health import RULE_REWARD
 from sycolab.reporting._format import layer_ranges, metric_cell
 from sycolab.reporting._results import MetricValue, StudyData
 from sycolab.reporting.assemble import _training_logs
 from sycolab.reporting.document import NoData, Table
 from sycolab.reporting.probe_tables import probe_shortcut_table, probing_table
 from sycolab.reporting.tables import behaviour_table
+from sycolab.reporting.terminal import terminal_summary
 from sycolab.reporting.training_tables import framework_table, training_table
+from sycolab.store.records import BaselineRow, write_rows
 
 
 def _rows(table: Table) -> dict[str, dict[str, object]]:
@@ -293,3 +295,41 @@ def test_patching_table_names_the_effect_or_says_there_is_none(tmp_path):
     table = patching_table(StudyData.read(root))
     assert table.notes == ["Patching found no effect: at no layer and position did it remove 0.05 of the gap "
                            "toward the suggestion or more, for any model."]
+
+
+def test_training_table_shows_each_recovery_methods_health_and_flags(tmp_path):
+    """dpo: margins 0.5 * step (fake store), held-out accuracy from summary.json; simpo: margin never > 0;
+    grpo on the reward model: its score rises 0.1 -> 0.9 while the rule reward falls 0.5 -> 0.3 (one row per
+    quarter); plain accuracy 0.74 (grpo) - 0.75 (its parent sft) = -0.01."""
+    root = write_fake_study(tmp_path, models=("base", "sft", "dpo", "simpo", "grpo"))
+    summary = read_json(root / "training" / "dpo" / "summary.json")
+    atomic_write_json(root / "training" / "dpo" / "summary.json", {
+        **summary, "held_out_preference": {"pairs": 40, "eval_rewards/accuracies": 0.875, "eval_rewards/margins": 1.5}})
+    write_table(root / "training" / "simpo" / "diagnostics.csv", [
+        {"step": s, "loss": 0.7, "rewards/margins": m, "rewards/accuracies": a}
+        for s, m, a in ((1, -0.4, 0.375), (2, -0.1, 0.45), (3, -0.02, 0.55))])
+    write_table(root / "training" / "grpo" / "diagnostics.csv", [
+        {"step": s, "reward": r, "kl": k, "rewards/reward_model/mean": r, RULE_REWARD: rule}
+        for s, r, k, rule in ((5, 0.1, 0.0, 0.5), (10, 0.3, 0.02, 0.45), (15, 0.6, 0.03, 0.4), (20, 0.9, 0.025, 0.3))])
+    atomic_write_json(root / "training" / "grpo" / "summary.json", {"reward": {"kind": "reward_model"}})
+    data = StudyData.read(root)
+    table = training_table(data, _training_logs(data))
+    rows = _rows(table)
+    cells = {name: [rows[name][k].text for k in ("train_acc", "held_out_acc", "trend", "flags")] for name in rows}
+    assert cells == {
+        "sft": ["—", "—", "—", "—"],
+        "dpo": ["—", "0.875", "2.500 (ever > 0)", "ok"],
+        "simpo": ["0.550", "—", "-0.020 (never > 0)", "under-trained"],
+        "grpo": ["—", "—", "reward 0.100 → 0.900, max KL 0.0300", "reward hacking"],
+    }
+    assert rows["simpo"]["held_out_acc"].detail == "not measured"
+    assert rows["grpo"]["trend"].detail == "RM score 0.100 → 0.900; rule 0.500 → 0.300; plain accuracy -0.010"
+    assert "'under-trained' = a preference margin never > 0" in table.caption
+
+
+def test_terminal_summary_prints_the_training_health_with_its_rules(tmp_path):
+    text = terminal_summary(write_fake_study(tmp_path))
+    training = text[text.index("Training\n"):text.index("Probing\n")]
+    assert "train pref. acc." in training and "flags" in training
+    assert [line.split()[-1] for line in training.splitlines() if line.startswith(("sft ", "dpo "))] == ["—", "ok"]
+    assert "under-trained = preference margin never > 0" in training

@@ -4,6 +4,8 @@ Rows go to `training/<name>/diagnostics.csv` (rewritten atomically at each log, 
 leaves its history) and a summary to `summary.json` at the end of training. Throughput counts
 non-padding tokens: the cumulative `num_tokens` TRL's SFT, DPO, reward and GRPO trainers log (GRPO:
 prompt + completion tokens; sycolab's CPO trainer logs it too), or transformers' `num_input_tokens_seen`.
+A log of an `evaluate()` call (only `eval_*` keys, e.g. the held-out preference pairs after training) is
+not a training step: it is kept in `evaluations`, not in diagnostics.csv.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class DiagnosticsCallback(TrainerCallback):
         self.work_dir = Path(work_dir)
         self.clock = clock
         self.rows: list[dict[str, Any]] = []
+        self.evaluations: list[dict[str, float]] = []
         self.final: dict[str, float] = {}
         self._start: float | None = None
         self._end: float | None = None
@@ -53,6 +56,9 @@ class DiagnosticsCallback(TrainerCallback):
             self._start = self.clock()
         if any(key in logs for key in _FINAL_KEYS):
             self.final.update({k: float(v) for k, v in logs.items() if _is_number(v)})
+            return
+        if all(key.startswith("eval_") or key in ("epoch", "step") for key in logs):
+            self.evaluations.append({k: float(v) for k, v in logs.items() if _is_number(v)})
             return
         wall = self.clock() - self._start
         row: dict[str, Any] = {"step": state.global_step}

@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 from sycolab.errors import UserError
 from sycolab.io import read_json
 from sycolab.methods.config import TrainingConfig
+from sycolab.methods.health import training_health
 from sycolab.methods.lifecycle import TrainingInputs, TrainingRecipe, TrainingSetup, run_recipe
 from sycolab.methods.loading import load_tokenizer_for
 from sycolab.methods.registry import MethodContext, MethodTraits, register_method
@@ -110,12 +111,14 @@ def grpo_inputs(setup: TrainingSetup) -> GRPOInputs:
 
 
 def reward_summary(setup: TrainingSetup, trainer: Any, inputs: GRPOInputs, diagnostics: Any) -> dict[str, Any]:
-    """The reward and the mean and largest share of groups whose rewards were all equal (no advantage)."""
+    """The reward, the mean and largest share of groups whose rewards were all equal (no advantage), and the
+    run's `health` (`sycolab.methods.health`: reward trend, KL, under-trained and reward-hacking flags)."""
     zero_std = [row["frac_reward_zero_std"] for row in diagnostics.rows if "frac_reward_zero_std" in row]
     return {
         "reward": inputs.reward,
         "frac_reward_zero_std_mean": sum(zero_std) / len(zero_std) if zero_std else None,
         "frac_reward_zero_std_max": max(zero_std) if zero_std else None,
+        "health": training_health("grpo", diagnostics.rows, reward_kind=inputs.reward.get("kind")).to_dict(),
     }
 
 

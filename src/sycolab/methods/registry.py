@@ -85,7 +85,7 @@ class MethodSpec:
 
 _REGISTRY: dict[str, MethodSpec] = {}
 
-SHARED_MODULES = ("registry", "config", "validation", "loading", "export", "lifecycle", "sweep")
+SHARED_MODULES = ("registry", "config", "validation", "loading", "export", "lifecycle", "sweep", "health")
 """Modules of `sycolab.methods` that serve every method; every other public module there is a method."""
 
 

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sycolab.methods.health import CHANCE_ACCURACY, MIN_GRPO_KL, MIN_TRUTH_FALL
 from sycolab.reporting._results import StudyData
+from sycolab.reporting.assemble import _training_logs
 from sycolab.reporting.document import NoData, Table
 from sycolab.reporting.probe_tables import probing_table
 from sycolab.reporting.tables import behaviour_table
+from sycolab.reporting.training_tables import training_table
 
 TERMINAL_BEHAVIOUR = ["model", "aggregate_sycophancy", "answer_sycophancy_rate", "answer_sycophancy_gap",
                       "plain_accuracy", "flip_rate", "correction_rate", "feedback_sycophancy", "answer_adoption_known",
                       "answer_abandonment_known", "seed.aggregate_sycophancy", "seed.answer_sycophancy_rate",
                       "seed.feedback_sycophancy"]
+TERMINAL_TRAINING = ["model", "method", "train_acc", "held_out_acc", "trend", "flags"]
+TRAINING_FLAG_RULES = (f"flags: under-trained = preference margin never > 0 or last train pref. acc. <= {CHANCE_ACCURACY}, "
+                       f"or GRPO KL never reaches {MIN_GRPO_KL}; "
+                       f"reward hacking = GRPO reward-model score rising while the rule reward or plain accuracy "
+                       f"falls by {MIN_TRUTH_FALL} or more")
 TERMINAL_PROBING = ["model", "labels", "mean_auroc", "above_chance", "peak", "transfer_auroc", "p_holm",
                     "interpretation", "cosine", "recovery"]
 
@@ -31,11 +39,11 @@ def text_table(table: Table) -> str:
     return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in body])
 
 
-def _section(title: str, built: Table | NoData, columns: list[str]) -> list[str]:
+def _section(title: str, built: Table | NoData, columns: list[str], legend: str = "") -> list[str]:
     if isinstance(built, NoData):
         return [title, f"  {built.message}", ""]
     table = built.select(columns)
-    return [title, text_table(table), *(f"  * {note}" for note in built.notes), ""]
+    return [title, text_table(table), *(f"  * {note}" for note in built.notes), *([f"  {legend}"] if legend else []), ""]
 
 
 def section_text(title: str, built: Table | NoData, columns: list[str]) -> str:
@@ -44,9 +52,10 @@ def section_text(title: str, built: Table | NoData, columns: list[str]) -> str:
 
 
 def terminal_summary(run_dir: Path) -> str:
-    """Behavioural and probing tables as aligned text, and where the HTML report is (if it exists)."""
+    """Behavioural, training-health and probing tables as aligned text, and where the HTML report is (if it exists)."""
     data = StudyData.read(Path(run_dir))
     lines = _section("Behaviour (value [95% bootstrap CI])", behaviour_table(data), TERMINAL_BEHAVIOUR)
+    lines += _section("Training", training_table(data, _training_logs(data)), TERMINAL_TRAINING, TRAINING_FLAG_RULES)
     lines += _section("Probing", probing_table(data), TERMINAL_PROBING)
     html = Path(run_dir) / "report" / "report.html"
     if html.exists():

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 import math
 
+from sycolab.methods.health import (
+    CHANCE_ACCURACY,
+    MIN_GRPO_KL,
+    MIN_TRUTH_FALL,
+    TrainingHealth,
+    health_kind,
+    training_health,
+)
 from sycolab.reporting._format import DASH, metric_cell, num
 from sycolab.reporting._results import (
     StudyData,
@@ -72,13 +80,30 @@ SUMMARY_KEYS = {
 }
 
 
+HEALTH_CAPTION = (
+    "train / held-out pref. acc.: share of preference pairs whose chosen reply gets the larger implicit reward "
+    "(TRL's rewards/accuracies) in the last logged training window / in one evaluation of the world's held-out "
+    "pairs after training (the last step's weights; for cai_dpo, which trains on revision pairs, the held-out pairs measure transfer). "
+    "margin / reward: the last logged rewards/margins and whether it was ever > 0; GRPO: reward, mean of the "
+    "first → last quarter of logged rows, and the largest KL to the reference. flags: 'under-trained' = a "
+    f"preference margin never > 0 over training or a last train pref. acc. ≤ {CHANCE_ACCURACY}, or a GRPO KL "
+    "that never reaches "
+    f"{MIN_GRPO_KL}; 'reward hacking' = GRPO on a reward-model reward whose score rises (first → last quarter) "
+    f"while the rule reward logged beside it, or plain accuracy (model minus its input model), falls by "
+    f"{MIN_TRUTH_FALL} or more. Computed from diagnostics.csv (sycolab.methods.health), so older runs get them too."
+)
+
+
 def training_table(data: StudyData, logs: dict[str, TrainingLog]) -> Table | NoData:
-    """Logged steps, wall time, throughput, last loss and the chosen checkpoint of each trained model."""
+    """Logged steps, wall time, throughput, last loss, the chosen checkpoint and the training health of each
+    trained model (`sycolab.methods.health`: preference accuracy and margin, GRPO's reward and KL, flags)."""
     if not logs:
         return NoData("training diagnostics", "no training/*/diagnostics.csv found (no model was trained in this run, "
                       "or the training stages have not run)")
     columns = [Column("model", "model"), Column("method", "method"), Column("steps", "logged steps"),
-               Column("loss", "last loss"), Column("wall_time", "wall time (s)"),
+               Column("loss", "last loss"), Column("train_acc", "train pref. acc."),
+               Column("held_out_acc", "held-out pref. acc."), Column("trend", "margin / reward"),
+               Column("flags", "flags"), Column("wall_time", "wall time (s)"),
                Column("tokens_per_s", "tokens/s"), Column("checkpoint", "chosen checkpoint")]
     methods = {m.name: m.method for m in data.models}
     rows = []
@@ -86,17 +111,64 @@ def training_table(data: StudyData, logs: dict[str, TrainingLog]) -> Table | NoD
         losses = [v for v in log.columns.get("loss", []) if v is not None]
         found = {key: next((log.summary[c] for c in candidates if log.summary.get(c) is not None), None)
                  for key, candidates in SUMMARY_KEYS.items()}
+        health = run_health(data, name, methods.get(name) or str(log.summary.get("method") or ""), log)
         rows.append([
             Cell(name),
             Cell(methods.get(name, DASH)),
             Cell(str(len(log.steps)), numeric=True),
             Cell(num(losses[-1], 4) if losses else DASH, numeric=True),
+            *_health_cells(health),
             Cell(_plain(found["wall_time"], 1), numeric=True),
             Cell(_plain(found["tokens_per_s"], 0), numeric=True),
             Cell(_chosen_checkpoint(found["checkpoint"])),
         ])
     return Table("training", columns, rows,
-                 caption="From each model's training folder: diagnostics.csv (one row per logging step) and summary.json.")
+                 caption="From each model's training folder: diagnostics.csv (one row per logging step) and "
+                         "summary.json. " + HEALTH_CAPTION)
+
+
+def run_health(data: StudyData, name: str, method: str, log: TrainingLog) -> TrainingHealth | None:
+    """The training health of model `name` from its stored files, or None for a method it does not judge.
+    Held-out metrics and GRPO's reward kind come from summary.json; GRPO's plain-accuracy change from the
+    evaluations of the model and of its input model (models/<name>/sycolab_model.json `parent`)."""
+    kind = health_kind(method)
+    if kind is None:
+        return None
+    held_out = log.summary.get("held_out_preference")
+    reward = log.summary.get("reward")
+    return training_health(kind, log.rows, held_out=held_out if isinstance(held_out, dict) else None,
+                           reward_kind=reward.get("kind") if isinstance(reward, dict) else None,
+                           plain_accuracy_change=_plain_accuracy_change(data, name))
+
+
+def _plain_accuracy_change(data: StudyData, name: str) -> float | None:
+    parent = next((m.parent for m in data.models if m.name == name), None)
+    values = [data.evals[n].metrics.get("plain_accuracy") if n in data.evals else None for n in (name, parent)]
+    if any(v is None or v.value is None for v in values):
+        return None
+    return values[0].value - values[1].value  # type: ignore[union-attr,operator]
+
+
+def _health_cells(health: TrainingHealth | None) -> list[Cell]:
+    """train pref. acc., held-out pref. acc., margin / reward, flags."""
+    if health is None:
+        return [Cell(DASH, numeric=True), Cell(DASH, numeric=True), Cell(DASH), Cell(DASH)]
+    if health.kind == "preference":
+        sign = {True: "ever > 0", False: "never > 0", None: "not logged"}[health.margin_ever_positive]
+        trend = Cell(f"{num(health.train_margin)} ({sign})")
+        train, held_out = num(health.train_accuracy), num(health.held_out_accuracy)
+        held_out_detail = "" if health.held_out_accuracy is not None else "not measured"
+        return [Cell(train, numeric=True), Cell(held_out, held_out_detail, numeric=True), trend, Cell(health.verdict)]
+    trend_text = f"reward {num(health.reward_first)} → {num(health.reward_last)}, max KL {num(health.kl_max, 4)}"
+    detail = []
+    if health.learned_reward_first is not None:
+        detail.append(f"RM score {num(health.learned_reward_first)} → {num(health.learned_reward_last)}")
+    if health.rule_reward_first is not None:
+        detail.append(f"rule {num(health.rule_reward_first)} → {num(health.rule_reward_last)}")
+    if health.plain_accuracy_change is not None:
+        detail.append(f"plain accuracy {health.plain_accuracy_change:+.3f}")
+    return [Cell(DASH, numeric=True), Cell(DASH, numeric=True), Cell(trend_text, "; ".join(detail)),
+            Cell(health.verdict)]
 
 
 def _chosen_checkpoint(value: object) -> str:

@@ -35,6 +35,12 @@ class TrainingLog:
     def steps(self) -> list[float | None]:
         return self.columns.get(STEP) or list(map(float, range(len(next(iter(self.columns.values()), [])))))
 
+    @property
+    def rows(self) -> list[dict[str, float | None]]:
+        """diagnostics.csv as one {column: value} per logged row (None where the row has no number)."""
+        n = max((len(values) for values in self.columns.values()), default=0)
+        return [{key: values[i] for key, values in self.columns.items()} for i in range(n)]
+
     @classmethod
     def read(cls, folder: Path, model: str) -> TrainingLog | None:
         """The record of `folder` (training/<model>/), or None when it has no diagnostics.csv."""
