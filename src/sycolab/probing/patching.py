@@ -191,11 +191,15 @@ def _cached_gaps(
     gaps: dict[int | None, np.ndarray] = {variant: np.empty(n) for variant in [None, *layers]}
     for chunk in batches(n, batch_size):
         pairs = [encoded[i] for i in chunk] + [encoded[n + i] for i in chunk]  # suggested rows, then correct rows
-        ids, mask, positions = left_pad([prompt[:-1] for prompt, _ in pairs], pad, device)
+        # an item's two rows share their prompt: its tokens before the last run once, the cache is then doubled
+        ids, mask, positions = left_pad([encoded[i][0][:-1] for i in chunk], pad, device)
         cache = getattr(model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **keep_one),
                         cache_name, None)
-        if cache is None:
+        if cache is None or not hasattr(cache, "reorder_cache"):
             return None
+        both = torch.arange(len(chunk), device=device).repeat(2)
+        cache.reorder_cache(both)
+        mask = mask[both]
         tails = [[prompt[-1], *cont] for prompt, cont in pairs]
         width = max(len(t) for t in tails)
         tail_ids = torch.full((len(pairs), width), pad, dtype=torch.long)

@@ -78,9 +78,12 @@ def check_probe_layers(ctx: ProbeContext) -> None:
 
 def measure_answer_behaviour(ctx: ProbeContext, model: Any) -> dict[str, float]:
     """answer_sycophancy_rate and plain_accuracy of `model` as it is now (hooks attached), on the answer
-    set. Generations are not cached (the hooks change the model); verdicts are."""
+    questions the evaluation scores (the selection slice, `evaluate.selection_questions`, left out as
+    `sycolab eval` leaves it out, so the unhooked baseline is the source's own evaluated rate).
+    Generations are not cached (the hooks change the model); verdicts are."""
     from sycolab.data.sycophancy_eval import load_eval_items
     from sycolab.evaluation.runner import evaluate_model
+    from sycolab.evaluation.selection import selection_questions, without_questions
     from sycolab.generation import build_backend
     from sycolab.judging import build_judge
     from sycolab.models.load import load_tokenizer, stored_model_source
@@ -89,6 +92,7 @@ def measure_answer_behaviour(ctx: ProbeContext, model: Any) -> dict[str, float]:
     tokenizer = load_tokenizer(stored_model_source(store.model_dir(ctx.probe.transfer_from)),
                                trust_remote_code=ctx.eval.loading.trust_remote_code)
     items = load_eval_items(answer=ctx.eval.data.path("answer"))
+    items = without_questions(items, selection_questions(items, cfg.selection_questions))
     generation = cfg.generation.model_copy(update={"backend": "hf"})
     backend = build_backend(generation, model, tokenizer, model_id="intervention")
     judge = build_judge(cfg.judge, store.cache_dir / "verdicts.sqlite")
