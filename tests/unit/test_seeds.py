@@ -66,3 +66,15 @@ def test_status_and_report_of_a_study_over_seeds(tmp_path, capsys):
     out = capsys.readouterr().out
     assert (seed_dir(root, 0) / "report" / "report.md").exists()
     assert (root / "report" / "seeds.md").exists() and "seeds.md" in out
+
+
+def test_training_flags_are_counted_over_seeds(tmp_path):
+    """DPO's logged margins (0.5 s > 0 in the fake store) never positive in seed 1 only: under-trained in 1 of 2."""
+    from sycolab.store.records.training import write_training_table
+
+    runs = {0: write_fake_study(tmp_path / "seed-0"), 1: write_fake_study(tmp_path / "seed-1")}
+    rows = [{"step": s, "loss": 0.69, "rewards/margins": -0.1 * s, "rewards/accuracies": 0.4} for s in range(1, 6)]
+    write_training_table(runs[1] / "training" / "dpo" / "diagnostics.csv", rows)
+    verdict = {r.model: r.verdict for r in seed_rows(runs)}["dpo"]
+    assert verdict.endswith("; under-trained in 1 of 2 seeds")
+    assert "under-trained" not in {r.model: r.verdict for r in seed_rows({0: runs[0]})}["dpo"]
