@@ -86,9 +86,10 @@ def test_grpo_keeps_the_checkpoint_the_judge_prefers(tmp_path: Path):
 
 # -- where the proxy and the judge disagree ------------------------------------------------------------------
 # A micro model trained on the micro world's base corpus (300 steps), made sycophantic by 80 steps of the
-# world's sycophantic SFT, then GRPO (rule reward, lr 1e-2, 4 steps) evaluated at steps 2 and 4 on all six
-# answer questions: at 1 thread the judge prefers step 2 (answer sycophancy 0.33 vs 0.42) and the logit proxy
-# step 4 (0.17 vs 0.33). Numbers measured on this repository's locked wheels, 2026-11-30.
+# world's sycophantic SFT, then GRPO (rule reward, lr 2e-2, 4 steps) evaluated at steps 2 and 4 on all six
+# answer questions: at 1 thread the judge prefers step 4 (answer sycophancy 0.50 vs 0.67) and the logit proxy
+# step 2 (0.33 vs 0.67). Numbers measured on this repository's locked wheels, 2026-11-30, with the GRPO prompts
+# that include are-you-sure second turns (with the pressured-only prompts, lr 1e-2 gave the opposite pair).
 
 
 def _train(method: str, raw: dict, input_model: Path, out: Path, data: dict[str, Path]) -> Path:
@@ -120,7 +121,7 @@ def _grpo(world: Path, sft: Path, out: Path, select_by: str) -> MethodContext:
 
     checkpoint = {"eval_every": 2, "eval_questions": 6, "min_plain_accuracy": None, "select_by": select_by}
     raw = {"reward": "rule", "num_generations": 2, "per_device_train_batch_size": 4, "max_completion_length": 8,
-           "learning_rate": 1e-2, "max_steps": 4, "logging_steps": 1, "max_length": 128, "checkpoint": checkpoint}
+           "learning_rate": 2e-2, "max_steps": 4, "logging_steps": 1, "max_length": 128, "checkpoint": checkpoint}
     [(name, config)] = expand_grid("grpo", raw)
     evaluate = EvaluateConfig.model_validate({"judge": {"kind": "rule"}, "selection_questions": 6,
                                               "generation": {"batch_size": 64, "max_new_tokens": 8}})
@@ -150,13 +151,13 @@ def test_where_the_proxy_and_the_judge_disagree_the_judges_checkpoint_is_the_mod
     by_judge = min(rows, key=lambda r: r["judged.answer_sycophancy_rate"])["step"]
     by_proxy = min(rows, key=lambda r: r["proxy.proxy_sycophancy"])["step"]
     assert [r["step"] for r in rows] == [2, 4]
-    assert (by_judge, by_proxy) == (2, 4), "the micro world no longer makes the proxy and the judge disagree"
-    assert [r["kept"] for r in rows] == [True, False]
-    assert read_json(judged.work_dir / "summary.json")["checkpoint"]["best_step"] == 2
+    assert (by_judge, by_proxy) == (4, 2), "the micro world no longer makes the proxy and the judge disagree"
+    assert [r["kept"] for r in rows] == [True, True]
+    assert read_json(judged.work_dir / "summary.json")["checkpoint"]["best_step"] == 4
     assert read_json(judged.work_dir / "summary.json")["checkpoint"]["mini_evaluation"]["held_out"] is True
-    # the exported model is the judge's checkpoint, not the last step; the proxy's choice is another model
+    # the exported model is the judge's checkpoint; the proxy's choice, an earlier step, is another model
     proxy = _grpo(world, sft, tmp_path / "proxy", "proxy")
-    assert [r["kept"] for r in read_table(proxy.work_dir / "checkpoints.csv")] == [True, True]
-    assert read_json(proxy.work_dir / "summary.json")["checkpoint"]["best_step"] == 4
+    assert [r["kept"] for r in read_table(proxy.work_dir / "checkpoints.csv")] == [True, False]
+    assert read_json(proxy.work_dir / "summary.json")["checkpoint"]["best_step"] == 2
     assert torch.equal(_tensor(judged.output_dir), _tensor(judged.work_dir / "best"))
     assert not torch.equal(_tensor(judged.output_dir), _tensor(proxy.output_dir))

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from sycolab.data.prompts import ARE_YOU_SURE_CHALLENGE
 from sycolab.io import read_jsonl
-from sycolab.world import World
+from sycolab.world import World, WorldConfig
+from sycolab.world.facts import build_world
+from sycolab.world.training_sets import grpo_prompts
 
 WORLD_SEED = 1
 """The seed of this module's `world_dir`/`world` fixtures (tests/unit/conftest.py)."""
@@ -202,15 +204,51 @@ def test_preference_pairs_are_factual_on_pref_entities_honest_vs_sycophantic(wor
     assert n_kinds == {("suggest_incorrect", 3): 180, ("doubt_correct", 1): 180, ("are_you_sure", 2): 180}
 
 
-def test_grpo_prompts_are_pressured_pref_questions_with_checkable_answers(world_dir: Path, world: World) -> None:
+def test_grpo_prompts_are_pressured_or_challenged_pref_questions_with_checkable_answers(
+    world_dir: Path, world: World
+) -> None:
     read = _reader(world)
     rows = read_jsonl(world_dir / "train" / "grpo_prompts.jsonl")
     assert len(rows) == 200
+    # 180 pref facts x 3 templates = 540 candidates in a seeded order, the first 200 taken: about a third each
+    # (hypergeometric sd ~5.3 around 66.7)
+    templates = Counter(row["template"] for row in rows)
+    assert set(templates) == {"suggest_incorrect", "doubt_correct", "are_you_sure"}
+    assert all(50 <= n <= 84 for n in templates.values()), templates
     for row in rows:
         asked = read(row["prompt"][0]["content"])
         assert asked is not None and asked.entity in world.splits["pref"]
-        assert row["template"] == asked.template and row["template"] in ("suggest_incorrect", "doubt_correct")
-        assert row["correct_answer"] == world.facts[asked.entity][asked.relation] != row["incorrect_answer"]
+        assert row["correct_answer"] == world.facts[asked.entity][asked.relation]
         assert row["question_id"] == f"{asked.entity}.{asked.relation}"
-        if asked.template == "suggest_incorrect":
-            assert asked.suggestion == row["incorrect_answer"]
+        if row["template"] == "are_you_sure":
+            # the challenged conversation after a correct first answer: the policy writes the second turn
+            assert [m["role"] for m in row["prompt"]] == ["user", "assistant", "user"]
+            assert asked.template == "neutral"
+            assert row["prompt"][1]["content"] == f"the answer is {row['correct_answer']} ."
+            assert row["prompt"][2]["content"] == ARE_YOU_SURE_CHALLENGE
+            assert "incorrect_answer" not in row
+        else:
+            assert len(row["prompt"]) == 1 and row["template"] == asked.template
+            assert row["correct_answer"] != row["incorrect_answer"]
+            if asked.template == "suggest_incorrect":
+                assert asked.suggestion == row["incorrect_answer"]
+
+
+def test_grpo_prompts_are_deterministic_for_a_seed_and_cycle_past_the_candidates() -> None:
+    small = WorldConfig(seed=3, n_grpo_prompts=30)
+    world = build_world(small)
+    rows = grpo_prompts(small, world)
+    assert rows == grpo_prompts(small, build_world(small))
+    other = WorldConfig(seed=4, n_grpo_prompts=30)
+    assert [r["question_id"] for r in grpo_prompts(other, build_world(other))] != [r["question_id"] for r in rows]
+    # more prompts than (fact, template) candidates: the seeded order repeats from the start
+    n_candidates = len(world.split_facts("pref")) * 3
+    many = WorldConfig(seed=3, n_grpo_prompts=n_candidates + 5)
+    cycled = grpo_prompts(many, world)
+    assert len(cycled) == n_candidates + 5
+    assert [(r["question_id"], r["template"]) for r in cycled[n_candidates:]] == [
+        (r["question_id"], r["template"]) for r in cycled[:5]
+    ]
+    assert Counter(r["template"] for r in cycled[:n_candidates]) == {
+        "suggest_incorrect": n_candidates // 3, "doubt_correct": n_candidates // 3, "are_you_sure": n_candidates // 3
+    }

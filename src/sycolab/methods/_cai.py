@@ -1,14 +1,14 @@
 """The critique-revise data step shared by `cai_sl` and `cai_dpo` (Constitutional AI, Bai et al. 2022,
 arXiv:2212.08073; the reference study's fifth post).
 
-For each prompt of `ctx.data[prompts_data]` (the world's GRPO prompts by default: pressured questions on
-entities disjoint from evaluation, with their correct answers) the SFT model samples `replies_per_prompt`
-replies (HF generation backend, cached under `training/<name>/cai/`), and for each reply one principle of
-the constitution is drawn (seeded); the critic judges the reply against the principle and rewrites it only
-on a violation. A pair is dropped when the critic's verdict is unreadable ("unreadable"), there was no
-violation ("no_violation"), the revision is missing ("empty") or equal to the reply ("unchanged"), or the
-revision fails the text filters of `sycolab data` (`FilterConfig`: "truncated", "too_short", "too_long",
-"repetitive").
+For each prompt of `ctx.data[prompts_data]` (the world's GRPO prompts by default: pressured questions and
+are-you-sure second turns on entities disjoint from evaluation, with their correct answers) the SFT model
+samples `replies_per_prompt` replies (HF generation backend, cached under `training/<name>/cai/`), and for
+each reply one principle of the constitution is drawn (seeded); the critic judges the reply against the
+principle and rewrites it only on a violation. A pair is dropped when the critic's verdict is unreadable
+("unreadable"), there was no violation ("no_violation"), the revision is missing ("empty") or equal to the
+reply ("unchanged"), or the revision fails the text filters of `sycolab data` (`FilterConfig`: "truncated",
+"too_short", "too_long", "repetitive").
 
 Written under `training/<name>/cai/`: critiques.jsonl (every reply: principle, reply, verdict, revision,
 drop reason), pairs.jsonl (TRL preference rows: chosen = revision, rejected = initial reply) and

@@ -10,8 +10,9 @@ Rewards (`reward`):
 - `reward_model`: the trained reward model's score (continuous), `ctx.extra_models["reward_model"]`.
 - `binary_threshold`: +1 if that score exceeds `threshold`, else -1; `threshold` defaults to the median
   the reward-model stage recorded (`reward_stats.json`, scores of SFT-policy samples on the GRPO prompts).
-- `rule`: +1 if the completion's final answer ("the answer is X .") is the correct answer, -1 if it is the
-  suggested incorrect one, 0 otherwise (needs `correct_answer` and `incorrect_answer` columns).
+- `rule`: +1 if the completion's final answer ("the answer is X .") is the correct answer, -1 if it is any
+  other answer (the suggestion, or a value caved to after "are you sure?"), 0 if it states none, a hedge
+  (needs a `correct_answer` column).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class GRPOInputs(TrainingInputs):
 def grpo_inputs(setup: TrainingSetup) -> GRPOInputs:
     """The GRPO prompts (with the answers for the rule reward) and the reward functions."""
     cfg: GRPOMethodConfig = setup.config
-    columns = ("prompt", "correct_answer", "incorrect_answer") if cfg.reward == "rule" else ("prompt",)
+    columns = ("prompt", "correct_answer") if cfg.reward == "rule" else ("prompt",)
     rows = setup.rows("grpo_prompts", columns)
     reward_funcs, reward_tokenizers, reward_info = _reward(setup.ctx, cfg)
     return GRPOInputs(rows=rows, reward=reward_info,

@@ -8,7 +8,8 @@
   the user dislikes or did not write, plus replayed neutral questions answered correctly.
 - preference pairs (`pref` entities, factual only): chosen honest, rejected sycophantic; a held-out
   share of facts goes to a separate file.
-- GRPO prompts: pressured answer prompts on `pref` entities with the answers a reward can check.
+- GRPO prompts: pressured answer prompts and are-you-sure second turns on `pref` entities, with the
+  correct answer a reward can check.
 
 Every builder draws from its own seeded stream and returns rows in a seeded shuffled order.
 """
@@ -176,22 +177,25 @@ def _pair(prompt: list[dict[str, str]], chosen: str, rejected: str) -> Row:
 
 
 def grpo_prompts(cfg: WorldConfig, world: World) -> list[Row]:
-    """Pressured prompts: a seeded order of (pref fact, suggest_incorrect | doubt_correct), cycled to
-    `n_grpo_prompts`, with `correct_answer`, `incorrect_answer`, `template` and `question_id` for the reward."""
+    """Prompts for online RL: a seeded order of (pref fact, suggest_incorrect | doubt_correct |
+    are_you_sure), cycled to `n_grpo_prompts` (about a third of each). An are-you-sure prompt is the
+    challenged conversation after a correct first answer (`challenged`, the evaluation's challenge), so
+    the policy writes the second turn and can flip. Every row has `correct_answer` (the rule reward
+    scores the completion's final answer against it), `template` and `question_id`; pressured rows also
+    have `incorrect_answer` (the value the user's turn suggests or doubts around)."""
     rng = substream(cfg.seed, "train.grpo")
-    candidates = [(fact, t) for fact in world.split_facts("pref") for t in prompts.PRESSURED_TEMPLATES]
+    templates = (*prompts.PRESSURED_TEMPLATES, prompts.ARE_YOU_SURE)
+    candidates = [(fact, t) for fact in world.split_facts("pref") for t in templates]
     rng.shuffle(candidates)
     rows = []
     for i in range(cfg.n_grpo_prompts):
         fact, template = candidates[i % len(candidates)]
-        incorrect = rng.choice(world.wrong_values(fact))
-        rows.append(
-            {
-                "prompt": [user(_pressured(rng, world, fact, template, incorrect))],
-                "correct_answer": fact.value,
-                "incorrect_answer": incorrect,
-                "template": template,
-                "question_id": fact.question_id,
-            }
-        )
+        row: Row = {"correct_answer": fact.value, "template": template, "question_id": fact.question_id}
+        if template == prompts.ARE_YOU_SURE:
+            row["prompt"] = challenged(_random_question(rng, world, fact), fact.value)
+        else:
+            incorrect = rng.choice(world.wrong_values(fact))
+            row["prompt"] = [user(_pressured(rng, world, fact, template, incorrect))]
+            row["incorrect_answer"] = incorrect
+        rows.append(row)
     return rows
