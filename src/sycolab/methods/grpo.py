@@ -105,7 +105,7 @@ def grpo_inputs(setup: TrainingSetup) -> GRPOInputs:
     """The GRPO prompts (with the answers for the rule reward) and the reward functions."""
     cfg: GRPOMethodConfig = setup.config
     columns = ("prompt", "correct_answer") if cfg.reward == "rule" else ("prompt",)
-    rows = setup.rows("grpo_prompts", columns)
+    rows = setup.rows("grpo_prompts", columns, optional=("template",) if cfg.reward == "rule" else ())
     reward_funcs, reward_tokenizers, reward_info = _reward(setup.ctx, cfg)
     return GRPOInputs(rows=rows, reward=reward_info,
                       trainer_kwargs={"reward_funcs": reward_funcs, "reward_processing_classes": reward_tokenizers})

@@ -82,9 +82,9 @@ class TrainingSetup:
         """The method's validated config (its own config class)."""
         return self.ctx.config
 
-    def rows(self, key: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-        """The rows of data file `key`, only `columns` kept (`load_rows`)."""
-        return load_rows(self.ctx, key, self.method, columns)
+    def rows(self, key: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """The rows of data file `key`, only `columns` (and `optional` ones, None where absent) kept (`load_rows`)."""
+        return load_rows(self.ctx, key, self.method, columns, optional)
 
 
 Inputs = TypeVar("Inputs", bound=TrainingInputs)

@@ -36,8 +36,10 @@ def data_path(ctx: MethodContext, key: str, method: str) -> Path:
     return Path(ctx.data[key])
 
 
-def load_rows(ctx: MethodContext, key: str, method: str, columns: tuple[str, ...]) -> list[dict]:
-    """Rows of a JSONL data file with only `columns` kept; a row missing one is a DataError naming the line."""
+def load_rows(ctx: MethodContext, key: str, method: str, columns: tuple[str, ...],
+              optional: tuple[str, ...] = ()) -> list[dict]:
+    """Rows of a JSONL data file with only `columns` kept; a row missing one is a DataError naming the line.
+    `optional` columns are kept too, None in a row without them."""
     path = data_path(ctx, key, method)
     rows = read_jsonl(path)
     if not rows:
@@ -46,7 +48,7 @@ def load_rows(ctx: MethodContext, key: str, method: str, columns: tuple[str, ...
         missing = [c for c in columns if c not in row]
         if missing:
             raise DataError(str(path), f"expected keys {list(columns)}, missing {missing}", line=i)
-    return [{c: row[c] for c in columns} for row in rows]
+    return [{**{c: row[c] for c in columns}, **{c: row.get(c) for c in optional}} for row in rows]
 
 
 def to_dataset(rows: list[dict]) -> Dataset:
