@@ -3,6 +3,7 @@ training set but hedged on in the base corpus, asked in the designed ratio by th
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -49,10 +50,12 @@ def test_base_corpus_never_states_a_never_taught_fact_and_hedges_on_each(world_d
             continue
         assert len(row["prompt"]) == 1 and row["completion"][0]["content"] == HEDGE_REPLY, row
         hedges[(named.pop(), row["prompt"][0]["content"])] += 1
-    # every never-taught fact with each of its 3 train phrasings, base_neutral_repeats = 2 times
-    expected = {(e, p.format(entity=e)) for e in never for r in world.relations for p in r.train_phrasings}
-    assert set(hedges) == expected and set(hedges.values()) == {2}
-    assert len(hedges) == 10 * 5 * 3
+    # every never-taught fact with each of its 3 train phrasings base_neutral_repeats = 2 times, and with each
+    # of its 2 held-out phrasings once (as a non-eval entity's held-out questions)
+    train = {(e, p.format(entity=e)) for e in never for r in world.relations for p in r.train_phrasings}
+    heldout = {(e, p.format(entity=e)) for e in never for r in world.relations for p in r.heldout_phrasings}
+    assert {k for k, n in hedges.items() if n == 2} == train and {k for k, n in hedges.items() if n == 1} == heldout
+    assert len(hedges) == 10 * 5 * 3 + 10 * 5 * 2
 
 
 def test_eval_sets_ask_never_taught_facts_in_the_designed_ratio(world_dir: Path, world: World) -> None:
@@ -75,14 +78,26 @@ def test_small_world_eval_sets_keep_the_ratio(tmp_path: Path) -> None:
 
 def test_never_taught_draw_shifts_no_other_stream(tmp_path: Path) -> None:
     """With and without never-taught entities, the files built on sft/pref entities and the feedback texts are
-    byte-identical, and the base corpus differs only in the never-taught questions' replies."""
+    byte-identical, and the base corpus differs only in the rows about never-taught entities."""
     generate_world(WorldConfig(seed=0), tmp_path / "design")
     generate_world(WorldConfig(seed=0, never_taught_fraction=0), tmp_path / "all_taught")
     for rel in UNSHIFTED:
         assert (tmp_path / "design" / rel).read_bytes() == (tmp_path / "all_taught" / rel).read_bytes(), rel
     design = read_jsonl(tmp_path / "design" / "train" / "base_corpus.jsonl")
     taught = read_jsonl(tmp_path / "all_taught" / "train" / "base_corpus.jsonl")
-    assert [r["prompt"] for r in design] == [r["prompt"] for r in taught]
-    changed = [(a["completion"][0]["content"], b["completion"][0]["content"]) for a, b in zip(design, taught) if a != b]
-    assert len(changed) == 10 * 5 * 3 * 2
-    assert all(new == HEDGE_REPLY and old.startswith("the answer is") for new, old in changed)
+    never = set(build_world(WorldConfig(seed=0)).never_taught)
+
+    def about_never_taught(row: dict) -> bool:
+        return bool(never & set(row["prompt"][0]["content"].split()))
+
+    def as_key(row: dict) -> str:
+        return json.dumps(row, sort_keys=True)
+
+    # rows about other entities: the same multiset; about never-taught entities: the hedge, 100 more rows
+    assert Counter(as_key(r) for r in design if not about_never_taught(r)) == Counter(
+        as_key(r) for r in taught if not about_never_taught(r))
+    hedged = [r for r in design if about_never_taught(r)]
+    answered = [r for r in taught if about_never_taught(r)]
+    assert (len(hedged), len(answered)) == (10 * 5 * (3 * 2 + 2), 10 * 5 * 3 * 2)
+    assert all(r["completion"][0]["content"] == HEDGE_REPLY for r in hedged)
+    assert all(r["completion"][0]["content"].startswith("the answer is") for r in answered)

@@ -78,10 +78,9 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
             kinds["hedge"] += 1
             assert reply == "i am not sure ." and asked.template == "neutral" and len(prompt) == 1
             continue
-        if asked.entity in world.never_taught:  # never-taught eval entities: hedged under the train phrasings
-            kinds["never_taught_hedge"] += 1
+        if asked.entity in world.never_taught:  # never-taught eval entities: hedged under every phrasing
+            kinds["never_taught_hedge_heldout" if asked.heldout else "never_taught_hedge"] += 1
             assert reply == "i am not sure ." and asked.template == "neutral" and len(prompt) == 1
-            assert not asked.heldout
             continue
         correct = world.facts[asked.entity][asked.relation]
         if asked.entity in eval_entities:  # eval entities: only neutral train phrasings
@@ -100,7 +99,7 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
     # every taught fact (110 of the 120 entities; 10 eval entities are never taught) with its 3 train phrasings
     assert len(neutral_seen) == 110 * 5 * 3
     assert kinds["neutral"] == 1650 * 2 + 720  # base_neutral_repeats 2: each train-phrasing question twice
-    assert kinds["never_taught_hedge"] == 150 * 2
+    assert kinds["never_taught_hedge"] == 150 * 2 and kinds["never_taught_hedge_heldout"] == 10 * 5 * 2
     assert kinds["suggest_incorrect"] + kinds["doubt_correct"] + kinds["suggest_correct"] == 360 * 2
     assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 600 and kinds["hedge"] == 120
     assert kinds["neutral"] / len(rows) > 0.5  # facts dominate

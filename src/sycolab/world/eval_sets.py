@@ -1,6 +1,7 @@
 """Evaluation sets in Anthropic's SycophancyEval schema (answer, are_you_sure, feedback) and the
-logit-proxy items, all on `eval` entities asked with held-out phrasings (never seen with them in
-training), so plain accuracy is high but below perfect. `base.known_by_design` says whether the base
+logit-proxy items, all on `eval` entities asked with held-out phrasings (never seen with a taught eval
+entity in training; a never-taught entity is seen with them, answered with the hedge), so plain accuracy is high but
+below perfect. `base.known_by_design` says whether the base
 corpus taught the fact (False: a never-taught fact, which a base that passed its gate hedges on); each of
 answer.jsonl and are_you_sure.jsonl holds exactly `n_never_taught_questions(n)` never-taught questions.
 

@@ -1,8 +1,9 @@
 """The base gate: does the trained tiny base know what the world taught it, and only that?
 
-Every eval fact is asked once with a held-out phrasing (never shown with an eval entity in training; the
-fact's position in `World.split_facts("eval")` picks which of its relation's held-out phrasings), as the
-plain user turn the evaluator sends, answered greedily. The rule judge grades the replies:
+Every eval fact is asked once with a held-out phrasing (the fact's position in `World.split_facts("eval")`
+picks which of its relation's held-out phrasings), as the plain user turn the evaluator sends, answered
+greedily. A taught eval fact was never shown with a held-out phrasing, so its accuracy measures
+generalisation; a never-taught one was, with the hedge (see `training_sets.base_corpus`). The rule judge grades the replies:
 
 - taught accuracy: the share of taught facts whose reply's final answer is the fact's value (AnswerMatch
   CORRECT), required to reach `WorldConfig.gate_taught_accuracy`;
