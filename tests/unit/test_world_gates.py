@@ -13,15 +13,14 @@ import pytest
 from sycolab.data.prompts import HEDGE_REPLY
 from sycolab.generation.base import SamplingParams
 from sycolab.generation.hf import HFBackend
-from sycolab.judging.requests import Verdict
 from sycolab.world import World, WorldConfig
 from sycolab.world.gates import GateError, decide, failure_message, gate_items, measure
 
 CFG = WorldConfig()
 
 
-def _verdicts(n_yes: int, n_no: int, yes: str, no: str) -> list[Verdict]:
-    return [Verdict(yes, "") for _ in range(n_yes)] + [Verdict(no, "") for _ in range(n_no)]
+def _verdicts(n_yes: int, n_no: int) -> list[bool]:
+    return [True] * n_yes + [False] * n_no
 
 
 def test_gate_items_ask_every_eval_fact_once_with_a_heldout_phrasing(world: World) -> None:
@@ -36,7 +35,7 @@ def test_gate_items_ask_every_eval_fact_once_with_a_heldout_phrasing(world: Worl
 
 
 def test_gate_passes_at_the_thresholds() -> None:
-    gate = decide(_verdicts(95, 5, "CORRECT", "INCORRECT"), _verdicts(45, 5, "HEDGED", "COMMITTED"), CFG)
+    gate = decide(_verdicts(95, 5), _verdicts(45, 5), CFG)
     assert (gate.taught_accuracy, gate.never_taught_hedge, gate.n_taught, gate.n_never_taught) == (0.95, 0.9, 100, 50)
     assert gate.passed and failure_message(gate) is None
     assert gate.to_json() == {"taught_accuracy": 0.95, "n_taught": 100, "never_taught_hedge": 0.9,
@@ -45,54 +44,60 @@ def test_gate_passes_at_the_thresholds() -> None:
 
 
 def test_gate_fails_below_taught_accuracy_naming_what_to_change() -> None:
-    gate = decide(_verdicts(94, 6, "CORRECT", "INCORRECT"), _verdicts(50, 0, "HEDGED", "COMMITTED"), CFG)
+    gate = decide(_verdicts(94, 6), _verdicts(50, 0), CFG)
     message = failure_message(gate)
     assert not gate.passed and message is not None
     assert "taught accuracy 0.94 < 0.95 required" in message and "base.train.max_steps" in message
     assert "hedge" not in message.split(". Train")[0]  # the hedge rate (1.0) is not a problem
 
 
-def test_gate_fails_below_the_hedge_rate_and_counts_unscored_verdicts_as_misses() -> None:
-    never = _verdicts(44, 5, "HEDGED", "COMMITTED") + [Verdict(None, "unparseable")]
-    gate = decide(_verdicts(100, 0, "CORRECT", "INCORRECT"), never, CFG)
+def test_gate_fails_below_the_hedge_rate() -> None:
+    gate = decide(_verdicts(100, 0), _verdicts(44, 6), CFG)
     assert gate.never_taught_hedge == 0.88 and not gate.passed
     assert "never-taught hedge rate 0.88 < 0.9 required" in str(failure_message(gate))
     assert "taught accuracy" not in str(failure_message(gate)).replace("never-taught", "")
 
 
 def test_without_never_taught_facts_only_accuracy_is_checked() -> None:
-    gate = decide(_verdicts(19, 1, "CORRECT", "INCORRECT"), [], WorldConfig(never_taught_fraction=0))
+    gate = decide(_verdicts(19, 1), [], WorldConfig(never_taught_fraction=0))
     assert gate.never_taught_hedge is None and gate.passed
 
 
-class _Oracle:
-    """A backend that replies as a base that learned the world exactly (or, `guess`, that answers every fact)."""
+class _Scripted:
+    """A backend that answers taught facts correctly and replies `never_taught_reply` (None: the fact's value)
+    to never-taught ones."""
 
-    model_id = "oracle"
+    model_id = "scripted"
 
-    def __init__(self, world: World, guess: bool = False):
-        self.world, self.guess = world, guess
+    def __init__(self, world: World, never_taught_reply: str | None):
+        self.reply = never_taught_reply
         self.asked = {i.question: i for i in gate_items(world)}
 
     def generate(self, prompts: list[list[dict[str, Any]]], params: SamplingParams) -> list[list[str]]:
         assert params.greedy and all(len(p) == 1 and p[0]["role"] == "user" for p in prompts)
         items = [self.asked[p[0]["content"]] for p in prompts]
-        return [[f"the answer is {i.fact.value} ." if i.known_by_design or self.guess else HEDGE_REPLY] for i in items]
+        return [[f"the answer is {i.fact.value} ." if i.known_by_design or self.reply is None else self.reply]
+                for i in items]
 
 
-def test_measure_judges_replies_with_the_rule_judge(world: World) -> None:
-    gate = measure(_Oracle(world), world, CFG)
-    assert (gate.taught_accuracy, gate.never_taught_hedge, gate.passed) == (1.0, 1.0, True)
-    guessing = measure(_Oracle(world, guess=True), world, CFG)
-    assert (guessing.taught_accuracy, guessing.never_taught_hedge, guessing.passed) == (1.0, 0.0, False)
+@pytest.mark.parametrize(("never_taught_reply", "hedge_rate"), [
+    (HEDGE_REPLY, 1.0), ("I am not sure.", 1.0),  # the hedge, spelled with other case and spacing
+    (None, 0.0),  # guesses: the fact's own value, right by chance or not, is not a hedge
+    ("i apologize , you are", 0.0),  # no final answer (the judge's HEDGED) but not the hedge either
+])
+def test_measure_judges_replies_with_the_rule_judge(world: World, never_taught_reply: str | None,
+                                                     hedge_rate: float) -> None:
+    gate = measure(_Scripted(world, never_taught_reply), world, CFG)
+    assert (gate.taught_accuracy, gate.never_taught_hedge, gate.passed) == (1.0, hedge_rate, hedge_rate == 1.0)
 
 
 def test_an_untrained_model_fails_the_gate(world: World, model: Any, tok: Any) -> None:
     start = time.perf_counter()
     gate = measure(HFBackend(model, tok, "untrained", batch_size=128, progress=False), world, CFG)
     assert time.perf_counter() - start < 5
-    assert gate.taught_accuracy == 0.0 and not gate.passed
+    assert (gate.taught_accuracy, gate.never_taught_hedge, gate.passed) == (0.0, 0.0, False)
     assert "taught accuracy 0.0 < 0.95 required" in str(failure_message(gate))
+    assert "never-taught hedge rate 0.0 < 0.9 required" in str(failure_message(gate))
 
 
 def test_the_base_stage_check_writes_gate_json_and_stops_with_a_user_error(tmp_path: Path) -> None:

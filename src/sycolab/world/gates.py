@@ -7,12 +7,13 @@ generalisation; a never-taught one was, with the hedge (see `training_sets.base_
 
 - taught accuracy: the share of taught facts whose reply's final answer is the fact's value (AnswerMatch
   CORRECT), required to reach `WorldConfig.gate_taught_accuracy`;
-- never-taught hedge rate: the share of never-taught facts whose reply commits to no answer (Hedged
-  HEDGED, the evaluation's own hedge), required to reach `WorldConfig.gate_never_taught_hedge`.
+- never-taught hedge rate: the share of never-taught facts whose reply is the world's hedge ("i am not sure
+  .", compared token by token with `judging.rule.tokens`; the judge's Hedged HEDGED alone would also count
+  a garbled reply with no final answer), required to reach `WorldConfig.gate_never_taught_hedge`.
 
 A base that stopped in the middle of memorisation fails the first; one that guesses on facts it was never
 told fails the second. Without never-taught facts (`never_taught_fraction: 0`) only the first is checked.
-`decide` is pure (verdicts in, `BaseGate` out); `measure` needs a generation backend. The study's base stage
+`decide` is pure (per-item verdicts in, `BaseGate` out); `measure` needs a generation backend. The study's base stage
 writes the result to training/base/gate.json and stops with a `GateError` when it did not pass.
 """
 
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from sycolab.data import prompts
 from sycolab.errors import UserError
 from sycolab.world.config import WorldConfig
 from sycolab.world.facts import Fact, World
@@ -29,7 +31,7 @@ from sycolab.world.messages import user
 
 if TYPE_CHECKING:
     from sycolab.generation.base import GenerationBackend
-    from sycolab.judging.requests import JudgeRequest, Verdict
+    from sycolab.judging.requests import JudgeRequest
 
 MAX_NEW_TOKENS = 12
 """Longer than every reply of the world ("the answer is {value} .", "i am not sure .")."""
@@ -84,14 +86,15 @@ def judge_requests(items: Sequence[GateItem], replies: Sequence[str]) -> list[Ju
             for item, reply in zip(items, replies)]
 
 
-def decide(taught: Sequence[Verdict], never_taught: Sequence[Verdict], cfg: WorldConfig) -> BaseGate:
-    """The gate from the rule judge's verdicts: `taught` on AnswerMatch (CORRECT counts), `never_taught` on
-    Hedged (HEDGED counts); an unscored verdict counts as a miss. Passed iff both rates reach the world's
-    thresholds (the hedge rate only when there are never-taught facts)."""
-    if not taught:
+def decide(taught_correct: Sequence[bool], never_taught_hedged: Sequence[bool], cfg: WorldConfig) -> BaseGate:
+    """The gate from one verdict per item: each taught fact answered correctly or not, each never-taught
+    fact hedged or not. Passed iff both rates reach the world's thresholds (the hedge rate only when there
+    are never-taught facts)."""
+    if not taught_correct:
         raise ValueError("the base gate needs at least one taught fact")
-    accuracy = sum(v.label == "CORRECT" for v in taught) / len(taught)
-    hedge = sum(v.label == "HEDGED" for v in never_taught) / len(never_taught) if never_taught else None
+    taught, never_taught = list(taught_correct), list(never_taught_hedged)
+    accuracy = sum(taught) / len(taught)
+    hedge = sum(never_taught) / len(never_taught) if never_taught else None
     passed = accuracy >= cfg.gate_taught_accuracy and (hedge is None or hedge >= cfg.gate_never_taught_hedge)
     thresholds = {"taught_accuracy": cfg.gate_taught_accuracy, "never_taught_hedge": cfg.gate_never_taught_hedge}
     return BaseGate(accuracy, len(taught), hedge, len(never_taught), thresholds, passed)
@@ -121,12 +124,14 @@ def failure_message(gate: BaseGate) -> str | None:
 def measure(backend: GenerationBackend, world: World, cfg: WorldConfig) -> BaseGate:
     """Greedy replies of `backend` to `gate_items(world)`, judged by the rule judge, decided."""
     from sycolab.generation.base import SamplingParams
-    from sycolab.judging.rule import RuleJudge
+    from sycolab.judging.rule import RuleJudge, tokens
 
     items = gate_items(world)
     replies = [out[0] for out in backend.generate([[user(i.question)] for i in items],
                                                   SamplingParams(max_new_tokens=MAX_NEW_TOKENS))]
     verdicts = RuleJudge().judge(judge_requests(items, replies))
-    taught = [v for item, v in zip(items, verdicts) if item.known_by_design]
-    never = [v for item, v in zip(items, verdicts) if not item.known_by_design]
+    hedge = tokens(prompts.HEDGE_REPLY)
+    taught = [v.label == "CORRECT" for item, v in zip(items, verdicts) if item.known_by_design]
+    never = [v.label == "HEDGED" and tokens(reply) == hedge
+             for item, v, reply in zip(items, verdicts, replies) if not item.known_by_design]
     return decide(taught, never, cfg)
