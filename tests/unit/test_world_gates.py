@@ -117,7 +117,7 @@ def test_the_base_stage_check_writes_gate_json_and_stops_with_a_user_error(tmp_p
     # micro world: 24 entities, round(9.6) = 10 eval x 5 relations; round(10 * 0.2) = 2 never taught
     assert (record["n_taught"], record["n_never_taught"], record["passed"]) == (40, 10, False)
 
-    off = micro_study(tmp_path / "off", world={**study.cfg.world.model_dump(), "base_gate": False})
-    save_untrained_base(off)
+    # the same run dir with the gate off: no check, and the failed run's gate.json is gone
+    off = micro_study(tmp_path, world={**study.cfg.world.model_dump(), "base_gate": False})
     assert check_base_gate(off.train_context()) == {}
     assert not (off.store.training_dir("base") / "gate.json").exists()

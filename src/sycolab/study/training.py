@@ -65,13 +65,14 @@ def check_base_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any]:
 
     store = ctx.store
     cfg = WorldConfig.model_validate(read_json(store.world_dir / "world.json")["config"])
+    record = store.training_dir("base") / "gate.json"
     if not cfg.base_gate:
+        record.unlink(missing_ok=True)  # a gate.json of an earlier run would describe another base
         return {}
     model, tokenizer = load_model_and_tokenizer(store.model_dir("base"), ctx.loading.dtype,
                                                 ctx.loading.trust_remote_code, ctx.loading.device)
     backend = HFBackend(model, tokenizer, "base", batch_size=batch_size, progress=False)
     gate = gates.measure(backend, load_world(store.world_dir), cfg)
-    record = store.training_dir("base") / "gate.json"
     atomic_write_json(record, gate.to_json())
     message = gates.failure_message(gate)
     if message is not None:
