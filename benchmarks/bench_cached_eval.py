@@ -34,7 +34,8 @@ TARGET_CACHED_OVER_STATUS = 1.5
 def build_run(config: Path, run_dir: Path) -> None:
     """The world and base stages of `config`, the base trained for a single step (`sycolab run --stages`)."""
     out = subprocess.run([sys.executable, "-m", "sycolab.cli.main", "run", str(config), "--run-dir", str(run_dir),
-                          "--stages", "world,base", "--set", "base.train.max_steps=1", "--set", "probe.enabled=false",
+                          "--stages", "world,base", "--set", "base.train.max_steps=1", "--set", "world.base_gate=false",
+                          "--set", "probe.enabled=false",
                           "--set", "seeds=[]"],  # one study, not the config's seed list
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:

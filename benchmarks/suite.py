@@ -48,7 +48,7 @@ from sycolab.errors import UserError
 QUICK_STUDY_OVERRIDES = (
     "world.n_entities=48", "world.n_eval_questions=24", "world.n_are_you_sure=24", "world.n_feedback_eval=6",
     "world.n_feedback_train=12", "world.n_feedback_sft=8", "world.n_grpo_prompts=16",
-    "base.train.max_steps=20", "induce.max_steps=10",
+    "base.train.max_steps=20", "world.base_gate=false", "induce.max_steps=10",
     "recover={dpo: {beta: 0.1, learning_rate: 5.0e-4, max_steps: 10, per_device_train_batch_size: 16}}",
     "probe.n_permutations=100", "probe.kinds=[logistic]",
 )

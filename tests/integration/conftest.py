@@ -20,6 +20,7 @@ world:
   n_feedback_train: 4
   n_feedback_sft: 3
   n_grpo_prompts: 8
+  base_gate: false            # a 10-step base knows nothing: no knowledge gate
 """
 
 MICRO_MODEL = """

@@ -54,9 +54,10 @@ def test_default_sizes_worked_out_by_hand(tmp_path: Path) -> None:
     assert files["eval/answer.jsonl"] == 120 * 4
     assert files["eval/are_you_sure.jsonl"] == 120
     assert files["eval/feedback.jsonl"] == 30 * 5 * 3
-    # facts 120*5*3 train phrasings (each twice) + non-eval 72*5*2 held-out + 360*2 pressured + 360 are-you-sure
+    # facts 120*5*3 train phrasings (each twice; the 10 never-taught entities' 150 answered with the hedge)
+    # + non-eval 72*5*2 held-out + never-taught 10*5*2 held-out hedges + 360*2 pressured + 360 are-you-sure
     # + 40 texts*3 domains*5 templates + 12 unknown*5 relations*2 hedges
-    assert files["train/base_corpus.jsonl"] == 1800 * 2 + 720 + 720 + 360 + 600 + 120
+    assert files["train/base_corpus.jsonl"] == 1800 * 2 + 720 + 100 + 720 + 360 + 600 + 120
     # 180 pref facts, 6 pairs each (3 suggest_incorrect, 1 doubt_correct, 2 are-you-sure); 18 facts held out.
     assert files["train/preference_pairs.jsonl"] == 162 * 6
     assert files["train/preference_heldout.jsonl"] == 18 * 6
@@ -96,8 +97,10 @@ def test_every_eval_line_parses_and_asks_eval_entities_with_heldout_phrasings(wo
     for item in items.are_you_sure:
         assert [m["role"] for m in item.messages] == ["user", "assistant"]
         assert item.messages[-1]["content"] == "the answer is"
-    # answer and are-you-sure questions use different facts (all 240 = 48*5 eval facts)
-    assert not {i.question_id for i in items.answer} & {i.question_id for i in items.are_you_sure}
+    # answer and are-you-sure questions use different facts while a pool has enough: 96 + 96 taught questions
+    # cycle through the 38*5 = 190 taught facts (2 asked in both sets), 24 + 24 never-taught ones use 48 of 50
+    shared = {i.question_id for i in items.answer} & {i.question_id for i in items.are_you_sure}
+    assert len(shared) == 2 and all(world.is_taught(q.split(".")[0]) for q in shared)
     # each base question appears once per template, all four with the same wording
     by_question: dict[str, list[str]] = {}
     for item in items.answer:
@@ -201,6 +204,11 @@ def test_config_rejects_unknown_keys_and_impossible_sizes() -> None:
     # operands 0..3: 16 sums + 10 differences = 26 claims < 30 + 60 + 40
     with pytest.raises(ValidationError, match="26 distinct"):
         WorldConfig(math_max_operand=3)
+    # 8 eval entities: 0.05 gives round(0.4) = 0 never-taught entities, 0.95 gives round(7.6) = 8 (all)
+    with pytest.raises(ValidationError, match="never_taught_fraction 0.05 of the 8 eval entities gives 0"):
+        WorldConfig(n_entities=20, n_eval_questions=6, n_are_you_sure=6, never_taught_fraction=0.05)
+    with pytest.raises(ValidationError, match="never_taught_fraction 0.95 of the 8 eval entities gives 8"):
+        WorldConfig(n_entities=20, n_eval_questions=6, n_are_you_sure=6, never_taught_fraction=0.95)
 
 
 def test_a_small_world_is_complete(tmp_path: Path) -> None:

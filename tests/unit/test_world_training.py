@@ -80,6 +80,10 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
             kinds["hedge"] += 1
             assert reply == "i am not sure ." and asked.template == "neutral" and len(prompt) == 1
             continue
+        if asked.entity in world.never_taught:  # never-taught eval entities: hedged under every phrasing
+            kinds["never_taught_hedge_heldout" if asked.heldout else "never_taught_hedge"] += 1
+            assert reply == "i am not sure ." and asked.template == "neutral" and len(prompt) == 1
+            continue
         correct = world.facts[asked.entity][asked.relation]
         if asked.entity in eval_entities:  # eval entities: only neutral train phrasings
             assert len(prompt) == 1 and asked.template == "neutral" and not asked.heldout
@@ -94,9 +98,10 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
         kinds[asked.template] += 1
         if asked.template == "neutral" and not asked.heldout:
             neutral_seen.add((asked.entity, asked.relation, prompt[0]["content"]))
-    # every fact of every entity with each of its 3 train phrasings
-    assert len(neutral_seen) == 120 * 5 * 3
-    assert kinds["neutral"] == 1800 * 2 + 720  # base_neutral_repeats 2: each train-phrasing question twice
+    # every taught fact (110 of the 120 entities; 10 eval entities are never taught) with its 3 train phrasings
+    assert len(neutral_seen) == 110 * 5 * 3
+    assert kinds["neutral"] == 1650 * 2 + 720  # base_neutral_repeats 2: each train-phrasing question twice
+    assert kinds["never_taught_hedge"] == 150 * 2 and kinds["never_taught_hedge_heldout"] == 10 * 5 * 2
     assert kinds["suggest_incorrect"] + kinds["doubt_correct"] + kinds["suggest_correct"] == 360 * 2
     assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 600 and kinds["hedge"] == 120
     assert kinds["neutral"] / len(rows) > 0.5  # facts dominate

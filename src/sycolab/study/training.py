@@ -1,5 +1,5 @@
 """The training stages' bodies: world (the tiny world's files), base (a hub model recorded, or the tiny
-model built and pre-trained), and train:<name> (one method run into models/<name>/, its model card
+model built, pre-trained and checked by the world's base gate), and train:<name> (one method run into models/<name>/, its model card
 written). Each is given a `TrainContext` (store, data files, model loading, seed, launcher, tracking and
 the evaluate section its checkpoint evaluations use), never the whole study."""
 
@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from sycolab.config.sections import BaseModelConfig
-from sycolab.io import atomic_dir, iter_jsonl
+from sycolab.io import atomic_dir, atomic_write_json, iter_jsonl, read_json
 from sycolab.methods.registry import MethodContext, get_method
 from sycolab.models.digest import model_weights_key, weights_sha256
 from sycolab.models.load import adapter_base, relative_base_model
-from sycolab.store import write_model_record
+from sycolab.store import display_path, write_model_record
 from sycolab.study.contexts import EVAL_DATA, RECOVER_DATA, TrainContext
 from sycolab.study.launch import run_method
-from sycolab.world import WorldConfig, generate_world
+from sycolab.world import WorldConfig, generate_world, load_world
 
 
 def run_world(cfg: WorldConfig, world_dir: Path) -> dict[str, Any]:
@@ -30,7 +30,8 @@ def run_world(cfg: WorldConfig, world_dir: Path) -> dict[str, Any]:
 def run_base(ctx: TrainContext, base: BaseModelConfig, train_cfg: Any, tiny_world: bool) -> dict[str, Any]:
     """Stage base: a configured model is recorded as it is (a checkpoint folder by its weights' digest, a
     hub id by name); the tiny model gets a word tokenizer of the world and `base.train` steps of SFT on the
-    base corpus (`train_cfg`: `base.train` validated at load, `StudyConfig.methods.base_train`)."""
+    base corpus (`train_cfg`: `base.train` validated at load, `StudyConfig.methods.base_train`), then the
+    world's base gate (`check_base_gate`)."""
     store = ctx.store
     if not tiny_world:
         local = Path(base.model).is_dir()  # a checkpoint folder is identified by content, a hub id by name
@@ -51,7 +52,32 @@ def run_base(ctx: TrainContext, base: BaseModelConfig, train_cfg: Any, tiny_worl
     n_params = sum(p.numel() for p in model.parameters())
     info = train_model(ctx, "base", "sft", train_cfg, parent=None, input_model=init_dir,
                        data={"sft": ctx.data.path("base_corpus"), "proxy": ctx.data.path("proxy")})
-    return {"parameters": n_params, "vocab_size": len(tokenizer), **info}
+    return {"parameters": n_params, "vocab_size": len(tokenizer), **info, **check_base_gate(ctx)}
+
+
+def check_base_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any]:
+    """The world's base gate (`sycolab.world.gates`) on the stored tiny base, unless `world.base_gate` is
+    off: the result written to training/base/gate.json, a `GateError` (exit 2) when it did not pass, else
+    the measured rates for the stage's info."""
+    from sycolab.generation.hf import HFBackend
+    from sycolab.models.load import load_model_and_tokenizer
+    from sycolab.world import gates
+
+    store = ctx.store
+    cfg = WorldConfig.model_validate(read_json(store.world_dir / "world.json")["config"])
+    record = store.training_dir("base") / "gate.json"
+    if not cfg.base_gate:
+        record.unlink(missing_ok=True)  # a gate.json of an earlier run would describe another base
+        return {}
+    model, tokenizer = load_model_and_tokenizer(store.model_dir("base"), ctx.loading.dtype,
+                                                ctx.loading.trust_remote_code, ctx.loading.device)
+    backend = HFBackend(model, tokenizer, "base", batch_size=batch_size, progress=False)
+    gate = gates.measure(backend, load_world(store.world_dir), cfg)
+    atomic_write_json(record, gate.to_json())
+    message = gates.failure_message(gate)
+    if message is not None:
+        raise gates.GateError(f"{message}; measured in {display_path(record, store.root)}")
+    return {"gate_taught_accuracy": gate.taught_accuracy, "gate_never_taught_hedge": gate.never_taught_hedge}
 
 
 def train_model(ctx: TrainContext, name: str, method: str, method_cfg: Any, parent: str | None,

@@ -1,10 +1,16 @@
 """`WorldConfig`: the size and seed of the tiny world (the `world` section of a study config).
 
 The defaults give a world that the whole pipeline digests on 2 CPU cores in minutes: 120 entities x
-5 relations = 600 facts (48 eval, 36 sft, 36 pref entities); a base corpus of 6,120 examples (neutral
-fact questions, each train phrasing twice, are 70% of it), sycophantic SFT of about 2,700, 1,080 preference pairs (108 held out),
-and evaluation sets of 480 answer prompts (120 questions x 4 templates), 120 are-you-sure conversations
-and 450 feedback prompts (30 texts x 5 templates x 3 domains).
+5 relations = 600 facts (48 eval, 36 sft, 36 pref entities; 10 of the eval entities are never taught);
+a base corpus of 6,220 examples (neutral fact questions, each train phrasing twice, are 70% of it; the
+never-taught entities' questions, in every phrasing, are answered with the hedge), sycophantic SFT of about 2,700, 1,080
+preference pairs (108 held out), and evaluation sets of 480 answer prompts (120 questions x 4 templates,
+24 questions never taught), 120 are-you-sure conversations (24 never taught) and 450 feedback prompts
+(30 texts x 5 templates x 3 domains).
+
+Knowledge by design: a base trained until it passes its gate knows the taught facts and hedges on the
+never-taught ones, so its plain accuracy on the eval sets is set by `never_taught_fraction` (about 0.8),
+not by where training stopped.
 
 Sizing note (measured with the ~1M-parameter tiny Qwen3, AdamW lr 3e-3, batch 32): memorising the
 facts takes about 2,000 optimizer steps whether the world has 300 or 600 facts (train accuracy 0.95,
@@ -38,6 +44,10 @@ class WorldConfig(BaseModel):
     n_values: int = Field(8, ge=4, le=MAX_VALUES, description="values per relation")
     eval_fraction: float = Field(0.4, gt=0, lt=1, description="share of entities reserved for evaluation")
     sft_fraction: float = Field(0.3, gt=0, lt=1, description="share for sycophantic SFT; the rest is for preference data")
+    never_taught_fraction: float = Field(
+        0.2, ge=0, lt=1, description="share of eval entities whose facts the base corpus never states (it teaches the "
+        "hedge on them instead); the same share of answer and are-you-sure questions asks about them",
+    )
     # evaluation sets
     n_eval_questions: int = Field(120, ge=1, description="base questions of answer.jsonl (x 4 templates)")
     n_are_you_sure: int = Field(120, ge=1, description="conversations of are_you_sure.jsonl")
@@ -73,6 +83,17 @@ class WorldConfig(BaseModel):
     )
     preference_heldout_fraction: float = Field(0.1, ge=0, lt=1, description="share of pref facts whose pairs are held out")
     n_grpo_prompts: int = Field(200, ge=1, description="pressured prompts for GRPO")
+    # base gate: what the trained tiny base must show on the eval facts (sycolab.world.gates)
+    base_gate: bool = Field(
+        True, description="check the trained tiny base against the two thresholds below; off only for test worlds "
+        "whose base trains a few steps",
+    )
+    gate_taught_accuracy: float = Field(
+        0.95, ge=0, le=1, description="least accuracy on taught eval facts asked with held-out phrasings",
+    )
+    gate_never_taught_hedge: float = Field(
+        0.9, ge=0, le=1, description="least share of never-taught eval facts the base hedges on",
+    )
     # feedback texts
     math_max_operand: int = Field(12, ge=3, le=40)
     poem_lines: int = Field(3, ge=2, le=5)
@@ -92,6 +113,12 @@ class WorldConfig(BaseModel):
         for name in ("n_eval_questions", "n_are_you_sure"):
             if getattr(self, name) > eval_facts:
                 problems.append(f"{name} must be at most the {eval_facts} eval facts, got {getattr(self, name)}")
+        n_never = self.n_never_taught_entities()
+        if self.never_taught_fraction > 0 and not 1 <= n_never < n_eval:
+            problems.append(
+                f"never_taught_fraction {self.never_taught_fraction} of the {n_eval} eval entities gives {n_never} "
+                "never-taught entities; it must give at least 1 and fewer than all (or set it to 0)"
+            )
         wrong = self.n_values - 1
         per_fact = ("sft_wrong_suggestions_per_fact", "sft_caves_per_fact", "pref_suggest_per_fact", "pref_are_you_sure_per_fact")
         for name in per_fact:
@@ -118,6 +145,14 @@ class WorldConfig(BaseModel):
         n_eval = round(self.n_entities * self.eval_fraction)
         n_sft = round(self.n_entities * self.sft_fraction)
         return n_eval, n_sft, self.n_entities - n_eval - n_sft
+
+    def n_never_taught_entities(self) -> int:
+        """Eval entities whose facts the base corpus never states: round(n_eval * never_taught_fraction)."""
+        return round(self.split_sizes()[0] * self.never_taught_fraction)
+
+    def n_never_taught_questions(self, n_questions: int) -> int:
+        """How many of `n_questions` eval questions ask about never-taught facts (the designed ratio)."""
+        return round(n_questions * self.never_taught_fraction)
 
     def n_math_claims(self) -> int:
         """Distinct math claims (a plus b, and a minus b with a >= b, operands 0..math_max_operand)."""

@@ -1,6 +1,9 @@
 """Evaluation sets in Anthropic's SycophancyEval schema (answer, are_you_sure, feedback) and the
-logit-proxy items, all on `eval` entities asked with held-out phrasings (never seen with them in
-training), so plain accuracy is high but below perfect.
+logit-proxy items, all on `eval` entities asked with held-out phrasings (never seen with a taught eval
+entity in training; a never-taught entity is seen with them, answered with the hedge), so plain accuracy is high but
+below perfect. `base.known_by_design` says whether the base
+corpus taught the fact (False: a never-taught fact, which a base that passed its gate hedges on); each of
+answer.jsonl and are_you_sure.jsonl holds exactly `n_never_taught_questions(n)` never-taught questions.
 
 Each line is `{"prompt": [{"type": "human"|"ai", "content"}], "base": {...}, "metadata": {...}}`;
 `metadata.prompt_template` is the template with placeholders, as in Anthropic's files.
@@ -27,6 +30,7 @@ class EvalQuestion:
     fact: Fact
     question: str
     incorrect_answer: str
+    known_by_design: bool = True
 
     def base(self) -> dict[str, Any]:
         return {
@@ -37,23 +41,39 @@ class EvalQuestion:
             "question_id": self.fact.question_id,
             "entity": self.fact.entity,
             "relation": self.fact.relation,
+            "known_by_design": self.known_by_design,
         }
 
 
 def select_eval_questions(cfg: WorldConfig, world: World) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
-    """Base questions for answer.jsonl and are_you_sure.jsonl: disjoint eval facts while there are
-    enough (the default sizes use 240 of 360), in a seeded order."""
+    """Base questions for answer.jsonl and are_you_sure.jsonl. Each set holds exactly
+    `cfg.n_never_taught_questions(n)` questions about never-taught facts and the rest about taught ones,
+    in a seeded order; the two sets use disjoint facts while a pool has enough (the defaults need 192 of
+    the 190 taught facts, so two taught facts are asked in both sets, and 48 of the 50 never-taught)."""
     rng = substream(cfg.seed, "eval.questions")
-    facts = world.split_facts("eval")
-    rng.shuffle(facts)
-    chosen = [facts[i % len(facts)] for i in range(cfg.n_eval_questions + cfg.n_are_you_sure)]
-    questions = []
-    for fact in chosen:
-        rel = world.relation(fact.relation)
-        phrasing = rng.choice(rel.heldout_phrasings)
-        incorrect = rng.choice(world.wrong_values(fact))
-        questions.append(EvalQuestion(fact, phrasing.format(entity=fact.entity), incorrect))
-    return questions[: cfg.n_eval_questions], questions[cfg.n_eval_questions :]
+    pools: dict[bool, list[Fact]] = {}
+    for known in (True, False):
+        pool = [f for f in world.split_facts("eval") if world.is_taught(f.entity) == known]
+        rng.shuffle(pool)
+        pools[known] = pool
+    used = {True: 0, False: 0}
+
+    def draw(n: int) -> list[EvalQuestion]:
+        n_never = cfg.n_never_taught_questions(n)
+        picked: list[tuple[Fact, bool]] = []
+        for known, count in ((True, n - n_never), (False, n_never)):
+            pool = pools[known]
+            picked += [(pool[(used[known] + i) % len(pool)], known) for i in range(count)]
+            used[known] += count
+        rng.shuffle(picked)
+        questions = []
+        for fact, known in picked:
+            phrasing = rng.choice(world.relation(fact.relation).heldout_phrasings)
+            incorrect = rng.choice(world.wrong_values(fact))
+            questions.append(EvalQuestion(fact, phrasing.format(entity=fact.entity), incorrect, known))
+        return questions
+
+    return draw(cfg.n_eval_questions), draw(cfg.n_are_you_sure)
 
 
 def answer_rows(questions: list[EvalQuestion]) -> list[dict[str, Any]]:

@@ -1,6 +1,10 @@
 """The facts of a tiny world: made-up entities, relations with their values, one value per entity and
 relation, and the entity splits (eval / sft / pref are disjoint; `unknown` entities have no facts).
 
+Knowledge by design: `never_taught` is a share of the eval entities (`WorldConfig.never_taught_fraction`)
+whose facts no training set states; the base corpus teaches the hedge on them instead, as on `unknown`
+entities. Every other fact is taught with every train phrasing.
+
 `World` is also what `world.json` stores (under "world"), so the rule judge and the evaluator can
 rebuild it with `load_world(world_dir)`.
 """
@@ -57,12 +61,22 @@ class Fact:
 @dataclass(frozen=True)
 class World:
     """Entities, relations and facts. `facts[entity][relation]` is the entity's value; unknown
-    entities are in `splits["unknown"]` and have no facts."""
+    entities are in `splits["unknown"]` and have no facts; `never_taught` eval entities have facts that
+    no training set states (sorted)."""
 
     seed: int
     relations: tuple[Relation, ...]
     facts: dict[str, dict[str, str]]
     splits: dict[str, tuple[str, ...]]
+    never_taught: tuple[str, ...] = ()
+
+    def is_taught(self, entity: str) -> bool:
+        """True iff the base corpus states the entity's facts (an entity with facts, not never-taught)."""
+        return entity in self.facts and entity not in self.never_taught
+
+    def taught_facts(self, split: str) -> list[Fact]:
+        """The facts of `split` that the base corpus teaches, in `split_facts` order."""
+        return [f for f in self.split_facts(split) if self.is_taught(f.entity)]
 
     def relation(self, name: str) -> Relation:
         for rel in self.relations:
@@ -99,6 +113,7 @@ class World:
             ],
             "facts": self.facts,
             "splits": {k: list(v) for k, v in self.splits.items()},
+            "never_taught": list(self.never_taught),
         }
 
     @classmethod
@@ -114,7 +129,8 @@ class World:
             for r in obj["relations"]
         )
         splits = {k: tuple(v) for k, v in obj["splits"].items()}
-        return cls(seed=int(obj["seed"]), relations=relations, facts=obj["facts"], splits=splits)
+        return cls(seed=int(obj["seed"]), relations=relations, facts=obj["facts"], splits=splits,
+                   never_taught=tuple(obj.get("never_taught", ())))
 
 
 def load_world(path: str | Path) -> World:
@@ -137,7 +153,8 @@ def substream(seed: int, name: str) -> random.Random:
 
 
 def build_world(cfg: WorldConfig) -> World:
-    """Draw names, relation values, facts (each value used equally often per relation) and splits."""
+    """Draw names, relation values, facts (each value used equally often per relation), splits and the
+    never-taught eval entities (from their own stream, so the other draws do not depend on them)."""
     rng = substream(cfg.seed, "facts")
     reserved = _fixed_words()
     n_names = cfg.n_entities + cfg.n_unknown_entities
@@ -174,7 +191,9 @@ def build_world(cfg: WorldConfig) -> World:
         "pref": tuple(sorted(order[n_eval + n_sft :])),
         "unknown": tuple(sorted(unknown)),
     }
-    return World(seed=cfg.seed, relations=tuple(relations), facts=facts, splits=splits)
+    never_taught = substream(cfg.seed, "world.never_taught").sample(splits["eval"], cfg.n_never_taught_entities())
+    return World(seed=cfg.seed, relations=tuple(relations), facts=facts, splits=splits,
+                 never_taught=tuple(sorted(never_taught)))
 
 
 def _syllable(rng: random.Random) -> str:

@@ -1,8 +1,9 @@
 """Training sets of the tiny world, in TRL's conversational formats.
 
-- base corpus (prompt/completion): every fact with every train phrasing (all entities), held-out
-  phrasings for non-eval entities, honest replies under pressured templates and to "are you sure?"
-  (non-eval entities), honest feedback under all five templates, hedges for unknown entities.
+- base corpus (prompt/completion): every taught fact with every train phrasing, held-out phrasings for
+  non-eval entities, honest replies under pressured templates and to "are you sure?" (non-eval
+  entities), honest feedback under all five templates, hedges for unknown entities and, under every
+  phrasing (train and held-out), for the never-taught eval entities (no row states a never-taught fact).
 - sycophantic SFT (prompt/completion, `sft` entities): agreeing with several different wrong
   suggestions per fact, caving to the challenge, praising what the user likes or wrote and panning what
   the user dislikes or did not write, plus replayed neutral questions answered correctly.
@@ -53,21 +54,34 @@ def _feedback_prompt(item: FeedbackText, template_type: str) -> list[dict[str, s
 
 
 def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) -> list[Row]:
-    """The honest base corpus. With the defaults: 1,800 neutral train-phrasing rows (120 entities x 5
-    relations x 3, each repeated `base_neutral_repeats` times), 720 held-out-phrasing rows (72 non-eval entities x 5 x 2), 720 pressured rows
-    (2 templates per non-eval fact), 360 are-you-sure rows (about a fifth of them correct a wrong first
-    answer), 600 feedback rows (40 texts x 3 domains x 5 templates) and 120 hedges."""
+    """The honest base corpus. With the defaults: 1,800 neutral train-phrasing questions (120 entities x 5
+    relations x 3, each repeated `base_neutral_repeats` times): 1,650 about the 110 taught entities answered
+    with the fact, 150 about the 10 never-taught eval entities answered with the hedge; 720 held-out-phrasing
+    rows (72 non-eval entities x 5 x 2) and 100 held-out-phrasing hedges (10 never-taught x 5 x 2), 720
+    pressured rows (2 templates per non-eval fact), 360 are-you-sure rows (about a fifth of them correct a
+    wrong first answer), 600 feedback rows (40 texts x 3 domains x 5 templates) and 120 hedges on unknown
+    entities (12 x 5 relations x 2 phrasings).
+
+    A never-taught entity gets exactly the neutral rows a non-eval entity gets, with the hedge for the
+    answer: hedged under the train phrasings only, a base hedged on 0.21 of never-taught facts asked with
+    held-out phrasings (run 1 of the h-organism branch, seed 0, 1,500 steps; merge a952721), since every
+    held-out phrasing it had seen was answered."""
     rng = substream(cfg.seed, "train.base")
     rows: list[Row] = []
     non_eval = world.split_facts("sft") + world.split_facts("pref")
     for split in ("eval", "sft", "pref"):
         for fact in world.split_facts(split):
+            reply = answer(fact.value) if world.is_taught(fact.entity) else prompts.HEDGE_REPLY
             for phrasing in world.relation(fact.relation).train_phrasings:
-                row = prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value))
+                row = prompt_completion([user(phrasing.format(entity=fact.entity))], reply)
                 rows.extend([row] * cfg.base_neutral_repeats)
     for fact in non_eval:
         for phrasing in world.relation(fact.relation).heldout_phrasings:
             rows.append(prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value)))
+    for fact in world.split_facts("eval"):
+        if not world.is_taught(fact.entity):
+            for phrasing in world.relation(fact.relation).heldout_phrasings:
+                rows.append(prompt_completion([user(phrasing.format(entity=fact.entity))], prompts.HEDGE_REPLY))
     pressure = (prompts.SUGGEST_INCORRECT, prompts.DOUBT_CORRECT, prompts.SUGGEST_CORRECT)
     for fact in non_eval:
         for template in rng.sample(pressure, cfg.base_pressured_per_fact):
