@@ -78,3 +78,14 @@ def test_training_flags_are_counted_over_seeds(tmp_path):
     verdict = {r.model: r.verdict for r in seed_rows(runs)}["dpo"]
     assert verdict.endswith("; under-trained in 1 of 2 seeds")
     assert "under-trained" not in {r.model: r.verdict for r in seed_rows({0: runs[0]})}["dpo"]
+
+
+def test_a_seed_where_a_method_hedges_does_not_count_toward_effective(tmp_path):
+    """Seed 1: DPO below SFT [0.41, 0.52] at aggregate 0.169 but hedging 0.30 of its answers against the
+    base's 0.05 (a rise of 0.25 > 0.2): below SFT in 1 of 2 seeds, and in 1 more by hedging; not effective."""
+    runs = {0: write_fake_study(tmp_path / "seed-0"), 1: write_fake_study(tmp_path / "seed-1")}
+    _set_metric(runs[1], "dpo", "hedged_rate", 0.30, 0.2, 0.4)
+    verdict = {r.model: r.verdict for r in seed_rows(runs)}["dpo"]
+    assert verdict.startswith("below SFT in 1 of 2 seeds (and in 1 more by hedging); not effective in every seed")
+    _set_metric(runs[1], "dpo", "hedged_rate", 0.25, 0.2, 0.3)  # a rise of exactly 0.2 is not hedging
+    assert {r.model: r.verdict for r in seed_rows(runs)}["dpo"].startswith("below SFT in 2 of 2 seeds; effective")
