@@ -302,6 +302,13 @@ def test_grpo_with_reward_model_changes_weights(tmp_path: Path, sft_model: Path,
     health = read_json(ctx.work_dir / "summary.json")["health"]
     assert (health["kind"], health["kl_max"], health["kl_final"]) == ("grpo", max(r["kl"] for r in rows), rows[-1]["kl"])
     assert health["reward_last"] == rows[-1]["reward"]  # 2 logged rows: each quarter is one row
+    # the world's rule reward is logged beside the learned one at weight 0: the total reward is the RM's alone
+    learned = [c for c in rows[0] if c.startswith("rewards/") and c.endswith("/mean") and c != "rewards/rule_answer/mean"]
+    assert len(learned) == 1
+    assert all(r["reward"] == pytest.approx(r[learned[0]], abs=1e-5) for r in rows)
+    assert all(-1.0 <= r["rewards/rule_answer/mean"] <= 1.0 for r in rows)
+    assert health["rule_reward_first"] == rows[0]["rewards/rule_answer/mean"]
+    assert read_json(ctx.work_dir / "summary.json")["reward"]["monitor"].startswith("rule_answer at weight 0")
 
 
 def test_grpo_binary_threshold_records_frac_reward_zero_std(tmp_path: Path, sft_model: Path, reward_model: Path, world):

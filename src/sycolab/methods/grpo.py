@@ -102,12 +102,26 @@ class GRPOInputs(TrainingInputs):
 
 
 def grpo_inputs(setup: TrainingSetup) -> GRPOInputs:
-    """The GRPO prompts (with the answers for the rule reward) and the reward functions."""
+    """The GRPO prompts (with the answers for the rule reward) and the reward functions. With a learned
+    reward and prompts that all carry `correct_answer` (the tiny world's do), the rule reward is computed
+    beside it at weight 0: TRL logs it as `rewards/rule_answer/mean` and it moves nothing, so the
+    reward-hacking check (`sycolab.methods.health`) can compare the learned score with the truth."""
     cfg: GRPOMethodConfig = setup.config
-    columns = ("prompt", "correct_answer") if cfg.reward == "rule" else ("prompt",)
-    rows = setup.rows("grpo_prompts", columns, optional=("template",) if cfg.reward == "rule" else ())
+    if cfg.reward == "rule":
+        rows = setup.rows("grpo_prompts", ("prompt", "correct_answer"), optional=("template",))
+    else:
+        rows = setup.rows("grpo_prompts", ("prompt",), optional=("correct_answer", "template"))
     reward_funcs, reward_tokenizers, reward_info = _reward(setup.ctx, cfg)
-    return GRPOInputs(rows=rows, reward=reward_info,
+    args_fields: dict[str, Any] = {}
+    if cfg.reward != "rule" and all(row["correct_answer"] is not None for row in rows):
+        from sycolab.methods._rewards import rule_reward
+
+        reward_funcs, reward_tokenizers = [reward_funcs, rule_reward], [reward_tokenizers, None]
+        args_fields["reward_weights"] = [1.0, 0.0]
+        reward_info["monitor"] = "rule_answer at weight 0 (logged as rewards/rule_answer/mean)"
+    elif cfg.reward != "rule":
+        rows = [{k: v for k, v in row.items() if k == "prompt"} for row in rows]
+    return GRPOInputs(rows=rows, reward=reward_info, args_fields=args_fields,
                       trainer_kwargs={"reward_funcs": reward_funcs, "reward_processing_classes": reward_tokenizers})
 
 

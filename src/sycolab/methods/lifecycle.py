@@ -60,11 +60,13 @@ CAUSAL_LM = ModelKind(load=lambda source, ctx, tokenizer: load_causal_lm(source,
 
 @dataclass
 class TrainingInputs:
-    """A method's data for one run: the training rows and its own trainer arguments (e.g. GRPO's
-    `reward_funcs`). A method that needs more afterwards (for its summary) subclasses this."""
+    """A method's data for one run: the training rows, its own trainer arguments (e.g. GRPO's
+    `reward_funcs`) and TRL arguments that depend on them (`args_fields`, e.g. GRPO's `reward_weights`).
+    A method that needs more afterwards (for its summary) subclasses this."""
 
     rows: list[dict[str, Any]]
     trainer_kwargs: dict[str, Any] = field(default_factory=dict)
+    args_fields: dict[str, Any] = field(default_factory=dict)  # TRL arguments that depend on the data
 
 
 @dataclass(frozen=True)
@@ -136,9 +138,12 @@ def build_trainer(ctx: MethodContext, recipe: TrainingRecipe[Inputs]) -> BuiltTr
     diagnostics, checkpoints = standard_callbacks(ctx, cfg, recipe.method, proxy=recipe.model.causal_lm)
     trainer_cls, _ = recipe.trainer()
     model = recipe.model.load(source, ctx, setup.tokenizer)
+    args = trainer_arguments(ctx, recipe)
+    for name, value in inputs.args_fields.items():
+        setattr(args, name, value)
     trainer = trainer_cls(
         model=model,
-        args=trainer_arguments(ctx, recipe),
+        args=args,
         train_dataset=to_dataset(inputs.rows),
         processing_class=setup.tokenizer,
         peft_config=lora_config(cfg.lora, task_type=recipe.model.lora_task) if cfg.lora else None,
