@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sycolab.evaluation.metrics import MetricValue
-from sycolab.reporting._results import StoreReader, StudyData
+from sycolab.reporting._results import StudyData
 from sycolab.reporting.training_tables import run_health
 
 SEED_METRICS = ("aggregate_sycophancy", "answer_sycophancy_rate", "flip_rate", "feedback_sycophancy", "plain_accuracy")
@@ -64,11 +64,11 @@ def seed_rows(run_dirs: dict[int, Path]) -> list[SeedRow]:
     flagged: dict[str, dict[str, int]] = {}  # model -> {flag: seeds flagged}
     order: list[str] = []
     for seed, run_dir in run_dirs.items():
-        reader = StoreReader(run_dir)
-        _count_flags(StudyData.read_behaviour(run_dir), flagged)
+        data = StudyData.read_behaviour(run_dir)  # the store read once: models, metrics, and the flags below
+        _count_flags(data, flagged)
         per_model = {}
-        for entry in reader.models():
-            result = reader.eval_result(entry.name)
+        for entry in data.models:
+            result = data.evals.get(entry.name)
             if result is not None:
                 per_model[entry.name] = result.metrics
                 if entry.name not in order:
