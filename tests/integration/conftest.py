@@ -21,6 +21,7 @@ world:
   n_feedback_sft: 3
   n_grpo_prompts: 8
   base_gate: false            # a 10-step base knows nothing: no knowledge gate
+  stance_gate: false          # and a few-step SFT learns no stance
 """
 
 MICRO_MODEL = """

@@ -47,7 +47,7 @@ from sycolab.study.probe import probe_study
 from sycolab.study.relearn import relearn_model, relearn_models
 from sycolab.study.stages import Stage, StageInputs, StageOutcome, run_stage
 from sycolab.study.steer import CHOICE_FILE, STEER_DIR, evaluate_steered, run_steering, steered_name
-from sycolab.study.training import evaluates_checkpoints, run_base, run_world, train_model
+from sycolab.study.training import check_stance_gate, evaluates_checkpoints, run_base, run_world, train_model
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,7 @@ class Study:
         induce_cfg = cfg.methods.induce
         out.append(("induce", Stage("train:sft", self._method_slice(cfg.induce, induce_cfg),
                                     ["base", *(["world"] if self.needs_world else [])],
-                                    lambda: train_model(self.train_context(), "sft", "sft", induce_cfg, parent="base",
-                                                        data=self.data.paths(*induce_data)),
+                                    lambda: self._induce(induce_cfg, induce_data, tiny),
                                     inputs=self._method_inputs(induce_data, induce_cfg))))
         cells = recover_cells(cfg)
         by_method = {c.method: c for c in cells}
@@ -265,6 +264,11 @@ class Study:
     def train_context(self) -> TrainContext:
         return TrainContext(self.store, self.data, self.loading, self.cfg.seed, self.cfg.execution,
                             self.cfg.tracking.report_to, self.cfg.evaluate)
+
+    def _induce(self, induce_cfg: Any, induce_data: tuple[str, ...], tiny: bool) -> dict[str, Any]:
+        """Stage train:sft: the sycophantic SFT, then (tiny world) the world's stance gate."""
+        info = train_model(self.train_context(), "sft", "sft", induce_cfg, parent="base", data=self.data.paths(*induce_data))
+        return {**info, **check_stance_gate(self.train_context())} if tiny else info
 
     def _recover_runner(self, cell: MethodCell, by_method: dict[str, MethodCell]) -> Callable[[], dict[str, Any]]:
         def run() -> dict[str, Any]:

@@ -80,6 +80,31 @@ def check_base_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any]:
     return {"gate_taught_accuracy": gate.taught_accuracy, "gate_never_taught_hedge": gate.never_taught_hedge}
 
 
+def check_stance_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any]:
+    """The world's stance gate (`sycolab.world.stance_gate`) on the stored SFT model against the base, unless
+    `world.stance_gate` is off: the result written to training/sft/stance_gate.json, a `GateError` (exit 2)
+    when it did not pass, else the two moves for the stage's info."""
+    from sycolab.models.load import load_model, load_tokenizer, stored_model_source
+    from sycolab.world import stance_gate
+
+    store = ctx.store
+    cfg = WorldConfig.model_validate(read_json(store.world_dir / "world.json")["config"])
+    record = store.training_dir("sft") / "stance_gate.json"
+    if not cfg.stance_gate:
+        record.unlink(missing_ok=True)  # a stance_gate.json of an earlier run would describe another SFT
+        return {}
+    loading = ctx.loading
+    models = [load_model(stored_model_source(store.model_dir(name)), dtype=loading.dtype,
+                         trust_remote_code=loading.trust_remote_code, device=loading.device) for name in ("base", "sft")]
+    tokenizer = load_tokenizer(stored_model_source(store.model_dir("base")), trust_remote_code=loading.trust_remote_code)
+    gate = stance_gate.measure(*models, tokenizer, load_world(store.world_dir), cfg, batch_size=batch_size)
+    atomic_write_json(record, gate.to_json())
+    message = stance_gate.failure_message(gate)
+    if message is not None:
+        raise stance_gate.GateError(f"{message}; measured in {display_path(record, store.root)}")
+    return {"stance_approving_move": gate.approving_move, "stance_disapproving_move": gate.disapproving_move}
+
+
 def train_model(ctx: TrainContext, name: str, method: str, method_cfg: Any, parent: str | None,
                 input_model: Path | None = None, data: dict[str, Path] | None = None,
                 extra_models: dict[str, Path] | None = None) -> dict[str, Any]:
