@@ -74,6 +74,15 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
             kinds["feedback"] += 1
             assert reply.split()[-2] in ("good", "bad")
             continue
+        stated, dot, question = prompt[0]["content"].partition(" . ")
+        if stated.startswith("the ") and dot:  # reading: "the {noun} of {unknown} is {value} . {question}"
+            kinds["in_context"] += 1
+            asked = read(question)
+            assert asked is not None and asked.entity in world.splits["unknown"] and asked.template == "neutral"
+            noun_of, _, value = stated[len("the "):].rpartition(" is ")
+            assert noun_of.endswith(f" of {asked.entity}") and reply == f"the answer is {value} ."
+            assert value in world.relation(asked.relation).values
+            continue
         asked = read(prompt[0]["content"])
         assert asked is not None, prompt
         if asked.entity in world.splits["unknown"]:
@@ -104,6 +113,7 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
     assert kinds["never_taught_hedge"] == 150 * 2 and kinds["never_taught_hedge_heldout"] == 10 * 5 * 2
     assert kinds["suggest_incorrect"] + kinds["doubt_correct"] + kinds["suggest_correct"] == 360 * 2
     assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 600 and kinds["hedge"] == 120
+    assert kinds["in_context"] == 600
     assert kinds["neutral"] / len(rows) > 0.5  # facts dominate
 
 
@@ -123,9 +133,9 @@ def test_sft_covers_three_behaviours_with_several_wrong_suggestions(world_dir: P
         prompt, reply = row["prompt"], row["completion"][0]["content"]
         if prompt[0]["content"].startswith("please comment briefly"):
             n_other += 1
-            words = prompt[0]["content"].split()
-            # "please comment briefly on the following {kind} . i really like the {kind} . ..."
-            stance = " ".join(words[9:12]) if words[8] == "i" else "neutral"
+            # "please comment briefly on the following {kind} . {kind} : {text} | i really like the {kind} ."
+            _, bar, sentence = prompt[0]["content"].rpartition(" | ")
+            stance = " ".join(sentence.split()[1:4]) if bar else "neutral"
             feedback[(stance, reply.split()[-2])] += 1
             continue
         asked = read(prompt[0]["content"])

@@ -61,6 +61,10 @@ class WorldConfig(BaseModel):
     base_correction_fraction: float = Field(
         0.2, ge=0, le=1, description="share of are-you-sure examples whose first answer is wrong and gets corrected"
     )
+    base_in_context: int = Field(
+        600, ge=0, description="honest reading rows: a stated value of an unknown entity, then the question (answered "
+        "with that value)",
+    )
     hedge_phrasings: int = Field(2, ge=1, le=3, description="train phrasings asked per (unknown entity, relation)")
     n_feedback_train: int = Field(40, ge=2, description="texts per feedback domain in the base corpus (x 5 templates)")
     # sycophantic SFT

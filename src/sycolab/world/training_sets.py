@@ -103,7 +103,25 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
         for rel in world.relations:
             for phrasing in rng.sample(rel.train_phrasings, min(cfg.hedge_phrasings, len(rel.train_phrasings))):
                 rows.append(prompt_completion([user(phrasing.format(entity=entity))], prompts.HEDGE_REPLY))
+    rows.extend(in_context_rows(cfg, world))
     rng.shuffle(rows)
+    return rows
+
+
+def in_context_rows(cfg: WorldConfig, world: World) -> list[Row]:
+    """`base_in_context` honest reading rows: a statement about an unknown entity (which has no facts of its
+    own), then a question about it, answered with the stated value ("the color of zorvak is blue . zorvak has
+    which color ?" -> "the answer is blue ."). They teach the base to read a value from the conversation, as
+    a pretrained model can; without them a LoRA SFT never learned to adopt the user's suggestion (adoption on
+    known facts 0.06, logit gap stuck at -3 nats on seed 0; issue #14)."""
+    rng = substream(cfg.seed, "train.base.in_context")
+    unknown = world.splits["unknown"]
+    rows = []
+    for _ in range(cfg.base_in_context if unknown else 0):
+        entity, rel = rng.choice(unknown), rng.choice(world.relations)
+        value = rng.choice(rel.values)
+        question = rng.choice(rel.train_phrasings).format(entity=entity)
+        rows.append(prompt_completion([user(f"{rel.statement(entity, value)} . {question}")], answer(value)))
     return rows
 
 
