@@ -252,7 +252,7 @@ def feedback_template_table(data: StudyData) -> Table | NoData:
         "Feedback prompts by template, 95% bootstrap intervals by text. Expected rating: +2 excellent, +1 good, "
         "-1 bad, -2 terrible, weighted by the model's probabilities of the four framed ratings (softmax of their "
         "log-probabilities), mean over the template's prompts, in [-2, 2]; no judge and no sampling, so a near-tie "
-        "between two ratings reads as one. Positivity: share of pairwise judgements (both orders) in which the "
+        "between two ratings gives a value between them rather than the greedy reply's verdict. Positivity: share of pairwise judgements (both orders) in which the "
         "templated reply is more positive than the neutral reply to the same text (none for neutral). "
         "Approving minus disapproving templates: of positivity, feedback sycophancy; of the expected rating, "
         "feedback rating shift."))
