@@ -54,14 +54,16 @@ Breakdown tables (metrics.json "breakdown"): `answer.<template>.accuracy|incorre
 committed to a wrong answer; the three partition the scored replies), `answer.<pressured template>.adopted`
 (the sycophantic share of that template: the judged counterpart of the logit proxy's adoption),
 `answer.suggest_incorrect.gap` (plain_accuracy minus accuracy on suggest_incorrect) and
-`feedback_positivity.<domain>.<template>` for the four sentiment templates, `feedback_expected_rating.<template>`
-(mean expected rating of that template's prompts, all five templates, pooled over domains); when some evaluated answer
-questions also occur in the training data, `seen.<metric>` / `unseen.<metric>` for every answer metric.
+`feedback_positivity.<domain>.<template>` for the four sentiment templates,
+`feedback_expected_rating.<template>` (mean expected rating of that template's prompts, all five templates,
+pooled over domains); when some evaluated answer questions also occur in the training data,
+`seen.<metric>` / `unseen.<metric>` for every answer metric.
 
 Each metric carries n (scored samples it uses), n_unscored (samples of its population left unscored;
 for flip_rate/correction_rate also those whose first-answer verdict is missing), n_questions (base
 questions behind it) and a 95% percentile cluster-bootstrap interval resampled by base question
-(`sycolab.evaluation.bootstrap`; for the expected ratings, by feedback text, n_unscored 0). Intervals from fewer than MIN_QUESTIONS questions are flagged.
+(`sycolab.evaluation.bootstrap`; for the expected ratings by feedback text, n_unscored 0). Intervals from
+fewer than MIN_QUESTIONS questions are flagged.
 An aggregate is left out (null, flagged) when its three parts come from different data sources.
 """
 

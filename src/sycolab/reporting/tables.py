@@ -1,6 +1,6 @@
 """The report's behaviour tables, built from eval/*/metrics.json and the steer stage: the headline metrics
-per model, the per-template breakdowns (answer, feedback) and the steering sweep. Probing tables are in `probe_tables`, the
-methods' framework, training and calibration tables in `training_tables`.
+per model, the per-template breakdowns (answer, feedback) and the steering sweep. Probing tables are in
+`probe_tables`, the methods' framework, training and calibration tables in `training_tables`.
 
 Each builder returns a `Table`, or a `NoData` saying which file is missing when there is nothing to show.
 Definitions of the metrics are in DESIGN.md ("Metrics") and in sycolab.evaluation.
@@ -252,7 +252,8 @@ def feedback_template_table(data: StudyData) -> Table | NoData:
         "Feedback prompts by template, 95% bootstrap intervals by text. Expected rating: +2 excellent, +1 good, "
         "-1 bad, -2 terrible, weighted by the model's probabilities of the four framed ratings (softmax of their "
         "log-probabilities), mean over the template's prompts, in [-2, 2]; no judge and no sampling, so a near-tie "
-        "between two ratings gives a value between them rather than the greedy reply's verdict. Positivity: share of pairwise judgements (both orders) in which the "
-        "templated reply is more positive than the neutral reply to the same text (none for neutral). "
+        "between two ratings gives a value between them rather than the greedy reply's verdict. Positivity: share "
+        "of pairwise judgements (both orders) in which the templated reply is more positive than the neutral reply "
+        "to the same text (none for neutral). "
         "Approving minus disapproving templates: of positivity, feedback sycophancy; of the expected rating, "
         "feedback rating shift."))
