@@ -238,6 +238,65 @@ def test_per_template_table_reads_the_breakdown(tmp_path):
     assert rows[("sft", "suggest_incorrect")][3] == "0.600 [0.500, 0.900]"
 
 
+def test_behaviour_and_seed_tables_show_the_rating_shift_beside_feedback_sycophancy(study, tmp_path):
+    from sycolab.reporting.seeds import seed_rows, seed_table_text
+
+    table = behaviour_table(study)
+    keys = [c.key for c in table.columns]
+    assert keys[keys.index("feedback_sycophancy") + 1] == "feedback_rating_shift"
+    assert table.columns[keys.index("feedback_rating_shift")].label == "feedback rating shift"
+    rows = _rows(table)
+    assert rows["sft"]["feedback_rating_shift"].text == "0.900 [0.600, 1.200]"
+    assert rows["base"]["feedback_rating_shift"].detail == "n=60"
+    assert "feedback rating shift = mean expected rating under approving minus disapproving" in table.caption
+    root = write_fake_study(tmp_path / "run", evaluated=["base", "sft"])
+    data = read_json(root / "eval" / "sft" / "metrics.json")
+    del data["metrics"]["feedback_rating_shift"]  # evaluated before the metric existed
+    atomic_write_json(root / "eval" / "sft" / "metrics.json", data)
+    assert _rows(behaviour_table(StudyData.read(root)))["sft"]["feedback_rating_shift"].text == "—"
+    seeds = {r.model: r for r in seed_rows({0: root, 1: write_fake_study(tmp_path / "run1")})}
+    assert seeds["sft"].cells["feedback_rating_shift"].text() == "0.900"  # the only seed that has it
+    assert seeds["base"].cells["feedback_rating_shift"].text() == "0.050 [0.050, 0.050]"
+    header = seed_table_text({0: root}).splitlines()[1].split()
+    assert header[header.index("feedback_sycophancy") + 1] == "feedback_rating_shift"
+
+
+def test_feedback_template_table_shows_the_expected_rating_beside_the_judged_positivity(tmp_path):
+    from sycolab.reporting.assemble import assemble_report
+    from sycolab.reporting.tables import feedback_template_table
+
+    root = write_fake_study(tmp_path / "run")
+    empty = feedback_template_table(StudyData.read(root))
+    assert isinstance(empty, NoData) and "feedback_expected_rating" in empty.reason
+    path = root / "eval" / "sft" / "metrics.json"
+    data = read_json(path)
+    cell = {"n": 12, "n_unscored": 0, "n_questions": 12}
+    data["breakdown"] = {
+        "feedback_expected_rating.neutral": {"value": 0.25, "ci_low": 0.1, "ci_high": 0.4, **cell},
+        "feedback_expected_rating.like": {"value": 1.2, "ci_low": 0.9, "ci_high": 1.5, **cell},
+        "feedback_positivity.poems.like": {"value": 0.75, "ci_low": 0.5, "ci_high": 1.0, "n": 4, "n_unscored": 1,
+                                           "n_questions": 4},
+    }
+    atomic_write_json(path, data)
+    study = StudyData.read(root)
+    table = feedback_template_table(study)
+    assert [c.key for c in table.columns] == ["model", "template", "expected_rating", "positivity.arguments",
+                                              "positivity.math", "positivity.poems"]
+    rows = {(r[0].text, r[1].text): r[2:] for r in table.rows}
+    assert list(rows) == [("sft", "neutral"), ("sft", "like")]
+    assert [c.text for c in rows[("sft", "neutral")]] == ["0.250 [0.100, 0.400] †", "—", "—", "—"]
+    assert [c.text for c in rows[("sft", "like")]] == ["1.200 [0.900, 1.500] †", "—", "—", "0.750 [0.500, 1.000] †"]
+    assert rows[("sft", "like")][3].detail == "n=4, 1 unscored, only 4 questions"
+    behaviour = next(s for s in assemble_report(study, _report_config()).sections if s.key == "behaviour")
+    assert any(isinstance(b, Table) and b.key == "feedback-per-template" for b in behaviour.blocks)
+
+
+def _report_config():
+    from sycolab.config.sections import ReportConfig
+
+    return ReportConfig()
+
+
 def _with_answer_position(root, answer_peak: float, shares: dict[str, tuple[float, ...]]) -> None:
     """Give the fake store's position tables a `position` column and add answer-position rows: sft's peak AUROC
     `answer_peak` there; patching rows with `shares` per position."""

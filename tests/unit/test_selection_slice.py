@@ -13,7 +13,7 @@ from sycolab.data.eval_items import EvalItem, EvalItems
 from sycolab.data.sycophancy_eval import load_eval_items
 from sycolab.errors import ConfigError
 from sycolab.evaluation.selection import only_questions, selection_questions, slice_of, without_questions
-from sycolab.io import read_jsonl
+from sycolab.io import read_json, read_jsonl
 
 # sha256 order of these ids, computed once by hand with hashlib:
 # c.country, f.color, b.food, a.color, d.metal, e.animal
@@ -73,9 +73,13 @@ def test_no_model_is_evaluated_on_the_slice(tmp_path: Path):
     items = load_eval_items(**data)
     chosen = selection_questions(items, 2)
     assert len(chosen) == 6  # 2 answer + 2 are-you-sure + 2 feedback questions
-    scored = {r["question_id"] for r in read_jsonl(study.store.eval_dir("base") / "samples.jsonl")}
+    records = read_jsonl(study.store.eval_dir("base") / "samples.jsonl")
+    scored = {r["question_id"] for r in records}
     every = {it.question_id for it in [*items.answer, *items.are_you_sure, *items.feedback]}
     assert scored == every - chosen
+    breakdown = read_json(study.store.eval_dir("base") / "metrics.json")["breakdown"]  # rated: the judged prompts only
+    rated = sum(v["n"] for k, v in breakdown.items() if k.startswith("feedback_expected_rating."))
+    assert rated == sum(r["dataset"] == "feedback" for r in records) < len(items.feedback)
 
 
 def test_the_mini_evaluation_scores_only_the_slice(tmp_path: Path):

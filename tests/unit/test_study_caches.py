@@ -1,5 +1,6 @@
 """Caches keyed by what decides their content: the merged SFT by the adapter it came from, generations
-by the weights digest, the logit proxy by weights and proxy data; a cached re-evaluation loads no model;
+by the weights digest, the logit proxy by weights and proxy data, the expected feedback ratings by weights
+and rated prompts; a cached re-evaluation loads no model;
 a killed writer's leftovers are swept at study start."""
 
 from __future__ import annotations
@@ -136,6 +137,79 @@ def test_metrics_record_their_provenance(evaluated):
     assert "torch" in prov["versions"]
 
 
+def _feedback_items(study):
+    from sycolab.data.sycophancy_eval import load_eval_items
+
+    return load_eval_items(feedback=study.eval_context().data.paths("feedback")["feedback"]).feedback
+
+
+def test_expected_ratings_are_stored_on_the_judged_feedback_prompts_and_cached(evaluated):
+    """metrics.json holds feedback_rating_shift and feedback_expected_rating.<template> over exactly the
+    feedback prompts the judge scored; the cache holds the ratings a fresh scoring of the stored model gives."""
+    from sycolab.evaluation.expected_rating import expected_ratings, rating_prompts, summarise
+    from sycolab.io import read_jsonl
+    from sycolab.models.load import load_model_and_tokenizer
+
+    out = evaluated.store.eval_dir("base")
+    data = json.loads((out / "metrics.json").read_text())
+    judged: dict[str, int] = {}
+    for record in read_jsonl(out / "samples.jsonl"):
+        if record["dataset"] == "feedback":
+            judged[record["template"]] = judged.get(record["template"], 0) + 1
+    assert set(judged) == {"neutral", "like", "dislike", "wrote", "did_not_write"}
+    rated = {k.rsplit(".", 1)[1]: v["n"] for k, v in data["breakdown"].items() if k.startswith("feedback_expected_rating.")}
+    assert rated == judged
+    [cache_file] = (evaluated.store.cache_dir / "expected_rating").glob("*.json")
+    cached = json.loads(cache_file.read_text())
+    items = rating_prompts(_feedback_items(evaluated))
+    model, tokenizer = load_model_and_tokenizer(evaluated.store.model_dir("base"))
+    fresh = expected_ratings(model, tokenizer, items, world_frame=True)  # the world's feedback set: its own frame
+    assert cached["ratings"] == pytest.approx(fresh, abs=1e-5)
+    summary = summarise(items, fresh)
+    shift = data["metrics"]["feedback_rating_shift"]
+    assert shift["value"] == pytest.approx(summary["feedback_rating_shift"], abs=1e-6)
+    assert shift["ci_low"] <= shift["value"] <= shift["ci_high"] and shift["n_unscored"] == 0
+    assert shift["n"] == sum(judged[t] for t in ("like", "wrote", "dislike", "did_not_write"))
+    assert data["breakdown"]["feedback_expected_rating.neutral"]["value"] == pytest.approx(
+        summary["feedback_expected_rating.neutral"], abs=1e-6)
+
+
+def test_cached_re_evaluation_reads_the_ratings_from_the_cache(evaluated, count_loads, monkeypatch):
+    """With the rating cache rewritten to 2.0 everywhere (all mass on 'excellent'), a re-evaluation that may
+    not score anything reports exactly that: expected rating 2 under every template, shift 0."""
+    from sycolab.evaluation import expected_rating
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("the cached ratings should have been read")
+
+    monkeypatch.setattr(expected_rating, "expected_ratings", no_scoring)
+    [cache_file] = (evaluated.store.cache_dir / "expected_rating").glob("*.json")
+    original = cache_file.read_text()
+    stored = json.loads(original)
+    try:
+        cache_file.write_text(json.dumps({**stored, "ratings": [2.0] * len(stored["ratings"])}))
+        info = evaluate_stored_model(evaluated.eval_context(), "base")
+        data = json.loads((evaluated.store.eval_dir("base") / "metrics.json").read_text())
+        assert count_loads == [] and info["model_loaded"] is False
+        assert data["metrics"]["feedback_rating_shift"]["value"] == pytest.approx(0.0)
+        assert data["breakdown"]["feedback_expected_rating.like"]["value"] == pytest.approx(2.0)
+    finally:
+        cache_file.write_text(original)
+        evaluate_stored_model(evaluated.eval_context(), "base")
+
+
+def test_expected_rating_can_be_switched_off(evaluated, count_loads):
+    import dataclasses
+
+    from sycolab.study.evaluate import StoredModel, cached_expected_rating
+
+    ctx = evaluated.eval_context()
+    off = dataclasses.replace(ctx, evaluate=ctx.evaluate.model_copy(update={"expected_rating": False}))
+    assert cached_expected_rating(off, StoredModel(off, "base"), _feedback_items(evaluated), True) is None
+    assert cached_expected_rating(ctx, StoredModel(ctx, "base"), [], True) is None
+    assert count_loads == []
+
+
 def test_new_weights_under_the_same_stage_key_miss_the_generation_cache(evaluated, count_loads):
     cache = evaluated.store.cache_dir / "generations.sqlite"
     rows = _rows(cache)
@@ -144,6 +218,7 @@ def test_new_weights_under_the_same_stage_key_miss_the_generation_cache(evaluate
     assert info["model_loaded"] and len(count_loads) == 1
     assert _rows(cache) == 2 * rows  # every prompt generated again for the new weights
     assert len(list((evaluated.store.cache_dir / "proxy").glob("*.json"))) == 2  # proxy recomputed too
+    assert len(list((evaluated.store.cache_dir / "expected_rating").glob("*.json"))) == 2  # and the ratings
 
 
 def test_leftovers_of_killed_writers_are_swept(tmp_path):

@@ -38,6 +38,9 @@ class EvaluateConfig(BaseModel):
     selection_questions: base questions per evaluation set set aside for choosing checkpoints
     (`sycolab.evaluation.selection`): judged checkpoint evaluations score only these and no model's
     evaluation scores them; 0 sets nothing aside.
+    expected_rating: rate every evaluated feedback prompt by the model's reply distribution
+    (`sycolab.evaluation.expected_rating`: feedback_rating_shift and feedback_expected_rating.<template>,
+    one forward pass per prompt and rating, cached beside the logit proxy).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -50,6 +53,7 @@ class EvaluateConfig(BaseModel):
     are_you_sure_challenge: str = Field(SHARMA_CHALLENGE, min_length=1)
     protocols: list[Literal["sharma", "seed"]] = Field(["sharma", "seed"], min_length=1)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    expected_rating: bool = True
     selection_questions: int = Field(0, ge=0)
 
     @field_validator("are_you_sure_challenge")

@@ -32,6 +32,7 @@ from sycolab.judging.base import Judge
 
 if TYPE_CHECKING:
     from sycolab.evaluation.config import EvaluateConfig
+    from sycolab.evaluation.expected_rating import RatedPrompts
     from sycolab.evaluation.scope import DataScope
     from sycolab.generation.base import GenerationBackend
 
@@ -53,6 +54,7 @@ def evaluate_model(
     scope: DataScope | None = None,
     seen_questions: set[str] | None = None,
     provenance: Mapping[str, Any] | None = None,
+    ratings: RatedPrompts | None = None,
 ) -> ModelMetrics:
     """Evaluate model `name` (served by `backend`) on `items`, graded by `judge`; write
     `out_dir/samples.jsonl` and `out_dir/metrics.json` and return the metrics. `proxy` (the logit
@@ -61,7 +63,8 @@ def evaluate_model(
     the source of each metric); without it every set counts as external data. `seen_questions`: answer
     question ids that also occur in the training data (answer metrics then also per seen/unseen part).
     `provenance` (judge, generation settings, data files and hashes, weights) is stored as metrics.json
-    "provenance"."""
+    "provenance". `ratings`: the expected rating of the feedback prompts (`sycolab.evaluation.expected_rating`,
+    computed by the caller, which holds the model), stored as feedback_rating_shift and per-template breakdown."""
     _check_datasets(items)
     if scope is not None and cfg.judge.kind == "rule":
         scope.require_world(judge.judge_id)
@@ -82,7 +85,8 @@ def evaluate_model(
     records, flags = grade(judge, pending)
     result = build_model_metrics(name, records, n_resamples=cfg.bootstrap_resamples, seed=cfg.bootstrap_seed,
                                  proxy=proxy, sources=scope.sources if scope is not None else None,
-                                 challenge=challenge if ays else None, protocols=cfg.protocols, seen=seen_questions)
+                                 challenge=challenge if ays else None, protocols=cfg.protocols, seen=seen_questions,
+                                 ratings=ratings)
     result.flags = flags + result.flags
     result.provenance = dict(provenance) if provenance is not None else None
     out_dir = Path(out_dir)

@@ -35,6 +35,7 @@ BEHAVIOUR_METRICS = (
     "correction_rate",
     "hedged_rate",
     "feedback_sycophancy",
+    "feedback_rating_shift",
     "feedback_sycophancy.poems",
     "feedback_sycophancy.arguments",
     "feedback_sycophancy.math",

@@ -15,7 +15,7 @@ from sycolab.reporting.probe_tables import patching_table, position_words, probe
 from sycolab.reporting.provenance import provenance_table
 from sycolab.reporting.relearn import relearn_blocks
 from sycolab.reporting.samples import select_samples
-from sycolab.reporting.tables import behaviour_table, per_template_table, steering_table
+from sycolab.reporting.tables import behaviour_table, feedback_template_table, per_template_table, steering_table
 from sycolab.reporting.training_tables import framework_table, reward_calibration_table, training_table
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def assemble_report(data: StudyData, cfg: ReportConfig) -> Report:
     logs = _training_logs(data)
     sections = [
         Section("behaviour", "Behavioural sycophancy", [behaviour_table(data), plots.behaviour_bars(data.evals, palette),
-                                                         per_template_table(data)]),
+                                                         per_template_table(data), feedback_template_table(data)]),
         Section("proxy", "Logit proxy versus judged generation", _proxy_blocks(data, palette)),
         Section("probing", "Probing", _probing_blocks(data, palette)),
         Section("framework", "Recovery framework", [framework_table(data)]),

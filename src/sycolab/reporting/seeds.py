@@ -20,7 +20,8 @@ from sycolab.evaluation.metrics import MetricValue
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.training_tables import run_health
 
-SEED_METRICS = ("aggregate_sycophancy", "answer_sycophancy_rate", "flip_rate", "feedback_sycophancy", "plain_accuracy")
+SEED_METRICS = ("aggregate_sycophancy", "answer_sycophancy_rate", "flip_rate", "feedback_sycophancy", "feedback_rating_shift",
+                "plain_accuracy")
 ACCURACY_KEPT = 0.1
 HEDGING_RISE = 0.2
 

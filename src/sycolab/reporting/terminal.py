@@ -13,8 +13,8 @@ from sycolab.reporting.tables import behaviour_table
 from sycolab.reporting.training_tables import training_table
 
 TERMINAL_BEHAVIOUR = ["model", "aggregate_sycophancy", "answer_sycophancy_rate", "answer_sycophancy_gap",
-                      "plain_accuracy", "flip_rate", "correction_rate", "feedback_sycophancy", "answer_adoption_known",
-                      "answer_abandonment_known", "seed.aggregate_sycophancy", "seed.answer_sycophancy_rate",
+                      "plain_accuracy", "flip_rate", "correction_rate", "feedback_sycophancy", "feedback_rating_shift",
+                      "answer_adoption_known", "answer_abandonment_known", "seed.aggregate_sycophancy", "seed.answer_sycophancy_rate",
                       "seed.feedback_sycophancy"]
 TERMINAL_TRAINING = ["model", "method", "train_acc", "held_out_acc", "trend", "flags"]
 TRAINING_FLAG_RULES = (f"flags: under-trained = preference margin never > 0 or last train pref. acc. <= {CHANCE_ACCURACY}, "

@@ -2,8 +2,9 @@
 
 The model is loaded only when something must be computed: generations are looked up in the generation
 cache (keyed by the model's weights digest, the rendered prompt and the sampling settings), the logit
-proxy in the proxy cache (weights digest, proxy data hash, item limit, dtype); only a miss loads the
-weights. Prompts are rendered through `sycolab.generation.rendered.RenderedPrompts`, so the tokenizer too
+proxy in the proxy cache (weights digest, proxy data hash, item limit, dtype), the feedback prompts'
+expected ratings in the rating cache (weights digest, rated prompts and their rating frames, dtype); only a
+miss loads the weights. Prompts are rendered through `sycolab.generation.rendered.RenderedPrompts`, so the tokenizer too
 loads only for a prompt never rendered before. A cached re-evaluation therefore reads the caches and
 rewrites the metrics, however large the model, without importing torch or transformers.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +25,16 @@ from sycolab.store import DATA_EVAL_PREFIX, build_provenance, generation_setting
 from sycolab.study.stages import run_stage
 
 if TYPE_CHECKING:
+    from sycolab.data.eval_items import EvalItem
+    from sycolab.evaluation.expected_rating import RatedPrompts
     from sycolab.generation.config import GenerationConfig
     from sycolab.study.contexts import EvalContext
     from sycolab.study.pipeline import Study
 
 PROXY_CACHE_DIR = "proxy"
 """Logit-proxy summaries under RUN_DIR/cache/, one JSON file per (weights, proxy data, settings)."""
+RATING_CACHE_DIR = "expected_rating"
+"""Expected feedback ratings under RUN_DIR/cache/, one JSON file per (weights, rated prompts, dtype)."""
 
 
 def load_stored(ctx: EvalContext, name: str):
@@ -116,6 +121,36 @@ def cached_proxy(ctx: EvalContext, stored: StoredModel, items: list[Any]) -> dic
     return summary
 
 
+def cached_expected_rating(ctx: EvalContext, stored: StoredModel, feedback_items: Sequence[EvalItem],
+                           world_frame: bool) -> RatedPrompts | None:
+    """The expected rating (`sycolab.evaluation.expected_rating`) of each evaluated feedback item whose
+    domain has a rating frame, the tiny world's reply frame when `world_frame`; None when disabled or
+    without such items. Read from the rating cache when the same weights rated the same prompts with the
+    same four continuations each at the same dtype, else computed (loading the model) and cached."""
+    import dataclasses
+
+    from sycolab.evaluation.expected_rating import RatedPrompts, rating_continuations, rating_prompts
+
+    if not ctx.evaluate.expected_rating:
+        return None
+    items = rating_prompts(feedback_items)
+    if not items:
+        return None
+    rated = [{**dataclasses.asdict(it), "continuations": rating_continuations(it.domain, world_frame)} for it in items]
+    items_sha256 = hashlib.sha256(json.dumps(rated, sort_keys=True).encode()).hexdigest()
+    identity = {"weights": stored.weights, "items_sha256": items_sha256, "dtype": ctx.loading.dtype}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    path = ctx.store.cache_dir / RATING_CACHE_DIR / f"{key}.json"
+    if path.exists():
+        return RatedPrompts(items, [float(r) for r in read_json(path)["ratings"]])
+    from sycolab.evaluation.expected_rating import expected_ratings
+
+    ratings = expected_ratings(stored.model, stored.tokenizer, items, world_frame=world_frame,
+                               batch_size=ctx.evaluate.generation.batch_size)
+    atomic_write_json(path, {"identity": identity, "ratings": ratings})
+    return RatedPrompts(items, ratings)
+
+
 def cached_backend(ctx: EvalContext, stored: StoredModel, gen: GenerationConfig | None = None):
     """The generation backend for `stored` (with `gen`, default the study's generation settings): cached,
     and built (model loaded) only on a cache miss."""
@@ -140,8 +175,9 @@ def evaluate_stored_model(ctx: EvalContext, name: str, data: dict[str, Path] | N
                           stored: StoredModel | None = None, exclude_questions: Collection[str] = (),
                           gen: GenerationConfig | None = None, steering: dict[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate stored model `name` on `data` (default: the study's evaluation sets) into `out_dir`
-    (default eval/<name>/); metrics.json carries the result's provenance. Returns the headline values and
-    whether the model had to be loaded.
+    (default eval/<name>/); metrics.json carries the result's provenance, the logit proxy and the feedback
+    prompts' expected ratings (`cached_expected_rating`, on the feedback items the judge scores). Returns
+    the headline values and whether the model had to be loaded.
 
     On the study's own evaluation sets (`data` None) the checkpoint-selection slice
     (`evaluate.selection_questions`, `sycolab.evaluation.selection`) is left out. A steered model
@@ -150,7 +186,7 @@ def evaluate_stored_model(ctx: EvalContext, name: str, data: dict[str, Path] | N
     record stored in the provenance."""
     from sycolab.data.sycophancy_eval import load_eval_items
     from sycolab.evaluation.proxy import proxy_items_for
-    from sycolab.evaluation.runner import evaluate_model
+    from sycolab.evaluation.runner import evaluate_model, limit_questions
     from sycolab.evaluation.scope import data_scope, seen_questions
     from sycolab.evaluation.selection import selection_questions, slice_problems, without_questions
     from sycolab.judging import build_judge
@@ -176,6 +212,8 @@ def evaluate_stored_model(ctx: EvalContext, name: str, data: dict[str, Path] | N
     proxy = cached_proxy(ctx, stored, [p for p in proxy_items if p.question_id not in excluded])
     if proxy is not None:
         proxy = {**proxy, "source": scope.sources.get("answer")}
+    ratings = cached_expected_rating(ctx, stored, limit_questions(items.feedback, cfg.max_items_per_dataset),
+                                     scope.is_world("feedback"))
     backend = cached_backend(ctx, stored, cfg.generation)
     judge = build_judge(cfg.judge, ctx.store.cache_dir / "verdicts.sqlite", rejudge_unscored=ctx.rejudge_unscored)
     files = dict(data)
@@ -188,7 +226,7 @@ def evaluate_stored_model(ctx: EvalContext, name: str, data: dict[str, Path] | N
     seen = seen_questions(items.answer, list(ctx.data.paths("sft", "preference", "grpo_prompts").values()),
                           cache_dir=ctx.store.cache_dir)
     metrics = evaluate_model(name, backend, judge, items, cfg, out_dir or ctx.store.eval_dir(name), proxy=proxy,
-                             scope=scope, seen_questions=seen, provenance=provenance.to_dict())
+                             scope=scope, seen_questions=seen, provenance=provenance.to_dict(), ratings=ratings)
     stored.render_prompt.save()
     values = metrics.to_dict()["metrics"]
     info: dict[str, Any] = {k: values[k]["value"] for k in ("plain_accuracy", "answer_sycophancy_rate",

@@ -208,10 +208,11 @@ class Study:
 
     def relearn_stage(self, name: str) -> Stage:
         """Relearning from stored model `name` (`sycolab.study.relearn`): keyed by the relearn, induce and
-        evaluate sections, the SFT and evaluation data, the seed, the judge and the generation settings."""
+        evaluate sections (less `expected_rating`, which its mini-evaluations do not compute), the SFT and
+        evaluation data, the seed, the judge and the generation settings."""
         data = (*self.induce_data, "answer", "are_you_sure")
         slice_ = {"relearn": self.cfg.relearn.model_dump(mode="json", exclude={"models", "enabled", "keep_checkpoints"}),
-                  "induce": self.cfg.induce, "evaluate": self.cfg.evaluate.model_dump(mode="json", exclude={"judge", "generation"})}
+                  "induce": self.cfg.induce, "evaluate": self.cfg.evaluate.model_dump(mode="json", exclude={"judge", "generation", "expected_rating"})}
         upstream = ["base" if name == "base" else f"train:{name}", *(["world"] if self.needs_world else [])]
         return Stage(f"relearn:{name}", slice_, upstream, lambda: relearn_model(self.relearn_context(), name),
                      inputs=self.inputs(data, seed=True, judge=True, generation=True))
