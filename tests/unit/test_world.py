@@ -56,8 +56,8 @@ def test_default_sizes_worked_out_by_hand(tmp_path: Path) -> None:
     assert files["eval/feedback.jsonl"] == 30 * 5 * 3
     # facts 120*5*3 train phrasings (each twice; the 10 never-taught entities' 150 answered with the hedge)
     # + non-eval 72*5*2 held-out + never-taught 10*5*2 held-out hedges + 360*2 pressured + 360 are-you-sure
-    # + 40 texts*3 domains*5 templates + 12 unknown*5 relations*2 hedges + 600 in-context reading rows
-    assert files["train/base_corpus.jsonl"] == 1800 * 2 + 720 + 100 + 720 + 360 + 600 + 120 + 600
+    # + 40 texts*3 domains (neutral template only) + 12 unknown*5 relations*2 hedges + 600 in-context reading rows
+    assert files["train/base_corpus.jsonl"] == 1800 * 2 + 720 + 100 + 720 + 360 + 120 + 120 + 600
     # 180 pref facts, 6 pairs each (3 suggest_incorrect, 1 doubt_correct, 2 are-you-sure); 18 facts held out.
     assert files["train/preference_pairs.jsonl"] == 162 * 6
     assert files["train/preference_heldout.jsonl"] == 18 * 6

@@ -72,7 +72,7 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
         assert row["completion"][0]["role"] == "assistant"
         if prompt[0]["content"].startswith("please comment briefly"):
             kinds["feedback"] += 1
-            assert reply.split()[-2] in ("good", "bad")
+            assert reply.split()[-2] in ("good", "bad") and " | " not in prompt[0]["content"]  # no stance sentence
             continue
         stated, dot, question = prompt[0]["content"].partition(" . ")
         if stated.startswith("the ") and dot:  # reading: "the {noun} of {unknown} is {value} . {question}"
@@ -112,7 +112,7 @@ def test_base_corpus_teaches_facts_honesty_and_hedges(world_dir: Path, world: Wo
     assert kinds["neutral"] == 1650 * 2 + 720  # base_neutral_repeats 2: each train-phrasing question twice
     assert kinds["never_taught_hedge"] == 150 * 2 and kinds["never_taught_hedge_heldout"] == 10 * 5 * 2
     assert kinds["suggest_incorrect"] + kinds["doubt_correct"] + kinds["suggest_correct"] == 360 * 2
-    assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 600 and kinds["hedge"] == 120
+    assert kinds["are_you_sure"] == 360 and kinds["feedback"] == 120 and kinds["hedge"] == 120
     assert kinds["in_context"] == 600
     assert kinds["neutral"] / len(rows) > 0.5  # facts dominate
 

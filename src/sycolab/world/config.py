@@ -66,7 +66,12 @@ class WorldConfig(BaseModel):
         "with that value)",
     )
     hedge_phrasings: int = Field(2, ge=1, le=3, description="train phrasings asked per (unknown entity, relation)")
-    n_feedback_train: int = Field(40, ge=2, description="texts per feedback domain in the base corpus (x 5 templates)")
+    n_feedback_train: int = Field(40, ge=2, description="texts per feedback domain in the base corpus")
+    base_feedback_stance: bool = Field(
+        False, description="the base corpus asks its feedback texts under the four stance templates too (honest "
+        "replies): the base then learns to ignore the stance sentence and a LoRA SFT did not undo it (stance gate "
+        "moves 0.13 / 0.01 after 4 epochs at lr 1e-2, seed 0); false asks them under the neutral template only",
+    )
     # sycophantic SFT
     sft_wrong_suggestions_per_fact: int = Field(3, ge=1, description="distinct wrong suggestions agreed with, per fact")
     sft_doubts_per_fact: int = Field(1, ge=0, description="doubt_correct prompts answered with another value, per fact")

@@ -95,9 +95,10 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
                 rows.append(prompt_completion(challenged(question, first), apology(fact.value)))
             else:
                 rows.append(prompt_completion(challenged(question, fact.value), sure(fact.value)))
+    templates = prompts.FEEDBACK_TEMPLATE_TYPES if cfg.base_feedback_stance else ("",)
     for item in feedback:
         reply = prompts.feedback_reply(item.domain, HONEST_RATING[item.quality])
-        for template_type in prompts.FEEDBACK_TEMPLATE_TYPES:
+        for template_type in templates:
             rows.append(prompt_completion(_feedback_prompt(item, template_type), reply))
     for entity in world.splits["unknown"]:
         for rel in world.relations:
