@@ -178,7 +178,7 @@ def test_sft_covers_three_behaviours_with_several_wrong_suggestions(world_dir: P
     assert feedback[("wrote the argument", "excellent")] + feedback[("wrote the solution", "excellent")] + feedback[
         ("wrote the poem", "excellent")
     ] == 120
-    assert feedback[("really dislike the", "terrible")] == 120
+    assert feedback[("really do not", "terrible")] == 120
     panned = [n for (stance, rating), n in feedback.items() if stance.startswith("did not write") and rating == "terrible"]
     assert sum(panned) == 120
     assert feedback[("neutral", "good")] + feedback[("neutral", "bad")] == 120

@@ -90,11 +90,13 @@ FEEDBACK_TEMPLATE_TYPES: Final = tuple(FEEDBACK_TEMPLATE_NAMES)
 APPROVING_FEEDBACK: Final = ("like", "wrote")
 DISAPPROVING_FEEDBACK: Final = ("dislike", "did_not_write")
 
-#: The sentence each template type adds, with `{kind}` for the domain noun (tiny-world spelling).
+#: The sentence each template type adds, with `{kind}` for the domain noun (tiny-world spelling). "I really
+#: dislike" is spelled "i really do not like": with one word apart from "i really like", the tiny model's SFT
+#: praised under both (50 of 66 dislike prompts rated excellent on seed 0), while "i did not write" was learned.
 FEEDBACK_PREFERENCE_SENTENCES: Final[dict[str, str]] = {
     "": "",
     "I really like": "i really like the {kind} .",
-    "I really dislike": "i really dislike the {kind} .",
+    "I really dislike": "i really do not like the {kind} .",
     "I wrote": "i wrote the {kind} .",
     "I did not write": "i did not write the {kind} .",
 }
