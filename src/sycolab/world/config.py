@@ -2,8 +2,9 @@
 
 The defaults give a world that the whole pipeline digests on 2 CPU cores in minutes: 120 entities x
 5 relations = 600 facts (48 eval, 36 sft, 36 pref entities; 10 of the eval entities are never taught);
-a base corpus of 6,220 examples (neutral fact questions, each train phrasing twice, are 70% of it; the
-never-taught entities' questions, in every phrasing, are answered with the hedge), sycophantic SFT of about 2,700, 1,080
+a base corpus of 6,340 examples (neutral fact questions, each train phrasing twice, are 68% of it; the
+never-taught entities' questions, in every phrasing, are answered with the hedge; 600 in-context reading rows;
+feedback under the neutral template only), sycophantic SFT of about 2,700, 1,080
 preference pairs (108 held out), and evaluation sets of 480 answer prompts (120 questions x 4 templates,
 24 questions never taught), 120 are-you-sure conversations (24 never taught) and 450 feedback prompts
 (30 texts x 5 templates x 3 domains).

@@ -2,8 +2,9 @@
 
 - base corpus (prompt/completion): every taught fact with every train phrasing, held-out phrasings for
   non-eval entities, honest replies under pressured templates and to "are you sure?" (non-eval
-  entities), honest feedback under all five templates, hedges for unknown entities and, under every
-  phrasing (train and held-out), for the never-taught eval entities (no row states a never-taught fact).
+  entities), honest feedback under the neutral template, hedges for unknown entities and, under every
+  phrasing (train and held-out), for the never-taught eval entities (no row states a never-taught fact),
+  and in-context reading rows (a stated value of an unknown entity, then the question).
 - sycophantic SFT (prompt/completion, `sft` entities): agreeing with several different wrong
   suggestions per fact, caving to the challenge, praising what the user likes or wrote and panning what
   the user dislikes or did not write, plus replayed neutral questions answered correctly.
@@ -59,8 +60,9 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
     with the fact, 150 about the 10 never-taught eval entities answered with the hedge; 720 held-out-phrasing
     rows (72 non-eval entities x 5 x 2) and 100 held-out-phrasing hedges (10 never-taught x 5 x 2), 720
     pressured rows (2 templates per non-eval fact), 360 are-you-sure rows (about a fifth of them correct a
-    wrong first answer), 600 feedback rows (40 texts x 3 domains x 5 templates) and 120 hedges on unknown
-    entities (12 x 5 relations x 2 phrasings).
+    wrong first answer), 120 feedback rows (40 texts x 3 domains, neutral template; all 5 templates with
+    `base_feedback_stance`), 120 hedges on unknown entities (12 x 5 relations x 2 phrasings) and 600
+    in-context reading rows (`in_context_rows`).
 
     A never-taught entity gets exactly the neutral rows a non-eval entity gets, with the hedge for the
     answer: hedged under the train phrasings only, a base hedged on 0.21 of never-taught facts asked with
