@@ -94,10 +94,10 @@ def check_stance_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any
         record.unlink(missing_ok=True)  # a stance_gate.json of an earlier run would describe another SFT
         return {}
     loading = ctx.loading
-    models = [load_model(stored_model_source(store.model_dir(name)), dtype=loading.dtype,
-                         trust_remote_code=loading.trust_remote_code, device=loading.device) for name in ("base", "sft")]
+    base, sft = (load_model(stored_model_source(store.model_dir(name)), dtype=loading.dtype,
+                            trust_remote_code=loading.trust_remote_code, device=loading.device) for name in ("base", "sft"))
     tokenizer = load_tokenizer(stored_model_source(store.model_dir("base")), trust_remote_code=loading.trust_remote_code)
-    gate = stance_gate.measure(*models, tokenizer, load_world(store.world_dir), cfg, batch_size=batch_size)
+    gate = stance_gate.measure(base, sft, tokenizer, load_world(store.world_dir), cfg, batch_size=batch_size)
     atomic_write_json(record, gate.to_json())
     message = stance_gate.failure_message(gate)
     if message is not None:
