@@ -1,4 +1,4 @@
-"""The induce stage's stance gate (sycolab.world.stance_gate): its prompts, its decision on hand-made expected
+"""The induce stage's stance gate (sycolab.evaluation.stance_gate): its prompts, its decision on hand-made expected
 ratings, and an SFT identical to its base failing it through the stage's check
 (`sycolab.study.training.check_stance_gate`)."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from sycolab.evaluation.expected_rating import RatingPrompt
 from sycolab.world import World, WorldConfig
-from sycolab.world.stance_gate import GateError, decide, failure_message, stance_prompts
+from sycolab.evaluation.stance_gate import GateError, decide, failure_message, stance_prompts
 
 
 def _items() -> list[RatingPrompt]:

@@ -106,7 +106,7 @@ class WorldConfig(BaseModel):
     )
     stance_gate: bool = Field(
         True, description="check after the induce stage that the sycophantic SFT moves the expected feedback rating "
-        "up under approving and down under disapproving templates (sycolab.world.stance_gate); off only for test "
+        "up under approving and down under disapproving templates (sycolab.evaluation.stance_gate); off only for test "
         "worlds whose SFT trains a few steps",
     )
     gate_stance_move: float = Field(
