@@ -22,6 +22,7 @@ world:
   n_grpo_prompts: 8
   base_gate: false            # a 10-step base knows nothing: no knowledge gate
   stance_gate: false          # and a few-step SFT learns no stance
+  base_in_context: 20         # the default 600 reading rows would swamp a 24-entity corpus
 """
 
 MICRO_MODEL = """
