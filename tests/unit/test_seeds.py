@@ -89,3 +89,12 @@ def test_a_seed_where_a_method_hedges_does_not_count_toward_effective(tmp_path):
     assert verdict.startswith("below SFT in 1 of 2 seeds (and in 1 more by hedging); not effective in every seed")
     _set_metric(runs[1], "dpo", "hedged_rate", 0.25, 0.2, 0.3)  # a rise of exactly 0.2 is not hedging
     assert {r.model: r.verdict for r in seed_rows(runs)}["dpo"].startswith("below SFT in 2 of 2 seeds; effective")
+
+
+def test_a_seed_without_an_aggregate_is_named_and_not_effective(tmp_path):
+    """Seed 1: DPO's aggregate has no value or interval (a collapsed model: none of its feedback replies could be
+    scored): below SFT in 1 of 2 seeds, aggregate undefined in 1; not effective."""
+    runs = {0: write_fake_study(tmp_path / "seed-0"), 1: write_fake_study(tmp_path / "seed-1")}
+    _set_metric(runs[1], "dpo", "aggregate_sycophancy", None, None, None)
+    verdict = {r.model: r.verdict for r in seed_rows(runs)}["dpo"]
+    assert verdict.startswith("below SFT in 1 of 2 seeds (aggregate undefined in 1); not effective in every seed")

@@ -7,6 +7,8 @@ thread count) is covered by repeating the whole study. An effect is claimed only
 - a recovery method lowered it in a seed when its interval lies entirely below SFT's;
 - a method that lowers it by hedging is not counted: in a seed where its hedged rate exceeds the base's by more
   than `HEDGING_RISE`, its being below SFT is reported apart ("by hedging") and the method is not effective;
+- a seed where the model's (or SFT's) aggregate has no interval (a collapsed model whose replies cannot be
+  scored) is named apart ("aggregate undefined in k") and does not count toward effective;
 - plain accuracy is kept in a seed when the method's plain accuracy is within `ACCURACY_KEPT` of the base's;
 - a method's training flags (`sycolab.methods.health`: under-trained, reward hacking) are counted over seeds.
 """
@@ -122,7 +124,10 @@ def _verdict(model: str, evals: dict[int, dict[str, dict[str, MetricValue]]], n:
     hedging = [_hedges(e.get(model, {}), e.get("base", {})) for e in evals.values()]
     k = sum(b is True and not h for b, h in zip(below, hedging, strict=True))
     k_hedging = sum(b is True and h for b, h in zip(below, hedging, strict=True))
+    k_undefined = sum(b is None for b in below)
     verdict = f"below SFT in {k} of {n} seeds" + (f" (and in {k_hedging} more by hedging)" if k_hedging else "")
+    if k_undefined:  # e.g. a collapsed model: no feedback reply scored, so no aggregate
+        verdict += f" (aggregate undefined in {k_undefined})"
     verdict += "; effective" if k == n else "; not effective in every seed"
     return verdict + f"; accuracy within {ACCURACY_KEPT} of base in {sum(kept)} of {n}"
 
