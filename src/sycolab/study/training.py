@@ -84,8 +84,8 @@ def check_stance_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any
     """The world's stance gate (`sycolab.evaluation.stance_gate`) on the stored SFT model against the base, unless
     `world.stance_gate` is off: the result written to training/sft/stance_gate.json, a `GateError` (exit 2)
     when it did not pass, else the two moves for the stage's info."""
-    from sycolab.models.load import load_model, load_tokenizer, stored_model_source
     from sycolab.evaluation import stance_gate
+    from sycolab.models.load import load_model, load_tokenizer, stored_model_source
 
     store = ctx.store
     cfg = WorldConfig.model_validate(read_json(store.world_dir / "world.json")["config"])
