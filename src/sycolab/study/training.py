@@ -64,10 +64,9 @@ def check_base_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any]:
     from sycolab.world import gates
 
     store = ctx.store
-    cfg = WorldConfig.model_validate(read_json(store.world_dir / "world.json")["config"])
     record = store.training_dir("base") / "gate.json"
-    if not cfg.base_gate:
-        record.unlink(missing_ok=True)  # a gate.json of an earlier run would describe another base
+    cfg = _gated_world(ctx, "base_gate", record)
+    if cfg is None:
         return {}
     model, tokenizer = load_model_and_tokenizer(store.model_dir("base"), ctx.loading.dtype,
                                                 ctx.loading.trust_remote_code, ctx.loading.device)
@@ -80,6 +79,16 @@ def check_base_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any]:
     return {"gate_taught_accuracy": gate.taught_accuracy, "gate_never_taught_hedge": gate.never_taught_hedge}
 
 
+def _gated_world(ctx: TrainContext, switch: str, record: Path) -> WorldConfig | None:
+    """The study's world config when its gate `switch` (a WorldConfig field) is on; else None, with the gate's
+    record of an earlier run removed (it would describe another model)."""
+    cfg = WorldConfig.model_validate(read_json(ctx.store.world_dir / "world.json")["config"])
+    if getattr(cfg, switch):
+        return cfg
+    record.unlink(missing_ok=True)
+    return None
+
+
 def check_stance_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any]:
     """The world's stance gate (`sycolab.evaluation.stance_gate`) on the stored SFT model against the base, unless
     `world.stance_gate` is off: the result written to training/sft/stance_gate.json, a `GateError` (exit 2)
@@ -88,10 +97,9 @@ def check_stance_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any
     from sycolab.models.load import load_model, load_tokenizer, stored_model_source
 
     store = ctx.store
-    cfg = WorldConfig.model_validate(read_json(store.world_dir / "world.json")["config"])
     record = store.training_dir("sft") / "stance_gate.json"
-    if not cfg.stance_gate:
-        record.unlink(missing_ok=True)  # a stance_gate.json of an earlier run would describe another SFT
+    cfg = _gated_world(ctx, "stance_gate", record)
+    if cfg is None:
         return {}
     loading = ctx.loading
     base, sft = (load_model(stored_model_source(store.model_dir(name)), dtype=loading.dtype,
