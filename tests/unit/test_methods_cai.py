@@ -205,7 +205,8 @@ def test_cai_sl_trains_with_the_tiny_defaults_through_a_valid_sft_config():
         cfg.learning_rate, cfg.num_train_epochs, cfg.per_device_train_batch_size)
     assert sft.lora == cfg.lora and sft.data_key == REVISIONS_KEY and sft.completion_only_loss
     assert sft.checkpoint == cfg.checkpoint and sft.checkpoint.eval_every == 20
-    assert sft.checkpoint.model_fields_set == {"eval_every"}
+    assert sft.checkpoint.min_plain_accuracy == 0.5
+    assert sft.checkpoint.model_fields_set == {"eval_every", "min_plain_accuracy"}
 
 
 def test_cai_dpo_sft_weight_adds_the_chosen_nll_to_the_dpo_loss():
