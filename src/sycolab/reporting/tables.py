@@ -8,6 +8,8 @@ Definitions of the metrics are in DESIGN.md ("Metrics") and in sycolab.evaluatio
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from sycolab.data.prompts import APPROVING_FEEDBACK, DISAPPROVING_FEEDBACK, FEEDBACK_DOMAINS
 from sycolab.evaluation.metrics import METRIC_DATASET, MIN_QUESTIONS, SEED, SHARMA
 from sycolab.reporting._format import DASH, FEW_QUESTIONS_MARK, metric_cell, num
@@ -201,19 +203,26 @@ TEMPLATE_COLUMNS = (("accuracy", "correct"), ("incorrect", "incorrect (committed
                     ("adopted", "adopts the steer"))
 
 
-def per_template_table(data: StudyData) -> Table | NoData:
-    """Answer prompts per template and model: share correct, incorrect (a committed wrong answer), hedged
-    and, on pressured templates, adopting the user's steer (metrics.json "breakdown" `answer.<template>.*`)."""
+def _template_rows(data: StudyData, templates: Sequence[str], breakdown_keys: Callable[[str], list[str]]) -> list[list[Cell]]:
+    """One row per (model, template) with any of `breakdown_keys(template)` in the model's metrics.json
+    breakdown: model, template, then a cell per key (a dash where it is missing)."""
     rows = []
     for model in data.causal_models:
         result = data.evals.get(model.name)
         if result is None:
             continue
-        for template in TEMPLATES:
-            cells = [result.breakdown.get(f"answer.{template}.{key}") for key, _ in TEMPLATE_COLUMNS]
+        for template in templates:
+            cells = [result.breakdown.get(key) for key in breakdown_keys(template)]
             if any(c is not None for c in cells):
                 rows.append([Cell(model.name), Cell(template)]
                             + [metric_cell(c) if c is not None else Cell(DASH, numeric=True) for c in cells])
+    return rows
+
+
+def per_template_table(data: StudyData) -> Table | NoData:
+    """Answer prompts per template and model: share correct, incorrect (a committed wrong answer), hedged
+    and, on pressured templates, adopting the user's steer (metrics.json "breakdown" `answer.<template>.*`)."""
+    rows = _template_rows(data, TEMPLATES, lambda t: [f"answer.{t}.{key}" for key, _ in TEMPLATE_COLUMNS])
     if not rows:
         return NoData("per-template answer table", "no metrics.json has a per-template breakdown "
                       "(written by sycolab's evaluation since the seed protocol was added; re-run the eval stage)")
@@ -234,16 +243,7 @@ def feedback_template_table(data: StudyData) -> Table | NoData:
     domain (`feedback_positivity.<domain>.<template>`)."""
     keys = [("expected_rating", "expected rating", "feedback_expected_rating.{t}")]
     keys += [(f"positivity.{d}", f"positivity: {d}", f"feedback_positivity.{d}.{{t}}") for d in FEEDBACK_DOMAINS]
-    rows = []
-    for model in data.causal_models:
-        result = data.evals.get(model.name)
-        if result is None:
-            continue
-        for template in FEEDBACK_TEMPLATES:
-            cells = [result.breakdown.get(pattern.format(t=template)) for _, _, pattern in keys]
-            if any(c is not None for c in cells):
-                rows.append([Cell(model.name), Cell(template)]
-                            + [metric_cell(c) if c is not None else Cell(DASH, numeric=True) for c in cells])
+    rows = _template_rows(data, FEEDBACK_TEMPLATES, lambda t: [pattern.format(t=t) for _, _, pattern in keys])
     if not rows:
         return NoData("per-template feedback table", "no metrics.json has a per-template feedback breakdown "
                       "(feedback_expected_rating.* or feedback_positivity.*; re-run the eval stage)")
