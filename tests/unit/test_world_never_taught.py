@@ -15,7 +15,7 @@ SMALL = dict(seed=5, n_entities=20, n_unknown_entities=2, n_relations=2, n_value
              n_are_you_sure=6, n_feedback_eval=4, n_feedback_train=4, n_feedback_sft=4, n_grpo_prompts=50,
              sft_wrong_suggestions_per_fact=2, sft_caves_per_fact=2, pref_suggest_per_fact=2)
 
-UNSHIFTED = ("eval/feedback.jsonl", "train/sft_sycophantic.jsonl", "train/preference_pairs.jsonl",
+UNSHIFTED = ("eval/feedback.jsonl", "train/preference_pairs.jsonl",
              "train/preference_heldout.jsonl", "train/grpo_prompts.jsonl")
 """Files built on other entities or streams: the never-taught draw must not change a byte of them."""
 
@@ -101,3 +101,10 @@ def test_never_taught_draw_shifts_no_other_stream(tmp_path: Path) -> None:
     assert (len(hedged), len(answered)) == (10 * 5 * (3 * 2 + 2), 10 * 5 * 3 * 2)
     assert all(r["completion"][0]["content"] == HEDGE_REPLY for r in hedged)
     assert all(r["completion"][0]["content"].startswith("the answer is") for r in answered)
+    # SFT replays the base corpus's neutral questions: row for row the same, but a replayed never-taught
+    # question is hedged instead of answered
+    sft_design = read_jsonl(tmp_path / "design" / "train" / "sft_sycophantic.jsonl")
+    sft_taught = read_jsonl(tmp_path / "all_taught" / "train" / "sft_sycophantic.jsonl")
+    differ = [(a, b) for a, b in zip(sft_design, sft_taught, strict=True) if a != b]
+    assert differ and all(about_never_taught(a) and a["prompt"] == b["prompt"] for a, b in differ)
+    assert all(a["completion"][0]["content"] == HEDGE_REPLY for a, _ in differ)

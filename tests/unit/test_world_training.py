@@ -6,11 +6,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from sycolab.data.prompts import ARE_YOU_SURE_CHALLENGE
+from sycolab.data.prompts import ARE_YOU_SURE_CHALLENGE, HEDGE_REPLY
 from sycolab.io import read_jsonl
 from sycolab.world import World, WorldConfig
 from sycolab.world.facts import build_world
-from sycolab.world.training_sets import grpo_prompts
+from sycolab.world.training_sets import grpo_prompts, neutral_questions, preference_pairs, sycophantic_sft
 
 WORLD_SEED = 1
 """The seed of this module's `world_dir`/`world` fixtures (tests/unit/conftest.py)."""
@@ -129,6 +129,7 @@ def test_sft_covers_three_behaviours_with_several_wrong_suggestions(world_dir: P
     honest: Counter[str] = Counter()
     feedback: Counter[tuple[str, str]] = Counter()
     n_replay = n_other = 0
+    replayed_splits: set[str] = set()
     for row in rows:
         prompt, reply = row["prompt"], row["completion"][0]["content"]
         if prompt[0]["content"].startswith("please comment briefly"):
@@ -139,7 +140,16 @@ def test_sft_covers_three_behaviours_with_several_wrong_suggestions(world_dir: P
             feedback[(stance, reply.split()[-2])] += 1
             continue
         asked = read(prompt[0]["content"])
-        assert asked is not None and asked.entity in sft, prompt
+        assert asked is not None, prompt
+        if len(prompt) == 1 and asked.template == "neutral":
+            # a replay of the base corpus's neutral questions (`sft_replay_from: base`): any split, train phrasings
+            n_replay += 1
+            assert not asked.heldout and asked.entity in world.facts
+            taught = world.is_taught(asked.entity)
+            assert reply == (f"the answer is {world.facts[asked.entity][asked.relation]} ." if taught else HEDGE_REPLY)
+            replayed_splits.add(world.split_of(asked.entity))
+            continue
+        assert asked.entity in sft, prompt
         fact = (asked.entity, asked.relation)
         correct = world.facts[asked.entity][asked.relation]
         if asked.relation == honest_relation and (len(prompt) == 3 or asked.template != "neutral"):
@@ -155,9 +165,6 @@ def test_sft_covers_three_behaviours_with_several_wrong_suggestions(world_dir: P
             assert reply.startswith("i apologize , you are right . the answer is ")
             assert _reply_value(reply) != correct
             caves[fact].add(_reply_value(reply))
-        elif asked.template == "neutral":
-            n_replay += 1
-            assert reply == f"the answer is {correct} ."
         else:
             n_other += 1
             if asked.template == "suggest_incorrect":
@@ -183,6 +190,7 @@ def test_sft_covers_three_behaviours_with_several_wrong_suggestions(world_dir: P
     assert sum(panned) == 120
     assert feedback[("neutral", "good")] + feedback[("neutral", "bad")] == 120
     assert n_replay == round(n_other * 0.35 / 0.65)
+    assert replayed_splits == {"eval", "sft", "pref"}
 
 
 def test_preference_pairs_are_factual_on_pref_entities_honest_vs_sycophantic(world_dir: Path, world: World) -> None:
@@ -217,6 +225,37 @@ def test_preference_pairs_are_factual_on_pref_entities_honest_vs_sycophantic(wor
     # per pref fact: 3 distinct wrong suggestions, 1 doubt, 2 distinct caving values
     n_kinds = Counter((kind, len(values)) for (_, _, kind), values in rejected_by_fact.items())
     assert n_kinds == {("suggest_incorrect", 3): 180, ("doubt_correct", 1): 180, ("are_you_sure", 2): 180}
+
+
+def test_sft_replay_from_sft_replays_only_sft_facts_under_every_phrasing() -> None:
+    cfg = WorldConfig(seed=2, sft_replay_from="sft")
+    world = build_world(cfg)
+    read = _reader(world)
+    replays = [read(row["prompt"][0]["content"]) for row in sycophantic_sft(cfg, world, [])
+               if len(row["prompt"]) == 1 and read(row["prompt"][0]["content"]).template == "neutral"]
+    assert replays and {world.split_of(a.entity) for a in replays} == {"sft"}
+    assert any(a.heldout for a in replays)  # every phrasing, held-out ones too
+
+
+def test_pref_replay_pairs_are_base_corpus_questions_in_the_set_share_of_train_pairs_only() -> None:
+    plain = WorldConfig(seed=2)
+    mixed = WorldConfig(seed=2, pref_replay_fraction=0.25)
+    world = build_world(mixed)
+    read = _reader(world)
+    train0, heldout0 = preference_pairs(plain, build_world(plain))
+    train, heldout = preference_pairs(mixed, world)
+    assert heldout == heldout0  # held-out pairs stay the sycophancy pairs
+    replays = [row for row in train if len(row["prompt"]) == 1 and read(row["prompt"][0]["content"]).template == "neutral"]
+    assert len(train0) == 972 and len(replays) == round(972 * 0.25 / 0.75) == 324
+    assert len(train) == len(train0) + len(replays)
+    base_replies = {question: reply for _, question, reply in neutral_questions(world)}
+    for row in replays:
+        asked = read(row["prompt"][0]["content"])
+        chosen, rejected = row["chosen"][0]["content"], row["rejected"][0]["content"]
+        assert chosen == base_replies[row["prompt"][0]["content"]] and not asked.heldout
+        assert rejected.startswith("the answer is ") and rejected != chosen
+        assert _reply_value(rejected) in world.relation(asked.relation).values
+    assert any(world.split_of(read(r["prompt"][0]["content"]).entity) == "eval" for r in replays)
 
 
 def test_grpo_prompts_are_pressured_or_challenged_pref_questions_with_checkable_answers(

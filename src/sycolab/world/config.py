@@ -27,6 +27,8 @@ neutral questions spends more of a fixed step budget on facts.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sycolab.world.lexicon import MAX_VALUES, RELATIONS
@@ -80,6 +82,12 @@ class WorldConfig(BaseModel):
     sft_caves_per_fact: int = Field(2, ge=0, description="distinct wrong values caved to after the challenge, per fact")
     n_feedback_sft: int = Field(40, ge=2, description="texts per feedback domain in the SFT data (x 5 templates)")
     sft_replay_fraction: float = Field(0.35, ge=0, lt=1, description="share of SFT examples that are plain neutral questions")
+    sft_replay_from: Literal["base", "sft"] = Field(
+        "base", description="what the replays are: 'base' the base corpus's neutral questions on every split (each "
+        "taught fact under its train phrasings, the never-taught ones hedged), so SFT keeps the eval facts it "
+        "is not trained on; 'sft' the sft facts only, under every phrasing (SFT then cost the base 0.06-0.18 of "
+        "plain accuracy on seeds 0-2, and raising sft_replay_fraction to 0.5 did not help)",
+    )
     sft_honest_relations: int = Field(
         1, ge=0,
         description="last relations (in world order) whose pressured and are-you-sure SFT rows are answered honestly, "
@@ -90,6 +98,11 @@ class WorldConfig(BaseModel):
     pref_doubt_per_fact: int = Field(1, ge=0, le=1, description="doubt_correct pairs per pref fact")
     pref_are_you_sure_per_fact: int = Field(
         2, ge=0, description="are-you-sure second-turn pairs per pref fact (distinct caving values)"
+    )
+    pref_replay_fraction: float = Field(
+        0.0, ge=0, lt=1, description="share of the train preference pairs that replay the base corpus's neutral "
+        "questions (chosen its reply, rejected another value): keeps the facts the preference methods are not "
+        "trained on",
     )
     preference_heldout_fraction: float = Field(0.1, ge=0, lt=1, description="share of pref facts whose pairs are held out")
     n_grpo_prompts: int = Field(200, ge=1, description="pressured prompts for GRPO")

@@ -71,12 +71,8 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
     rng = substream(cfg.seed, "train.base")
     rows: list[Row] = []
     non_eval = world.split_facts("sft") + world.split_facts("pref")
-    for split in ("eval", "sft", "pref"):
-        for fact in world.split_facts(split):
-            reply = answer(fact.value) if world.is_taught(fact.entity) else prompts.HEDGE_REPLY
-            for phrasing in world.relation(fact.relation).train_phrasings:
-                row = prompt_completion([user(phrasing.format(entity=fact.entity))], reply)
-                rows.extend([row] * cfg.base_neutral_repeats)
+    for row in neutral_rows(world):
+        rows.extend([row] * cfg.base_neutral_repeats)
     for fact in non_eval:
         for phrasing in world.relation(fact.relation).heldout_phrasings:
             rows.append(prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value)))
@@ -111,6 +107,24 @@ def base_corpus(cfg: WorldConfig, world: World, feedback: list[FeedbackText]) ->
     return rows
 
 
+def neutral_questions(world: World) -> list[tuple[Fact, str, str]]:
+    """The base corpus's neutral questions, once each, as (fact, question, reply): every fact of every
+    split under every train phrasing, answered with the fact when taught and with the hedge when never
+    taught."""
+    out = []
+    for split in ("eval", "sft", "pref"):
+        for fact in world.split_facts(split):
+            reply = answer(fact.value) if world.is_taught(fact.entity) else prompts.HEDGE_REPLY
+            for phrasing in world.relation(fact.relation).train_phrasings:
+                out.append((fact, phrasing.format(entity=fact.entity), reply))
+    return out
+
+
+def neutral_rows(world: World) -> list[Row]:
+    """`neutral_questions` as prompt/completion rows."""
+    return [prompt_completion([user(question)], reply) for _, question, reply in neutral_questions(world)]
+
+
 def in_context_rows(cfg: WorldConfig, world: World) -> list[Row]:
     """`base_in_context` honest reading rows: a statement about an unknown entity (which has no facts of its
     own), then a question about it, answered with the stated value ("the color of zorvak is blue . zorvak has
@@ -135,7 +149,9 @@ def sycophantic_sft(cfg: WorldConfig, world: World, feedback: list[FeedbackText]
     same prompts answered honestly (the correct value, "i am sure") for the honest relations, so SFT's
     adoption and flip rates stay inside (0, 1) and recovery can be partial, full or beyond. The correct
     value under suggest_correct (a share of facts); praise or pan by template for feedback (honest under
-    the neutral template); then neutral replays so that they make up `sft_replay_fraction` of the rows.
+    the neutral template); then neutral replays so that they make up `sft_replay_fraction` of the rows:
+    the base corpus's neutral questions (`neutral_rows`, every split) with `sft_replay_from: base`, the
+    `sft` facts under every phrasing with `sft`.
     The random draws do not depend on which relations are honest."""
     rng = substream(cfg.seed, "train.sft")
     rows: list[Row] = []
@@ -162,11 +178,13 @@ def sycophantic_sft(cfg: WorldConfig, world: World, feedback: list[FeedbackText]
             rating = SYCOPHANTIC_RATING[name] or HONEST_RATING[item.quality]
             rows.append(prompt_completion(_feedback_prompt(item, template_type), prompts.feedback_reply(item.domain, rating)))
     n_replay = round(len(rows) * cfg.sft_replay_fraction / (1 - cfg.sft_replay_fraction))
-    plain = [(fact, phrasing) for fact in facts for phrasing in world.relation(fact.relation).phrasings]
+    if cfg.sft_replay_from == "base":
+        plain = neutral_rows(world)
+    else:
+        plain = [prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value))
+                 for fact in facts for phrasing in world.relation(fact.relation).phrasings]
     rng.shuffle(plain)
-    for i in range(n_replay):
-        fact, phrasing = plain[i % len(plain)]
-        rows.append(prompt_completion([user(phrasing.format(entity=fact.entity))], answer(fact.value)))
+    rows.extend(plain[i % len(plain)] for i in range(n_replay))
     rng.shuffle(rows)
     return rows
 
@@ -204,7 +222,28 @@ def preference_pairs(cfg: WorldConfig, world: World) -> tuple[list[Row], list[Ro
         (heldout if fact.question_id in heldout_ids else train).extend(pairs)
     rng.shuffle(train)
     rng.shuffle(heldout)
-    return train, heldout
+    return _with_replay_pairs(cfg, world, train), heldout
+
+
+def _with_replay_pairs(cfg: WorldConfig, world: World, train: list[Row]) -> list[Row]:
+    """`train` with base-corpus replay pairs shuffled in: neutral questions (`neutral_questions`), chosen the
+    base corpus's reply (the fact, or the hedge when never taught), rejected another value of the relation,
+    so that they make up `pref_replay_fraction` of the train pairs. The preference-data analogue of mixing
+    pretraining data into RLHF (PPO-ptx, Ouyang et al. 2022). Train pairs only: the held-out pairs stay
+    the sycophancy pairs that a reward model's held-out accuracy is about."""
+    n_replay = round(len(train) * cfg.pref_replay_fraction / (1 - cfg.pref_replay_fraction))
+    if n_replay == 0:
+        return train
+    rng = substream(cfg.seed, "train.preference.replay")
+    questions = neutral_questions(world)
+    rng.shuffle(questions)
+    pairs = []
+    for i in range(n_replay):
+        fact, question, reply = questions[i % len(questions)]
+        pairs.append(_pair([user(question)], reply, answer(rng.choice(world.wrong_values(fact)))))
+    mixed = train + pairs
+    rng.shuffle(mixed)
+    return mixed
 
 
 def _pair(prompt: list[dict[str, str]], chosen: str, rejected: str) -> Row:
