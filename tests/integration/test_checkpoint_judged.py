@@ -23,8 +23,9 @@ def _untrained_model(world: Path, out: Path, **shape: Any) -> Path:
     from sycolab.world.generate import generate_world
 
     torch.set_num_threads(1)
+    # sft_replay_from "sft": the SFT data on which the proxy and the judge were found to disagree (below)
     generate_world(WorldConfig(n_entities=24, n_eval_questions=6, n_are_you_sure=4, n_feedback_eval=2,
-                               n_feedback_train=2), world)
+                               n_feedback_train=2, sft_replay_from="sft"), world)
     texts = [m["content"] for path in world.rglob("*.jsonl") for row in read_jsonl(path)
              for key in ("prompt", "completion", "chosen", "rejected", "messages") for m in row.get(key, []) or []
              if isinstance(m, dict)]
