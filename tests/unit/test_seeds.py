@@ -98,3 +98,30 @@ def test_a_seed_without_an_aggregate_is_named_and_not_effective(tmp_path):
     _set_metric(runs[1], "dpo", "aggregate_sycophancy", None, None, None)
     verdict = {r.model: r.verdict for r in seed_rows(runs)}["dpo"]
     assert verdict.startswith("below SFT in 1 of 2 seeds (aggregate undefined in 1); not effective in every seed")
+
+
+def _seeds_exiting(monkeypatch, tmp_path, codes):
+    """run_seeds over children that print a stage line and exit with codes[seed]."""
+    import sys
+
+    from sycolab.study import seeds as seeds_module
+
+    def fake_command(config, run_dir, seed, *args, **kwargs):
+        return [sys.executable, "-c", f"print('  [base] gate failed on seed {seed}'); raise SystemExit({codes[seed]})"]
+
+    monkeypatch.setattr(seeds_module, "child_command", fake_command)
+    return seeds_module.run_seeds("c.yaml", tmp_path, sorted(codes), [], parallel=2, say=lambda _: None)
+
+
+def test_seeds_stopped_by_a_gate_or_bad_input_exit_2_any_other_failure_1(monkeypatch, tmp_path):
+    import pytest
+
+    from sycolab.errors import StageError, UserError
+
+    with pytest.raises(UserError, match=r"2 of 3 seed studies stopped on their input or a gate") as user:
+        _seeds_exiting(monkeypatch, tmp_path / "a", {0: 2, 1: 0, 2: 2})
+    assert "seed 0 (exit 2" in str(user.value) and "gate failed on seed 2" in str(user.value)
+    with pytest.raises(StageError, match=r"2 of 2 seed studies failed") as stage:
+        _seeds_exiting(monkeypatch, tmp_path / "b", {0: 2, 1: 1})
+    assert not isinstance(stage.value, UserError)
+    assert [r.returncode for r in _seeds_exiting(monkeypatch, tmp_path / "c", {0: 0, 1: 0})] == [0, 0]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sycolab.errors import StageError
+from sycolab.errors import StageError, UserError
 from sycolab.io import atomic_write_json, atomic_write_text
 from sycolab.reporting.seeds import seed_table_text
 
@@ -103,6 +103,10 @@ def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str]
     failed = [r for r in runs if r.returncode != 0]
     if failed:
         details = "\n".join(f"seed {r.seed} (exit {r.returncode}; {r.run_dir}/logs/terminal.log):\n{r.tail}" for r in failed)
+        if all(r.returncode == UserError.exit_code for r in failed):
+            # every failure is the user's to fix (a bad input or a failed gate): the study exits 2 as one seed would
+            raise UserError(f"{len(failed)} of {len(runs)} seed studies stopped on their input or a gate; fix what each "
+                            f"says and rerun the same command to resume them.\n{details}")
         raise StageError(f"{len(failed)} of {len(runs)} seed studies failed; rerun the same command to resume them.\n{details}")
     return runs
 
