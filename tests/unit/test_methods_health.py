@@ -7,9 +7,11 @@ import pytest
 
 from sycolab.methods._rewards import rule_reward
 from sycolab.methods.health import (
+    COLLAPSED,
     REWARD_HACKING,
     RULE_REWARD,
     UNDER_TRAINED,
+    collapse_step,
     health_kind,
     training_health,
 )
@@ -134,3 +136,25 @@ def test_health_from_a_diagnostics_csv_read_back_as_the_report_reads_it(tmp_path
     assert log is not None and len(log.rows) == 3 and log.rows[1]["rewards/margins"] is None
     health = training_health("preference", log.rows)
     assert (health.train_margin, health.train_accuracy, health.margin_ever_positive, health.flags) == (0.15, 0.7, True, ())
+
+
+def test_collapse_is_the_first_checkpoint_below_half_the_best_earlier_slice_accuracy():
+    # session 8's reference-free IPO, seed 1 (its checkpoints.csv): 0.750 at step 20, 0.625 at 40, 0.208 at 60
+    # (< 0.375), then 0.042, 0.167, 0.125
+    steps, accuracy = [20.0, 40.0, 60.0, 80.0, 100.0, 120.0], [0.75, 0.625, 0.208, 0.042, 0.167, 0.125]
+    assert collapse_step({"step": steps, "judged.plain_accuracy": accuracy}) == 60
+    # exactly half is not below it; a fall from a later, higher best counts; unjudged rows are skipped
+    assert collapse_step({"step": [20, 40], "judged.plain_accuracy": [0.6, 0.3]}) is None
+    assert collapse_step({"step": [20, 40, 60, 80], "judged.plain_accuracy": [0.4, None, 0.9, 0.44]}) == 80
+    assert collapse_step({"step": [20, 40], "judged.answer_sycophancy_rate": [0.5, 0.2]}) is None
+    assert collapse_step({}) is None
+
+
+def test_a_collapse_adds_its_flag_and_step_to_whatever_else_was_found():
+    checkpoints = {"step": [20.0, 40.0], "judged.plain_accuracy": [0.7, 0.2]}
+    health = training_health("preference", _preference_rows([-0.4, -0.2]), checkpoints=checkpoints)
+    assert health.flags == (UNDER_TRAINED, COLLAPSED) and health.collapse_step == 40
+    assert health.verdict == "under-trained, collapsed at step 40"
+    kept = training_health("grpo", _grpo_rows([0.0, 0.05], [0.1, 0.4]), reward_kind="rule",
+                           checkpoints={"step": [20.0, 40.0], "judged.plain_accuracy": [0.7, 0.6]})
+    assert kept.flags == () and kept.verdict == "ok" and kept.collapse_step is None

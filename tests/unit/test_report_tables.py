@@ -386,6 +386,25 @@ def test_training_table_shows_each_recovery_methods_health_and_flags(tmp_path):
     assert "'under-trained' = a preference margin never > 0" in table.caption
 
 
+def test_a_run_whose_slice_accuracy_collapses_is_flagged_in_the_training_and_seed_tables(tmp_path):
+    """dpo's judged plain accuracy on the selection slice: 0.70, 0.75, 0.36 (< 0.5 x 0.75), 0.70: collapsed at
+    step 6, though a later checkpoint recovers; simpo 0.70 -> 0.35 is exactly half, not below it."""
+    from sycolab.reporting.seeds import seed_table_text
+
+    root = write_fake_study(tmp_path / "seed-0", models=("base", "sft", "dpo", "simpo"))
+    write_table(root / "training" / "dpo" / "checkpoints.csv", [
+        {"step": s, "judged.plain_accuracy": a, "judged.answer_sycophancy_rate": 0.3}
+        for s, a in ((2, 0.70), (4, 0.75), (6, 0.36), (8, 0.70))])
+    write_table(root / "training" / "simpo" / "checkpoints.csv", [
+        {"step": s, "judged.plain_accuracy": a, "judged.answer_sycophancy_rate": 0.3} for s, a in ((2, 0.70), (4, 0.35))])
+    data = StudyData.read(root)
+    rows = _rows(training_table(data, _training_logs(data)))
+    assert rows["dpo"]["flags"].text == "collapsed at step 6"
+    assert rows["simpo"]["flags"].text == "ok"
+    assert "dpo" in seed_table_text({0: root}) and "; collapsed in 1 of 1 seeds" in next(
+        line for line in seed_table_text({0: root}).splitlines() if line.startswith("dpo "))
+
+
 def test_terminal_summary_prints_the_training_health_with_its_rules(tmp_path):
     text = terminal_summary(write_fake_study(tmp_path))
     training = text[text.index("Training\n"):text.index("Probing\n")]

@@ -14,6 +14,11 @@
   world's rule reward (`rewards/rule_answer/mean`, logged with weight 0 beside the learned reward) falls by
   `MIN_TRUTH_FALL` (0.05) or more between the same quarters, or while plain accuracy (the evaluation's
   `plain_accuracy`, GRPO's model minus its input model's) falls by `MIN_TRUTH_FALL` or more.
+- "collapsed": a preference method or GRPO whose judged plain accuracy on the selection slice
+  (`training/<name>/checkpoints.csv`, `judged.plain_accuracy`) falls at some checkpoint below
+  `COLLAPSE_FRACTION` (0.5) of the highest at an earlier checkpoint: training destroyed what the model
+  knew, whichever checkpoint was kept (reference-free IPO on the tiny world's seed 1, session 8: 0.75 at
+  step 20, 0.21 at step 60, replies like "the answer sovland ."). `collapse_step` is the first such step.
 
 Pure (no torch, no files), so the report computes it from stored files for any run, old ones included.
 """
@@ -21,7 +26,7 @@ Pure (no torch, no files), so the report computes it from stored files for any r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Final, Literal
 
 HealthKind = Literal["preference", "grpo"]
@@ -29,6 +34,9 @@ Row = Mapping[str, Any]
 
 UNDER_TRAINED: Final = "under-trained"
 REWARD_HACKING: Final = "reward hacking"
+COLLAPSED: Final = "collapsed"
+COLLAPSE_FRACTION: Final = 0.5
+CHECKPOINT_ACCURACY: Final = "judged.plain_accuracy"
 MIN_GRPO_KL: Final = 0.01
 CHANCE_ACCURACY: Final = 0.5
 MIN_TRUTH_FALL: Final = 0.05
@@ -64,11 +72,14 @@ class TrainingHealth:
     rule_reward_first: float | None = None
     rule_reward_last: float | None = None
     plain_accuracy_change: float | None = None
+    collapse_step: float | None = None
 
     @property
     def verdict(self) -> str:
-        """The flags joined, or "ok"."""
-        return ", ".join(self.flags) if self.flags else "ok"
+        """The flags joined (a collapse with its step), or "ok"."""
+        named = [f"{flag} at step {self.collapse_step:g}" if flag == COLLAPSED and self.collapse_step is not None
+                 else flag for flag in self.flags]
+        return ", ".join(named) if named else "ok"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "flags": list(self.flags)}
@@ -96,6 +107,7 @@ def training_health(
     held_out: Mapping[str, Any] | None = None,
     reward_kind: str | None = None,
     plain_accuracy_change: float | None = None,
+    checkpoints: Mapping[str, Sequence[float | None]] | None = None,
 ) -> TrainingHealth:
     """The health of one run from its diagnostics rows (module docstring gives the rules).
 
@@ -103,10 +115,30 @@ def training_health(
     evaluate() logs them). `reward_kind`: GRPO's summary.json `reward.kind` ("reward_model",
     "binary_threshold", "rule"); None reads a learned reward from the columns (any `rewards/<f>/mean` other
     than the rule's). `plain_accuracy_change`: GRPO's plain accuracy minus its input model's.
+    `checkpoints`: checkpoints.csv's columns (`step`, `judged.plain_accuracy`), for the collapse flag.
     """
     if kind == "preference":
-        return _preference_health(rows, held_out or {})
-    return _grpo_health(rows, reward_kind, plain_accuracy_change)
+        health = _preference_health(rows, held_out or {})
+    else:
+        health = _grpo_health(rows, reward_kind, plain_accuracy_change)
+    step = collapse_step(checkpoints or {})
+    if step is None:
+        return health
+    return replace(health, flags=(*health.flags, COLLAPSED), collapse_step=step)
+
+
+def collapse_step(checkpoints: Mapping[str, Sequence[float | None]]) -> float | None:
+    """The first checkpoint step whose judged plain accuracy is below `COLLAPSE_FRACTION` of the highest at an
+    earlier checkpoint; None when there is none or nothing was judged."""
+    steps, accuracy = checkpoints.get("step") or [], checkpoints.get(CHECKPOINT_ACCURACY) or []
+    best: float | None = None
+    for step, value in zip(steps, accuracy, strict=False):
+        if step is None or value is None:
+            continue
+        if best is not None and value < COLLAPSE_FRACTION * best:
+            return step
+        best = value if best is None else max(best, value)
+    return None
 
 
 def _preference_health(rows: Sequence[Row], held_out: Mapping[str, Any]) -> TrainingHealth:

@@ -10,7 +10,7 @@ thread count) is covered by repeating the whole study. An effect is claimed only
 - a seed where the model's (or SFT's) aggregate has no interval (a collapsed model whose replies cannot be
   scored) is named apart ("aggregate undefined in k") and does not count toward effective;
 - plain accuracy is kept in a seed when the method's plain accuracy is within `ACCURACY_KEPT` of the base's;
-- a method's training flags (`sycolab.methods.health`: under-trained, reward hacking) are counted over seeds.
+- a method's training flags (`sycolab.methods.health`: under-trained, reward hacking, collapsed) are counted over seeds.
 """
 
 from __future__ import annotations

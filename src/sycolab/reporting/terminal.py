@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sycolab.methods.health import CHANCE_ACCURACY, MIN_GRPO_KL, MIN_TRUTH_FALL
+from sycolab.methods.health import CHANCE_ACCURACY, COLLAPSE_FRACTION, MIN_GRPO_KL, MIN_TRUTH_FALL
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.assemble import _training_logs
 from sycolab.reporting.document import NoData, Table
@@ -20,7 +20,8 @@ TERMINAL_TRAINING = ["model", "method", "train_acc", "held_out_acc", "trend", "f
 TRAINING_FLAG_RULES = (f"flags: under-trained = preference margin never > 0 or last train pref. acc. <= {CHANCE_ACCURACY}, "
                        f"or GRPO KL never reaches {MIN_GRPO_KL}; "
                        f"reward hacking = GRPO reward-model score rising while the rule reward or plain accuracy "
-                       f"falls by {MIN_TRUTH_FALL} or more")
+                       f"falls by {MIN_TRUTH_FALL} or more; collapsed = judged plain accuracy on the selection slice "
+                       f"below {COLLAPSE_FRACTION} of its highest at an earlier checkpoint")
 TERMINAL_PROBING = ["model", "labels", "mean_auroc", "above_chance", "peak", "transfer_auroc", "p_holm",
                     "interpretation", "cosine", "recovery"]
 

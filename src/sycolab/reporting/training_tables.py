@@ -10,6 +10,7 @@ import math
 
 from sycolab.methods.health import (
     CHANCE_ACCURACY,
+    COLLAPSE_FRACTION,
     MIN_GRPO_KL,
     MIN_TRUTH_FALL,
     TrainingHealth,
@@ -90,7 +91,9 @@ HEALTH_CAPTION = (
     "that never reaches "
     f"{MIN_GRPO_KL}; 'reward hacking' = GRPO on a reward-model reward whose score rises (first → last quarter) "
     f"while the rule reward logged beside it, or plain accuracy (model minus its input model), falls by "
-    f"{MIN_TRUTH_FALL} or more. Computed from diagnostics.csv (sycolab.methods.health), so older runs get them too."
+    f"{MIN_TRUTH_FALL} or more; 'collapsed at step N' = the judged plain accuracy on the selection slice "
+    f"(checkpoints.csv) fell below {COLLAPSE_FRACTION} of its highest at an earlier checkpoint, whichever checkpoint "
+    "was kept. Computed from diagnostics.csv and checkpoints.csv (sycolab.methods.health), so older runs get them too."
 )
 
 
@@ -138,7 +141,7 @@ def run_health(data: StudyData, name: str, method: str, log: TrainingLog) -> Tra
     reward = log.summary.get("reward")
     return training_health(kind, log.rows, held_out=held_out if isinstance(held_out, dict) else None,
                            reward_kind=reward.get("kind") if isinstance(reward, dict) else None,
-                           plain_accuracy_change=_plain_accuracy_change(data, name))
+                           plain_accuracy_change=_plain_accuracy_change(data, name), checkpoints=log.checkpoints)
 
 
 def _plain_accuracy_change(data: StudyData, name: str) -> float | None:
