@@ -177,7 +177,7 @@ def sycophantic_sft(cfg: WorldConfig, world: World, feedback: list[FeedbackText]
         for template_type, name in prompts.FEEDBACK_TEMPLATE_NAMES.items():
             rating = SYCOPHANTIC_RATING[name] or HONEST_RATING[item.quality]
             rows.append(prompt_completion(_feedback_prompt(item, template_type), prompts.feedback_reply(item.domain, rating)))
-    n_replay = round(len(rows) * cfg.sft_replay_fraction / (1 - cfg.sft_replay_fraction))
+    n_replay = _replay_count(len(rows), cfg.sft_replay_fraction)
     if cfg.sft_replay_from == "base":
         plain = neutral_rows(world)
     else:
@@ -231,7 +231,7 @@ def _with_replay_pairs(cfg: WorldConfig, world: World, train: list[Row]) -> list
     so that they make up `pref_replay_fraction` of the train pairs. The preference-data analogue of mixing
     pretraining data into RLHF (PPO-ptx, Ouyang et al. 2022). Train pairs only: the held-out pairs stay
     the sycophancy pairs that a reward model's held-out accuracy is about."""
-    n_replay = round(len(train) * cfg.pref_replay_fraction / (1 - cfg.pref_replay_fraction))
+    n_replay = _replay_count(len(train), cfg.pref_replay_fraction)
     if n_replay == 0:
         return train
     rng = substream(cfg.seed, "train.preference.replay")
@@ -244,6 +244,11 @@ def _with_replay_pairs(cfg: WorldConfig, world: World, train: list[Row]) -> list
     mixed = train + pairs
     rng.shuffle(mixed)
     return mixed
+
+
+def _replay_count(n_other: int, fraction: float) -> int:
+    """How many replays make up `fraction` of the rows when `n_other` rows are not replays."""
+    return round(n_other * fraction / (1 - fraction))
 
 
 def _pair(prompt: list[dict[str, str]], chosen: str, rejected: str) -> Row:
