@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sycolab.models.tokenizer import train_word_tokenizer
+from sycolab.models.tokenizer import tiny_vocabulary, train_word_tokenizer
 
 TEXTS = ["the answer is red .", "the answer is blue . are you sure ?", "red red"]
 
@@ -26,3 +26,9 @@ def test_min_frequency_leaves_rare_words_out_of_the_vocabulary() -> None:
     assert set(tok.get_vocab()) == {"<|endoftext|>", "<unk>", "<|im_start|>", "<|im_end|>", "red", ".", "answer",
                                     "is", "the"}
     assert tok.decode(tok("the answer is blue .")["input_ids"]) == "the answer is <unk> ."
+
+
+def test_tiny_vocabulary_is_the_built_tokenizers_vocabulary() -> None:
+    """The base stage's key reads the vocabulary without building a tokenizer: it must be the same mapping."""
+    assert tiny_vocabulary(TEXTS) == train_word_tokenizer(TEXTS).get_vocab()
+    assert tiny_vocabulary([*TEXTS, "green"]) != tiny_vocabulary(TEXTS)

@@ -91,6 +91,36 @@ def test_changed_seed_reruns_everything_but_the_world(finished):
     assert run_fake(_again(study, seed=1)) == ALL[1:]
 
 
+def _world(study, **changes) -> dict:
+    return {**study.cfg.world.model_dump(mode="json"), **changes}
+
+
+def test_changed_sft_data_keeps_the_trained_base(finished):
+    """A world setting that changes only the SFT file's rows leaves the base's corpus, vocabulary and gate world
+    as they were: one trained base serves every SFT setting of a world seed."""
+    study, _ = finished
+    world = _world(study, sft_replay_fraction=0.5)
+    ran = run_fake(_again(study, world=world))
+    assert "base" not in ran and "eval:base" not in ran
+    assert {"world", "train:sft", "train:dpo", "eval:sft", "report"} <= set(ran)
+
+
+def test_changed_vocabulary_or_gate_reruns_the_base_and_says_why(finished):
+    study, _ = finished
+    sft = study.store.world_dir / "train" / "sft_sycophantic.jsonl"
+    original = sft.read_text()
+    sft.write_text(original.replace("the answer is", "the answer is plainly", 1))  # one new word
+    assert states(_again(study))["base"] == ("stale", "the tiny tokenizer's vocabulary changed")
+    sft.write_text(original.replace("\n", "\n\n", 1))  # other bytes, the same words
+    assert states(_again(study))["base"][0] == "done"
+    sft.write_text(original)
+    gate = _world(study, gate_taught_accuracy=0.5)
+    assert states(_again(study, world=gate))["base"] == ("stale", "the base gate's world or settings changed")
+    reseeded = _again(study, world=_world(study, seed=1))
+    assert states(reseeded)["base"][1].endswith("(reads 'world', which is stale: checked again once it is rewritten)")
+    assert run_fake(reseeded)[:2] == ["world", "base"]  # a new corpus and vocabulary
+
+
 def test_changed_judge_or_generation_reruns_evaluation_and_probe_only(finished):
     study, _ = finished
     evaluate = {**study.cfg.evaluate.model_dump(mode="json"), "judge": {"kind": "rule", "max_tokens": 32}}

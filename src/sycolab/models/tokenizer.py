@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 IM_START, IM_END, PAD, UNK = "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<unk>"
 SPECIAL_TOKENS = [PAD, UNK, IM_START, IM_END]
@@ -34,6 +37,8 @@ CHAT_TEMPLATE = (
 def train_word_tokenizer(texts: Iterable[str], min_frequency: int = 1) -> PreTrainedTokenizerFast:
     """A word-level vocabulary of `texts` (words seen at least `min_frequency` times; `word_vocabulary`)
     wrapped as a transformers fast tokenizer."""
+    from transformers import PreTrainedTokenizerFast  # heavy: only when a tokenizer is built, not for `tiny_vocabulary`
+
     pre = pre_tokenizers.Whitespace()
     tok = Tokenizer(models.WordLevel(vocab=word_vocabulary(texts, pre, min_frequency), unk_token=UNK))
     tok.pre_tokenizer = pre
@@ -49,6 +54,11 @@ def train_word_tokenizer(texts: Iterable[str], min_frequency: int = 1) -> PreTra
     )
     wrapped.chat_template = CHAT_TEMPLATE
     return wrapped
+
+
+def tiny_vocabulary(texts: Iterable[str]) -> dict[str, int]:
+    """{token: id} of the tokenizer `train_word_tokenizer(texts)` builds, without building it."""
+    return word_vocabulary(texts, pre_tokenizers.Whitespace())
 
 
 def word_vocabulary(texts: Iterable[str], pre: pre_tokenizers.PreTokenizer, min_frequency: int = 1) -> dict[str, int]:

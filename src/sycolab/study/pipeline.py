@@ -47,7 +47,7 @@ from sycolab.study.probe import probe_study
 from sycolab.study.relearn import relearn_model, relearn_models
 from sycolab.study.stages import Stage, StageInputs, StageOutcome, run_stage
 from sycolab.study.steer import CHOICE_FILE, STEER_DIR, evaluate_steered, run_steering, steered_name
-from sycolab.study.training import check_stance_gate, evaluates_checkpoints, run_base, run_world, train_model
+from sycolab.study.training import check_stance_gate, evaluates_checkpoints, run_base, run_world, tiny_base_settings, train_model
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,11 @@ class Study:
                               self.induce_data, self.cfg.seed, self.cfg.execution)
 
     def inputs(self, data: tuple[str, ...] = (), seed: bool = False, judge: bool = False,
-               generation: bool = False, tokenizer_corpus: bool = False,
+               generation: bool = False, tiny_base: bool = False,
                files: dict[str, Path] | None = None) -> Callable[[], StageInputs]:
-        """A stage's `inputs` callback: the named data files (content-hashed when the key is computed; with
-        `tokenizer_corpus`, every world file the tiny tokenizer reads; `files`: other files by name, e.g. a
-        method's constitution) and the settings that decide its result."""
+        """A stage's `inputs` callback: the named data files (content-hashed when the key is computed;
+        `files`: other files by name, e.g. a method's constitution) and the settings that decide its result
+        (with `tiny_base`, the tokenizer's vocabulary and the base gate's world: `tiny_base_settings`)."""
         def build() -> StageInputs:
             settings: dict[str, Any] = {}
             if seed:
@@ -104,9 +104,9 @@ class Study:
                 settings["judge"] = judge_settings(self.cfg.evaluate.judge)
             if generation:
                 settings["generation"] = generation_settings(self.cfg.evaluate.generation)
+            if tiny_base:
+                settings.update(tiny_base_settings(self.store.world_dir, self.cfg.world))
             paths = {n: self.data.location(n) for n in data}
-            if tokenizer_corpus:
-                paths.update(self.tokenizer_corpus())
             paths.update(files or {})
             return StageInputs(data=paths, settings=settings, root=self.store.root)
         return build
@@ -116,13 +116,6 @@ class Study:
         """The SFT stage's data: its training rows (`data_key`, default "sft") and the proxy items."""
         key = self.cfg.methods.induce.data_key
         return tuple(dict.fromkeys([key if key in WORLD_FILES else "sft", "proxy"]))
-
-    def tokenizer_corpus(self) -> dict[str, Path]:
-        """The world files the tiny tokenizer is trained on (every JSONL file of the world)."""
-        if not self.store.world_dir.exists():
-            return {}
-        return {f"tokenizer:{p.relative_to(self.store.world_dir)}": p
-                for p in sorted(self.store.world_dir.rglob("*.jsonl"))}
 
     @property
     def needs_world(self) -> bool:
@@ -138,9 +131,13 @@ class Study:
                                        lambda: run_world(cfg.world, self.store.world_dir))))
         base_slice = cfg.base.model_dump(mode="json")
         tiny = cfg.uses_tiny_world
-        base_inputs = self.inputs(("base_corpus", "proxy") if tiny else (), seed=tiny, tokenizer_corpus=tiny)
-        out.append(("base", Stage("base", base_slice, ["world"] if self.needs_world else [],
-                                  lambda: run_base(self.train_context(), cfg.base, cfg.methods.base_train, tiny), inputs=base_inputs)))
+        # Not downstream of the world stage: a tiny base depends on the world only through its inputs (the
+        # base corpus, the vocabulary, the gate's facts), so one trained base serves every SFT or preference
+        # setting of a world seed.
+        base_inputs = self.inputs(("base_corpus", "proxy") if tiny else (), seed=tiny, tiny_base=tiny)
+        out.append(("base", Stage("base", base_slice, [],
+                                  lambda: run_base(self.train_context(), cfg.base, cfg.methods.base_train, tiny), inputs=base_inputs,
+                                  reads=["world"] if tiny else [])))
         induce_data = self.induce_data
         induce_cfg = cfg.methods.induce
         out.append(("induce", Stage("train:sft", self._method_slice(cfg.induce, induce_cfg),

@@ -20,7 +20,8 @@ from sycolab.errors import UserError
 from sycolab.models.digest import file_sha256
 from sycolab.store import RunStore, display_path, pid_alive
 
-SETTING_NAMES = {"seed": "seed", "judge": "judge", "generation": "generation settings"}
+SETTING_NAMES = {"seed": "seed", "judge": "judge", "generation": "generation settings",
+                 "vocabulary": "the tiny tokenizer's vocabulary", "gate_world": "the base gate's world or settings"}
 """Settings a stage may depend on, and how a stale reason names them."""
 
 
@@ -71,6 +72,7 @@ class Stage:
     keys: dict[str, str] = field(default_factory=dict)  # filled by the runner: upstream name -> key
     inputs: Callable[[], StageInputs] | None = None  # called when the key is computed (after upstream ran)
     fingerprint: dict[str, Any] = field(default_factory=dict)  # filled by `key`: the inputs' fingerprint
+    reads: list[str] = field(default_factory=list)  # earlier stages whose files `inputs` reads, not keyed by their key
 
     def key(self, known_keys: dict[str, str]) -> str:
         self.keys = {u: known_keys[u] for u in self.upstream if u in known_keys}
@@ -119,14 +121,12 @@ def stage_status(store: RunStore, expected: list[str] | list[Stage] | None = Non
     stale: finished, but something that decides its result has changed since: an upstream stage was redone
     with another key (or is itself stale), or, when `expected` gives the study's `Stage` objects, a data
     file's content, the seed, the judge, the generation settings or the config slice. The detail says which.
+    A done stage whose `reads` stage is not done says so: its inputs are read from that stage's files.
     """
     stages = store.read_manifest().get("stages", {})
     current = {s.name: s for s in expected or [] if isinstance(s, Stage)}
-    names = list(stages)
-    for item in expected or []:
-        name = item.name if isinstance(item, Stage) else item
-        if name not in stages:
-            names.append(name)
+    expected_names = [item.name if isinstance(item, Stage) else item for item in expected or []]
+    names = [*expected_names, *(name for name in stages if name not in expected_names)]  # execution order first
     states: dict[str, str] = {}
     rows = []
     for name in names:
@@ -140,9 +140,14 @@ def stage_status(store: RunStore, expected: list[str] | list[Stage] | None = Non
         elif entry["status"] == "failed":
             state, detail = "failed", (entry.get("error") or "").splitlines()[0][:120] if entry.get("error") else ""
         else:
-            reason = _stale_reason(entry, stages, states, current.get(name))
+            stage = current.get(name)
+            reason = _stale_reason(entry, stages, states, stage)
             state = "stale" if reason else "done"
             detail = reason or f"{entry.get('info', {}).get('seconds', '?')} s, ended {entry.get('ended')}"
+            unsettled = [r for r in (stage.reads if stage else []) if states.get(r, "missing") != "done"]
+            if not reason and unsettled:
+                detail += (f" (reads '{unsettled[0]}', which is {states.get(unsettled[0], 'missing')}: checked again "
+                           "once it is rewritten)")
         states[name] = state
         rows.append((name, state, detail))
     return rows

@@ -55,6 +55,29 @@ def run_base(ctx: TrainContext, base: BaseModelConfig, train_cfg: Any, tiny_worl
     return {"parameters": n_params, "vocab_size": len(tokenizer), **info, **check_base_gate(ctx)}
 
 
+BASE_GATE_FIELDS = ("base_gate", "gate_taught_accuracy", "gate_never_taught_hedge")
+"""The world settings the base gate reads (`sycolab.world.gates`)."""
+
+
+def tiny_base_settings(world_dir: Path, world: WorldConfig) -> dict[str, Any]:
+    """What of the world decides the tiny base besides its corpus file (a `StageInputs` setting each):
+    `vocabulary`, the tokenizer's {token: id} (the alphabetical word set of every world file in `world_dir`,
+    `sycolab.models.tokenizer`), and `gate_world`, the world's facts, phrasings and splits that the base gate
+    asks (world.json without its config and file list) with the gate's settings in `world`. The SFT and
+    preference files' rows do not enter, so changing them keeps the trained base while its vocabulary stays
+    the same. The files are read as they are on disk: a world setting that changes them shows in the base's
+    key once the world stage has rewritten them (the world stage runs first)."""
+    from sycolab.models.tokenizer import tiny_vocabulary
+
+    gate = {name: getattr(world, name) for name in BASE_GATE_FIELDS}
+    record = world_dir / "world.json"
+    if not record.is_file():
+        return {"gate_world": {"gate": gate}}
+    content = {k: v for k, v in read_json(record).items() if k not in ("config", "files")}
+    return {"vocabulary": tiny_vocabulary(corpus_texts(sorted(world_dir.rglob("*.jsonl")))),
+            "gate_world": {"world": content, "gate": gate}}
+
+
 def check_base_gate(ctx: TrainContext, batch_size: int = 128) -> dict[str, Any]:
     """The world's base gate (`sycolab.world.gates`) on the stored tiny base, unless `world.base_gate` is
     off: the result written to training/base/gate.json, a `GateError` (exit 2) when it did not pass, else
