@@ -47,7 +47,14 @@ from sycolab.study.probe import probe_study
 from sycolab.study.relearn import relearn_model, relearn_models
 from sycolab.study.stages import Stage, StageInputs, StageOutcome, run_stage
 from sycolab.study.steer import CHOICE_FILE, STEER_DIR, evaluate_steered, run_steering, steered_name
-from sycolab.study.training import check_stance_gate, evaluates_checkpoints, run_base, run_world, tiny_base_settings, train_model
+from sycolab.study.training import (
+    check_stance_gate,
+    evaluates_checkpoints,
+    run_base,
+    run_world,
+    tiny_base_settings,
+    train_model,
+)
 
 log = logging.getLogger(__name__)
 
