@@ -107,6 +107,24 @@ def test_cross_fitting_removes_question_memorisation_that_same_question_scoring_
     assert abs(crossfit - 0.5) < 0.12
 
 
+def test_a_targets_transfer_pvalues_do_not_depend_on_the_other_models_or_their_order():
+    """Each target draws its permutations from its own stream (probe seed, target name): adding a model or
+    probing in another order leaves a target's uncorrected p-values as they were."""
+    rng = np.random.default_rng(4)
+    groups, y = _question_data(40, rng)
+    x = {name: rng.normal(size=(y.size, 6)) + shift * y[:, None] for name, shift in
+         [("sft", 1.0), ("dpo", 0.3), ("ipo", 0.2), ("grpo", 0.1)]}
+
+    def p_values(order):
+        models = {n: ModelActivations(n, y, groups, [0], {0: x[n]}.__getitem__) for n in order}
+        return {r.target: r.p_value for r in analyse(models, CFG).transfer}
+
+    every = p_values(["sft", "dpo", "ipo", "grpo"])
+    assert p_values(["sft", "grpo", "ipo", "dpo"]) == every
+    assert p_values(["sft", "ipo"])["ipo"] == every["ipo"]
+    assert len(set(every.values())) > 1  # not all at the floor: the streams are what decides them
+
+
 @pytest.mark.parametrize("pair_limit", [4_000_000, 0])  # the pair-matrix product, and the O(B n) level sums
 def test_weighted_auroc_equals_the_auroc_of_the_repeated_sample(monkeypatch, pair_limit):
     monkeypatch.setattr("sycolab.probing.stats._PAIR_MATRIX_LIMIT", pair_limit)

@@ -11,6 +11,8 @@ logistic fit on all of a layer's samples serves geometry, ablation and steering.
 
 from __future__ import annotations
 
+import hashlib
+
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -201,6 +203,12 @@ def _by_template(
     return rows
 
 
+def target_rng(seed: int, target: str) -> np.random.Generator:
+    """The permutation stream of one transfer target, from the probe seed and the target's name (sha256), so
+    a target's p-values do not depend on which other models are probed or in what order."""
+    return np.random.default_rng([seed, int.from_bytes(hashlib.sha256(target.encode()).digest()[:8], "little")])
+
+
 def _transfer(
     models: Mapping[str, ModelActivations],
     cfg: ProbeConfig,
@@ -215,7 +223,6 @@ def _transfer(
     src = models[source]
     fold_probes = {r.layer: r.fold_probes for r in results.own[source]["logistic"] if r.fold_probes}
     width = src.load(src.layers[0]).shape[1]
-    rng = np.random.default_rng(cfg.seed)
     agreement: dict[str, float] = {}
     for target, data in models.items():
         if target == source:
@@ -227,7 +234,7 @@ def _transfer(
         shared = {layer: fold_probes[layer] for layer in sorted(fold_probes) if layer in kept}
         layers, scores = crossfit_scores(shared, data.load, fold_ids(np.asarray(data.groups), fold_of))
         results.transfer += transfer_rows(source, target, layers, scores, data.labels, data.groups,
-                                          cfg.n_permutations, rng, designs[target].boot_weights)
+                                          cfg.n_permutations, target_rng(cfg.seed, target), designs[target].boot_weights)
         if data.templates is not None and src.templates is not None:
             y = np.asarray(data.labels, dtype=bool)
             scores = agreement_scores(data.groups, data.templates, src.groups, src.templates, src.labels)
