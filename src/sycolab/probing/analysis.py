@@ -12,7 +12,6 @@ logistic fit on all of a layer's samples serves geometry, ablation and steering.
 from __future__ import annotations
 
 import hashlib
-
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
