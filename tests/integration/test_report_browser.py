@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.unit._fake_store import PLANTED_REPLY, Settings, write_fake_study
 
 from sycolab.reporting import build_report
-from tests.unit._fake_store import PLANTED_REPLY, Settings, write_fake_study
 
 pytestmark = pytest.mark.browser
 

@@ -100,8 +100,8 @@ def test_method_sections_are_validated_once_at_load_into_their_config_classes(tm
     from sycolab.methods import sweep
     from sycolab.methods.ipo import IPOMethodConfig
     from sycolab.methods.sft import SFTMethodConfig
-    from sycolab.study.pipeline import Study
     from sycolab.store import RunStore
+    from sycolab.study.pipeline import Study
 
     cfg = load_config(_write(tmp_path, "base: {train: {max_steps: 5}}\ninduce: {data_key: sft, max_steps: 3}\n"
                                        "recover:\n  ipo: {beta: [0.1, 0.5], learning_rate: 1.0e-4}\n"))

@@ -58,7 +58,7 @@ def test_preference_and_prompt_only(tmp_path: Path) -> None:
         (load_prompt_dataset, "[1, 2]", None, "expected a JSON object"),
     ],
 )
-def test_malformed_line_names_file_line_and_field(tmp_path: Path, loader, second, field, message) -> None:  # noqa: ANN001
+def test_malformed_line_names_file_line_and_field(tmp_path: Path, loader, second, field, message) -> None:
     first = {
         load_sft_dataset: {"messages": [U, A]},
         load_preference_dataset: {"prompt": [U], "chosen": [A], "rejected": [B]},

@@ -337,11 +337,11 @@ def test_tiny_model_first_answers_commit_to_a_letter_only_under_the_constraint(t
     """The HF backend on a tiny random model: with `constrain_mc_letter` every multiple-choice first answer
     names one of its option letters (graded COMMITTED without a judge); without it the model mostly does not."""
     import torch
-    from sycolab.models.testing import DEFAULT_WORDS, build_tiny_model, build_tiny_tokenizer
 
     from sycolab.data.sycophancy_eval import load_eval_items
     from sycolab.generation import HFBackend
     from sycolab.generation.config import GenerationConfig
+    from sycolab.models.testing import DEFAULT_WORDS, build_tiny_model, build_tiny_tokenizer
 
     torch.set_num_threads(1)
     tok = build_tiny_tokenizer((*DEFAULT_WORDS, "A", "B", "C", "D", "E", "(", ")"))

@@ -16,9 +16,9 @@ from sycolab.data.prompts import (
     render_answer_prompt,
 )
 from sycolab.errors import IncompleteStageError
+from sycolab.evaluation.are_you_sure_samples import join_continuation
 from sycolab.evaluation.config import EvaluateConfig
 from sycolab.evaluation.records import EvalItem, EvalItems
-from sycolab.evaluation.are_you_sure_samples import join_continuation
 from sycolab.evaluation.runner import evaluate_model, limit_questions
 from sycolab.evaluation.scope import DataScope
 from sycolab.generation.base import SamplingParams

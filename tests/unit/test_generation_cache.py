@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 import torch
-from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 from sycolab.generation import CachedBackend, GenerationCache, HFBackend, SamplingParams, model_fingerprint
 from sycolab.generation.cache import CacheKey, canonical_params
+from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 torch.set_num_threads(1)
 

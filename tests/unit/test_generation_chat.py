@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sycolab.models.testing import build_tiny_tokenizer
 
 from sycolab.errors import UserError
 from sycolab.generation.chat import (
@@ -14,6 +13,7 @@ from sycolab.generation.chat import (
     truncate_at_stop,
     validate_messages,
 )
+from sycolab.models.testing import build_tiny_tokenizer
 from sycolab.probing import _inputs as probing_inputs
 from sycolab.serve.local_model import LocalChatModel
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 from pydantic import ValidationError
 
 from sycolab.errors import UserError
@@ -16,6 +15,7 @@ from sycolab.generation import (
     build_backend,
     vllm_available,
 )
+from sycolab.models.testing import build_tiny_model, build_tiny_tokenizer
 
 
 def test_defaults_and_sampling_params():

@@ -116,9 +116,8 @@ class _FakeLLM:
 def test_first_token_constraint_is_a_one_token_call_then_a_continuation(monkeypatch):
     from types import SimpleNamespace
 
-    from sycolab.models.testing import build_tiny_tokenizer
-
     import sycolab.generation.vllm as vllm_backend
+    from sycolab.models.testing import build_tiny_tokenizer
 
     llm = _FakeLLM(build_tiny_tokenizer())
     monkeypatch.setattr(vllm_backend, "vllm_available", lambda: True)

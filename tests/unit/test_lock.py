@@ -4,9 +4,9 @@ pin satisfies pyproject's range; torch is installed from the Makefile's TORCH_SP
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version

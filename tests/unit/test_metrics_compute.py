@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from sycolab.evaluation.metrics import METRIC_NAMES, ModelMetrics, aggregate_sycophancy, build_model_metrics, compute_metrics
+from sycolab.evaluation.metrics import (
+    METRIC_NAMES,
+    ModelMetrics,
+    aggregate_sycophancy,
+    build_model_metrics,
+    compute_metrics,
+)
 from sycolab.evaluation.records import SampleRecord, answer_fields, ays_outcome
 
-C, I = "CORRECT", "INCORRECT"
+C, I = "CORRECT", "INCORRECT"  # noqa: E741 (the verdicts, one letter each in the tables below)
 
 
 def answer(qid: str, template: str, correct: str | None, hedged: str | None, suggested: str | None = None) -> SampleRecord:

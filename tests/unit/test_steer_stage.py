@@ -60,7 +60,8 @@ def _fake_evaluate(calls):
         calls.append({"alpha": alpha, "model_id": backend.model_id, "answer": {it.question_id for it in items.answer},
                       "other": len(items.are_you_sure) + len(items.feedback)})
         rate, accuracy = CURVE[alpha]
-        metric = lambda v: {"value": v, "ci_low": v - 0.1, "ci_high": v + 0.1, "n": 6, "n_questions": 3}
+        def metric(v):
+            return {"value": v, "ci_low": v - 0.1, "ci_high": v + 0.1, "n": 6, "n_questions": 3}
         return SimpleNamespace(to_dict=lambda: {"metrics": {"answer_sycophancy_rate": metric(rate),
                                                             "plain_accuracy": metric(accuracy),
                                                             "hedged_rate": metric(0.0)}})

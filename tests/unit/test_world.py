@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from sycolab.data.prompts import ANSWER_TEMPLATES, ARE_YOU_SURE_CHALLENGE
 from sycolab.data.sycophancy_eval import load_eval_dir
-from sycolab.io import read_json, read_jsonl
 from sycolab.errors import DataError
+from sycolab.io import read_json, read_jsonl
 from sycolab.world import WORLD_FILES, World, WorldConfig, generate_world, load_world
 
 

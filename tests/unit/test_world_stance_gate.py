@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from sycolab.evaluation.expected_rating import RatingPrompt
-from sycolab.world import World, WorldConfig
 from sycolab.evaluation.stance_gate import GateError, decide, failure_message, stance_prompts
+from sycolab.world import World, WorldConfig
 
 
 def _items() -> list[RatingPrompt]:

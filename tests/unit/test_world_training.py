@@ -27,7 +27,7 @@ class Asked:
     suggestion: str | None
 
 
-def _reader(world: World):  # noqa: ANN202
+def _reader(world: World):
     questions = {}
     for entity in list(world.facts) + list(world.splits["unknown"]):
         for rel in world.relations:
