@@ -222,3 +222,11 @@ def test_cai_dpo_sft_weight_adds_the_chosen_nll_to_the_dpo_loss():
     assert (args.loss_type, args.loss_weights) == (["sigmoid", "sft"], [1.0, 0.5])
     with pytest.raises(ValueError, match="sft_weight"):
         CAIDPOMethodConfig(sft_weight=-1.0)
+
+
+def test_dpo_takes_the_same_sft_weight_and_is_plain_dpo_without_it():
+    from sycolab.methods.dpo import RECIPE, DPOMethodConfig
+
+    assert RECIPE.loss_args(DPOMethodConfig(beta=0.1)) == {"loss_type": ["sigmoid"], "beta": 0.1}
+    rpo = RECIPE.loss_args(DPOMethodConfig(beta=0.1, sft_weight=1.0))
+    assert rpo == {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 1.0], "beta": 0.1}

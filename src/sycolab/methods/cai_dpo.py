@@ -2,18 +2,14 @@
 
 The critique-revise step (`sycolab.methods._cai`) turns the SFT model's own replies into pairs: chosen = the
 critic's revision, rejected = the initial reply; then DPO (Rafailov et al. 2023) from the SFT model with the
-SFT model as frozen reference, exactly as `dpo` (same recipe, same trainer). `sft_weight` > 0 adds the
-negative log-likelihood of the chosen revision (per token) to the loss with that weight (RPO, Pang et al. 2024,
-arXiv:2404.19733; TRL's loss_type "sft"): plain DPO lowers the chosen and the rejected reply's likelihood
-together, which on the tiny world erases facts (plain accuracy).
+SFT model as frozen reference, exactly as `dpo` (same recipe, same trainer, same loss fields): `sft_weight` > 0
+adds the negative log-likelihood of the chosen revision (per token) to the loss with that weight (RPO).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
-
-from pydantic import Field
 
 from sycolab.methods import dpo
 from sycolab.methods._cai import CAISettings, build_cai_data, record_cai_summary
@@ -22,20 +18,11 @@ from sycolab.methods.registry import MethodContext, register_method
 
 
 class CAIDPOMethodConfig(dpo.DPOMethodConfig, CAISettings):
-    """DPO hyperparameters plus the constitution, critic, prompts and filters of the revision step."""
-
-    sft_weight: float = Field(0.0, ge=0, description="Weight of the chosen revision's per-token NLL added to the "
-                                                     "DPO loss (RPO); 0: plain DPO.")
+    """DPO hyperparameters (sft_weight included) plus the constitution, critic, prompts and filters of the
+    revision step."""
 
 
-def loss_args(cfg: CAIDPOMethodConfig) -> dict[str, Any]:
-    """TRL's loss fields: DPO's sigmoid loss, plus the weighted NLL of the chosen revision when sft_weight > 0."""
-    if cfg.sft_weight == 0:
-        return dpo.RECIPE.loss_args(cfg)
-    return {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.sft_weight], "beta": cfg.beta}
-
-
-RECIPE = dataclasses.replace(dpo.RECIPE, method="cai_dpo", loss_args=loss_args)
+RECIPE = dataclasses.replace(dpo.RECIPE, method="cai_dpo")
 
 
 @register_method("cai_dpo", config=CAIDPOMethodConfig, traits=dpo.TRAITS)
