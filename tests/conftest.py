@@ -1,4 +1,5 @@
-"""Shared fixtures. Only the headless Chromium driver of the `@pytest.mark.browser` tests lives here."""
+"""Shared fixtures: the CLI's portable CPU numerics for every test, and the headless Chromium driver of the
+`@pytest.mark.browser` tests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from sycolab.cpu_numerics import pin_portable_cpu_numerics
+
+# The CLI's numerics (before any test runs torch), so in-process stages and `sycolab` subprocesses share keys.
+pin_portable_cpu_numerics()
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -121,6 +121,18 @@ def test_changed_vocabulary_or_gate_reruns_the_base_and_says_why(finished):
     assert run_fake(reseeded)[:2] == ["world", "base"]  # a new corpus and vocabulary
 
 
+def test_changed_cpu_numerics_rerun_every_model_and_say_why(finished, monkeypatch):
+    """The CPU numerics (`sycolab.cpu_numerics`) enter the base stage's key, and every model descends from the
+    base: a study trained with MKL's AUTO branch is not reused under the portable COMPATIBLE one."""
+    study, _ = finished
+    monkeypatch.setenv("MKL_CBWR", "AUTO")
+    now = states(_again(study))
+    assert now["base"] == ("stale", "the CPU numerics (kernel build, MKL branch: sycolab.cpu_numerics) changed")
+    assert now["train:sft"] == ("stale", "upstream 'base' is stale")
+    assert now["world"][0] == "done"
+    assert run_fake(_again(study)) == ALL[1:]
+
+
 def test_changed_judge_or_generation_reruns_evaluation_and_probe_only(finished):
     study, _ = finished
     evaluate = {**study.cfg.evaluate.model_dump(mode="json"), "judge": {"kind": "rule", "max_tokens": 32}}

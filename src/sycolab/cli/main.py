@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from sycolab.cpu_numerics import pin_portable_cpu_numerics
 from sycolab.errors import IncompleteStageError, UserError
 from sycolab.serve.limits import ServeLimits
 
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    pin_portable_cpu_numerics()  # before torch runs anything: the same floats on every x86-64 CPU with AVX2
     logging.basicConfig(level=os.environ.get("SYCOLAB_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
     try:
         args = build_parser().parse_args(argv)

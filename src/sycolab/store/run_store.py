@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sycolab.cpu_numerics import cpu_model, cpu_numerics
 from sycolab.errors import UserError
 from sycolab.io import atomic_write_json, read_json
 from sycolab.store.records.models import MODEL_RECORD, ModelRecord
@@ -104,6 +105,7 @@ class RunStore:
             m["versions"] = package_versions()
             m["git_commit"] = git_commit()
             m["platform"] = platform.platform()
+            m["cpu"] = {"model": cpu_model(), **cpu_numerics()}
             m["started"] = now()
             m["ended"] = None
             m.setdefault("stages", {})

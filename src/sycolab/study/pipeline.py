@@ -23,6 +23,7 @@ from sycolab.config import (
     validate_config,
 )
 from sycolab.config.schema import StudyConfig
+from sycolab.cpu_numerics import cpu_numerics
 from sycolab.errors import StageError, UserError
 from sycolab.io import atomic_write_text
 from sycolab.methods.registry import get_method
@@ -98,13 +99,16 @@ class Study:
                               self.induce_data, self.cfg.seed, self.cfg.execution)
 
     def inputs(self, data: tuple[str, ...] = (), seed: bool = False, judge: bool = False,
-               generation: bool = False, tiny_base: bool = False,
+               generation: bool = False, tiny_base: bool = False, numerics: bool = False,
                files: dict[str, Path] | None = None) -> Callable[[], StageInputs]:
         """A stage's `inputs` callback: the named data files (content-hashed when the key is computed;
         `files`: other files by name, e.g. a method's constitution) and the settings that decide its result
-        (with `tiny_base`, the tokenizer's vocabulary and the base gate's world: `tiny_base_settings`)."""
+        (with `tiny_base`, the tokenizer's vocabulary and the base gate's world: `tiny_base_settings`; with
+        `numerics`, the CPU numerics in effect: `sycolab.cpu_numerics.cpu_numerics`)."""
         def build() -> StageInputs:
             settings: dict[str, Any] = {}
+            if numerics:
+                settings["cpu_numerics"] = cpu_numerics()
             if seed:
                 settings["seed"] = self.cfg.seed
             if judge:
@@ -141,7 +145,8 @@ class Study:
         # Not downstream of the world stage: a tiny base depends on the world only through its inputs (the
         # base corpus, the vocabulary, the gate's facts), so one trained base serves every SFT or preference
         # setting of a world seed.
-        base_inputs = self.inputs(("base_corpus", "proxy") if tiny else (), seed=tiny, tiny_base=tiny)
+        # Every trained or evaluated model descends from the base, so the CPU numerics in its key reach them all.
+        base_inputs = self.inputs(("base_corpus", "proxy") if tiny else (), seed=tiny, tiny_base=tiny, numerics=True)
         out.append(("base", Stage("base", base_slice, [],
                                   lambda: run_base(self.train_context(), cfg.base, cfg.methods.base_train, tiny), inputs=base_inputs,
                                   reads=["world"] if tiny else [])))

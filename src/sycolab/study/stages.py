@@ -21,7 +21,8 @@ from sycolab.models.digest import file_sha256
 from sycolab.store import RunStore, display_path, pid_alive
 
 SETTING_NAMES = {"seed": "seed", "judge": "judge", "generation": "generation settings",
-                 "vocabulary": "the tiny tokenizer's vocabulary", "gate_world": "the base gate's world or settings"}
+                 "vocabulary": "the tiny tokenizer's vocabulary", "gate_world": "the base gate's world or settings",
+                 "cpu_numerics": "the CPU numerics (kernel build, MKL branch: sycolab.cpu_numerics)"}
 """Settings a stage may depend on, and how a stale reason names them."""
 
 
