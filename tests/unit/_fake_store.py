@@ -150,6 +150,8 @@ def write_fake_study(
             "config": {"base": {"model": "tiny"}, "report": {"formats": ["markdown", "html"], "max_samples_per_model": 400}},
             "seed": 0, "started": "2026-01-01T00:00:00+00:00", "ended": None, "git_commit": "abc123",
             "versions": {"python": "3.11", "sycolab": "0.1.0"}, "stages": stages,
+            "cpu": {"model": "Test CPU 9000", "aten_cpu_capability": "AVX2", "mkl_cbwr": "COMPATIBLE",
+                    "onednn_max_cpu_isa": "AVX2", "torch": "2.13.0"},
         })
     for i, name in enumerate(evaluated):
         proxy, statement = PROXY.get(name, PROXY["dpo"])

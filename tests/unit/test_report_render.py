@@ -89,6 +89,7 @@ def test_tables_and_sections_present_in_both_formats(built):
     assert "proxy and generation disagree: proxy gap 0.260, generation gap 0.027" in md
     assert "base: no probe: too few samples per class: 1 sycophantic, 7 honest (min_per_class=5)" in md
     assert "min_per_class=5" in page
+    assert "cpu numerics: Test CPU 9000: kernels AVX2, MKL_CBWR COMPATIBLE, oneDNN AVX2" in md.replace("**", "")
 
 
 def test_missing_stages_are_explained(tmp_path):

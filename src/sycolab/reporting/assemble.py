@@ -62,6 +62,10 @@ def _meta(data: StudyData) -> list[tuple[str, str]]:
     if versions:
         meta.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items()
                                            if k in ("python", "sycolab", "torch", "transformers", "trl"))))
+    cpu = manifest.get("cpu")
+    if isinstance(cpu, dict):  # sycolab.cpu_numerics: what decides the CPU floats, hence whether a rerun matches
+        meta.append(("cpu numerics", f"{cpu.get('model', '?')}: kernels {cpu.get('aten_cpu_capability', '?')}, "
+                                     f"MKL_CBWR {cpu.get('mkl_cbwr', '?')}, oneDNN {cpu.get('onednn_max_cpu_isa', '?')}"))
     selection = (config.get("evaluate") or {}).get("selection_questions") if isinstance(config.get("evaluate"), dict) else None
     if selection:
         meta.append(("selection slice", f"{selection} questions per evaluation set choose checkpoints; no model's "
