@@ -12,10 +12,10 @@ below SFT (`benchmarks/results/2026-12-01-cpu-numerics.md`). The pin below fixes
   the one branch besides AUTO that MKL supports on non-Intel CPUs (oneMKL developer guide, "Specifying Code
   Branches");
 - `ONEDNN_MAX_CPU_ISA=AVX2`: oneDNN's kernels, where PyTorch uses them, capped likewise.
-With a fixed thread count this makes training bit-for-bit repeatable across such CPUs; MKL's branch costs
-about 1.5 times the time of a small-model training step on this project's 2-core machine (`benchmarks/
-bench_cpu_numerics.py`). A variable the user set wins (e.g. `MKL_CBWR=AUTO` for speed), and `cpu_numerics()`
-records what is in effect, so a run dir's stage keys change when the numerics do.
+With a fixed thread count this should make training bit-for-bit repeatable across such CPUs (checked on one
+CPU model so far); the pin costs about 1.7 times the time of a small-model training step on this project's
+2-core machine (`benchmarks/bench_cpu_numerics.py`). A variable the user set wins (e.g. `MKL_CBWR=AUTO` for
+speed), and `cpu_numerics()` records what is in effect, so a run dir's stage keys change when the numerics do.
 """
 
 from __future__ import annotations
