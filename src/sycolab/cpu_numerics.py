@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import MutableMapping
+from importlib.metadata import version
 from typing import Any
 
 PORTABLE_CPU_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "AVX2"}
@@ -40,16 +41,21 @@ def pin_portable_cpu_numerics(environ: MutableMapping[str, str] | None = None) -
 
 
 def cpu_numerics(environ: MutableMapping[str, str] | None = None) -> dict[str, Any]:
-    """What decides this process's CPU floats: the kernel build PyTorch dispatches to (read from torch, so a
-    variable set after torch chose its kernels is not believed), MKL's and oneDNN's settings, torch's version.
-    Part of every trained stage's key (through the base stage's) and of the run manifest."""
+    """What decides this process's CPU floats: the kernel build PyTorch dispatches to, MKL's and oneDNN's
+    settings, torch's version. Part of every trained stage's key (through the base stage's) and of the run
+    manifest. Where torch is loaded the kernel build is read from it, so a variable set after torch chose its
+    kernels is not believed; elsewhere (`sycolab status`, a cached `sycolab eval`) torch is not imported for
+    this, and the build is the one `ATEN_CPU_CAPABILITY` asks for, which the CLI always sets."""
     env = os.environ if environ is None else environ
-    import torch
-
-    return {"aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        capability = torch.backends.cpu.get_cpu_capability()
+    else:
+        capability = env.get("ATEN_CPU_CAPABILITY", "native").upper()
+    return {"aten_cpu_capability": capability,
             "mkl_cbwr": env.get("MKL_CBWR", "off"),
             "onednn_max_cpu_isa": env.get("ONEDNN_MAX_CPU_ISA", "native"),
-            "torch": torch.__version__}
+            "torch": version("torch")}
 
 
 def cpu_model() -> str:

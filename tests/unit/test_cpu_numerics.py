@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,3 +43,17 @@ def test_the_manifest_records_the_cpu_and_its_numerics(tmp_path):
     cpu = store.read_manifest()["cpu"]
     assert cpu["model"] == cpu_model() and cpu["mkl_cbwr"] == os.environ["MKL_CBWR"] == "COMPATIBLE"
     assert set(cpu) == {"model", "aten_cpu_capability", "mkl_cbwr", "onednn_max_cpu_isa", "torch"}
+
+
+def test_the_record_is_the_same_without_torch_and_after_torch_ran(tmp_path):
+    """`sycolab status` computes stage keys without importing torch; a training process computes them after
+    torch chose its kernels. Under the pin both records, hence both keys, are equal."""
+    env = {k: v for k, v in os.environ.items() if k not in PORTABLE_CPU_ENV}
+    code = ("import json, sys\n"
+            "from sycolab.cpu_numerics import cpu_numerics, pin_portable_cpu_numerics\n"
+            "pin_portable_cpu_numerics(); before = cpu_numerics(); loaded = 'torch' in sys.modules\n"
+            "import torch; torch.ones(8).exp().sum()\n"
+            "print(json.dumps([loaded, before == cpu_numerics(), before]))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    loaded, same, record = json.loads(out.strip().splitlines()[-1])
+    assert loaded is False and same is True and record["aten_cpu_capability"] == "AVX2"
