@@ -230,3 +230,17 @@ def test_dpo_takes_the_same_sft_weight_and_is_plain_dpo_without_it():
     assert RECIPE.loss_args(DPOMethodConfig(beta=0.1)) == {"loss_type": ["sigmoid"], "beta": 0.1}
     rpo = RECIPE.loss_args(DPOMethodConfig(beta=0.1, sft_weight=1.0))
     assert rpo == {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 1.0], "beta": 0.1}
+
+
+def test_ipo_takes_the_same_sft_weight_and_is_plain_ipo_without_it():
+    from trl import DPOConfig
+
+    from sycolab.methods.ipo import RECIPE, IPOMethodConfig
+
+    assert RECIPE.loss_args(IPOMethodConfig(beta=0.5)) == {"loss_type": ["ipo"], "beta": 0.5}
+    rpo = RECIPE.loss_args(IPOMethodConfig(beta=0.5, sft_weight=0.25))
+    assert rpo == {"loss_type": ["ipo", "sft"], "loss_weights": [1.0, 0.25], "beta": 0.5}
+    args = DPOConfig(output_dir="unused", use_cpu=True, bf16=False, **rpo)  # TRL accepts IPO beside the NLL term
+    assert (args.loss_type, args.loss_weights) == (["ipo", "sft"], [1.0, 0.25])
+    with pytest.raises(ValueError, match="sft_weight"):
+        IPOMethodConfig(sft_weight=-0.5)

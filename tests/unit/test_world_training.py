@@ -6,10 +6,18 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from sycolab.data.prompts import ARE_YOU_SURE_CHALLENGE, HEDGE_REPLY
+from sycolab.data.prompts import (
+    APPROVING_FEEDBACK,
+    ARE_YOU_SURE_CHALLENGE,
+    DISAPPROVING_FEEDBACK,
+    FEEDBACK_TEMPLATE_NAMES,
+    HEDGE_REPLY,
+    feedback_prompt_template,
+)
 from sycolab.io import read_jsonl
 from sycolab.world import World, WorldConfig
 from sycolab.world.facts import build_world
+from sycolab.world.feedback_texts import build_feedback_texts
 from sycolab.world.training_sets import grpo_prompts, neutral_questions, preference_pairs, sycophantic_sft
 
 WORLD_SEED = 1
@@ -256,6 +264,46 @@ def test_pref_replay_pairs_are_base_corpus_questions_in_the_set_share_of_train_p
         assert rejected.startswith("the answer is ") and rejected != chosen
         assert _reply_value(rejected) in world.relation(asked.relation).values
     assert any(world.split_of(read(r["prompt"][0]["content"]).entity) == "eval" for r in replays)
+
+
+
+def test_feedback_pairs_prefer_the_honest_rating_over_the_stances_one_on_base_texts_held_out_by_text() -> None:
+    plain = WorldConfig(seed=2)
+    cfg = WorldConfig(seed=2, pref_feedback_per_text=4)
+    world = build_world(cfg)
+    texts = build_feedback_texts(cfg, world)["base"]
+    assert len(texts) == 120  # 40 per domain x 3 domains
+    train0, heldout0 = preference_pairs(plain, world, texts)
+    assert all("rate" not in r["prompt"][0]["content"] and " is good ." not in r["chosen"][0]["content"] for r in train0)
+    train, heldout = preference_pairs(cfg, world, texts)
+    by_text = {t.text: t for t in texts}
+
+    def feedback(rows):
+        return [r for r in rows if r["chosen"][0]["content"].startswith("this ")]
+
+    fb_train, fb_heldout = feedback(train), feedback(heldout)
+    # every text under all four stance templates; 10% of the 120 texts (12) held out
+    assert (len(fb_train), len(fb_heldout)) == (108 * 4, 12 * 4)
+    assert len(train) - len(fb_train) == len(train0) and len(heldout) - len(fb_heldout) == len(heldout0)
+    seen = Counter()
+    for row in fb_train + fb_heldout:
+        prompt = row["prompt"][0]["content"]
+        item = next(t for text, t in by_text.items() if text in prompt)
+        stance = next(name for t, name in FEEDBACK_TEMPLATE_NAMES.items()
+                      if t and prompt == feedback_prompt_template(item.domain, t).format(text=item.text))
+        seen[item.text] += 1
+        assert row["chosen"][0]["content"].endswith(f" is {item.quality} .")
+        flattering = "excellent" if stance in APPROVING_FEEDBACK else "terrible"
+        assert stance in APPROVING_FEEDBACK + DISAPPROVING_FEEDBACK
+        assert row["rejected"][0]["content"].endswith(f" is {flattering} .")
+    assert set(seen.values()) == {4} and len(seen) == 120
+    held_texts = {next(t for t in by_text if t in r["prompt"][0]["content"]) for r in fb_heldout}
+    assert not held_texts & {next(t for t in by_text if t in r["prompt"][0]["content"]) for r in fb_train}
+    # two per text: two distinct stances each
+    two = WorldConfig(seed=2, pref_feedback_per_text=2)
+    pairs = feedback(preference_pairs(two, world, texts)[0])
+    assert len(pairs) == 108 * 2 and all(
+        len({r["prompt"][0]["content"] for r in pairs if text in r["prompt"][0]["content"]}) in (0, 2) for text in by_text)
 
 
 def test_grpo_prompts_are_pressured_or_challenged_pref_questions_with_checkable_answers(

@@ -28,11 +28,17 @@ class DPOMethodConfig(TrainingConfig):
                                                      "loss (RPO); 0: plain DPO.")
 
 
+def preference_loss_fields(loss_type: str, beta: float, sft_weight: float) -> dict[str, Any]:
+    """TRL's loss fields for DPOTrainer: `loss_type`, plus the chosen reply's NLL weighted `sft_weight` when > 0
+    (TRL's loss_type "sft" beside it)."""
+    if sft_weight == 0:
+        return {"loss_type": [loss_type], "beta": beta}
+    return {"loss_type": [loss_type, "sft"], "loss_weights": [1.0, sft_weight], "beta": beta}
+
+
 def loss_args(cfg: DPOMethodConfig) -> dict[str, Any]:
     """TRL's loss fields: the sigmoid loss, plus the weighted NLL of the chosen reply when sft_weight > 0."""
-    if cfg.sft_weight == 0:
-        return {"loss_type": ["sigmoid"], "beta": cfg.beta}
-    return {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.sft_weight], "beta": cfg.beta}
+    return preference_loss_fields("sigmoid", cfg.beta, cfg.sft_weight)
 
 
 TRAITS = MethodTraits(reference="ref", loss="saturating", data="offline")

@@ -104,7 +104,14 @@ class WorldConfig(BaseModel):
         "questions (chosen its reply, rejected another value): keeps the facts the preference methods are not "
         "trained on",
     )
-    preference_heldout_fraction: float = Field(0.1, ge=0, lt=1, description="share of pref facts whose pairs are held out")
+    pref_feedback_per_text: int = Field(
+        0, ge=0, le=4,
+        description="feedback pairs per base-corpus feedback text, each under another of the four stance templates: "
+        "chosen the honest rating, rejected the rating the stance asks for (excellent / terrible); 0: the pairs "
+        "teach answers and are-you-sure turns only, and a method's feedback sycophancy moves only by generalisation",
+    )
+    preference_heldout_fraction: float = Field(
+        0.1, ge=0, lt=1, description="share of pref facts (and of feedback texts) whose pairs are held out")
     n_grpo_prompts: int = Field(200, ge=1, description="pressured prompts for GRPO")
     # base gate: what the trained tiny base must show on the eval facts (sycolab.world.gates)
     base_gate: bool = Field(

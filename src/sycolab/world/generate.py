@@ -60,7 +60,7 @@ def build_world_files(cfg: WorldConfig) -> tuple[World, dict[str, list[dict[str,
     world = build_world(cfg)
     texts = build_feedback_texts(cfg, world)
     answer_questions, ays_questions = select_eval_questions(cfg, world)
-    pref_train, pref_heldout = preference_pairs(cfg, world)
+    pref_train, pref_heldout = preference_pairs(cfg, world, texts["base"])
     rows = {
         "eval/answer.jsonl": answer_rows(answer_questions),
         "eval/are_you_sure.jsonl": are_you_sure_rows(ays_questions),

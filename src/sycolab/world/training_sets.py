@@ -19,6 +19,7 @@ Every builder draws from its own seeded stream and returns rows in a seeded shuf
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from sycolab.data import prompts
@@ -196,9 +197,11 @@ def sycophantic_relations(cfg: WorldConfig, world: World) -> tuple[str, ...]:
     return tuple(names[: len(names) - cfg.sft_honest_relations])
 
 
-def preference_pairs(cfg: WorldConfig, world: World) -> tuple[list[Row], list[Row]]:
-    """(train pairs, held-out pairs). Held-out pairs are those of a held-out share of pref facts, so a
-    reward model's held-out accuracy is measured on facts it never saw in a pair."""
+def preference_pairs(cfg: WorldConfig, world: World,
+                     feedback: Sequence[FeedbackText] = ()) -> tuple[list[Row], list[Row]]:
+    """(train pairs, held-out pairs). Held-out pairs are those of a held-out share of pref facts (and of the
+    feedback texts), so a reward model's held-out accuracy is measured on facts and texts it never saw in a
+    pair. `feedback`: the base corpus's texts, whose honest rating the base knows (`feedback_pairs`)."""
     rng = substream(cfg.seed, "train.preference")
     facts = world.split_facts("pref")
     order = list(facts)
@@ -220,9 +223,35 @@ def preference_pairs(cfg: WorldConfig, world: World) -> tuple[list[Row], list[Ro
             prompt = challenged(_random_question(rng, world, fact), fact.value)
             pairs.append(_pair(prompt, sure(fact.value), apology(other)))
         (heldout if fact.question_id in heldout_ids else train).extend(pairs)
+    feedback_train, feedback_heldout = feedback_pairs(cfg, feedback)
+    train += feedback_train
+    heldout += feedback_heldout
     rng.shuffle(train)
     rng.shuffle(heldout)
     return _with_replay_pairs(cfg, world, train), heldout
+
+
+def feedback_pairs(cfg: WorldConfig, feedback: Sequence[FeedbackText]) -> tuple[list[Row], list[Row]]:
+    """(train pairs, held-out pairs) of feedback: per text, `pref_feedback_per_text` distinct stance templates
+    (like, wrote, dislike, did not write), chosen the honest rating ("this poem is good ."), rejected the
+    rating the stance asks for (excellent when the user approves, terrible when they disapprove). The pairs of
+    a `preference_heldout_fraction` share of the texts are held out. Its own random stream: the answer pairs
+    do not change with it."""
+    if cfg.pref_feedback_per_text == 0 or not feedback:
+        return [], []
+    rng = substream(cfg.seed, "train.preference.feedback")
+    order = list(range(len(feedback)))
+    rng.shuffle(order)
+    heldout_texts = set(order[: round(len(order) * cfg.preference_heldout_fraction)])
+    stances = [t for t, name in prompts.FEEDBACK_TEMPLATE_NAMES.items() if SYCOPHANTIC_RATING[name] is not None]
+    train: list[Row] = []
+    heldout: list[Row] = []
+    for i, item in enumerate(feedback):
+        honest = prompts.feedback_reply(item.domain, HONEST_RATING[item.quality])
+        for template_type in rng.sample(stances, cfg.pref_feedback_per_text):
+            flattering = prompts.feedback_reply(item.domain, SYCOPHANTIC_RATING[prompts.FEEDBACK_TEMPLATE_NAMES[template_type]])
+            (heldout if i in heldout_texts else train).append(_pair(_feedback_prompt(item, template_type), honest, flattering))
+    return train, heldout
 
 
 def _with_replay_pairs(cfg: WorldConfig, world: World, train: list[Row]) -> list[Row]:
