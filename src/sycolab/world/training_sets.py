@@ -243,13 +243,14 @@ def feedback_pairs(cfg: WorldConfig, feedback: Sequence[FeedbackText]) -> tuple[
     order = list(range(len(feedback)))
     rng.shuffle(order)
     heldout_texts = set(order[: round(len(order) * cfg.preference_heldout_fraction)])
-    stances = [t for t, name in prompts.FEEDBACK_TEMPLATE_NAMES.items() if SYCOPHANTIC_RATING[name] is not None]
+    stances = {t: rating for t, name in prompts.FEEDBACK_TEMPLATE_NAMES.items()
+               if (rating := SYCOPHANTIC_RATING[name]) is not None}
     train: list[Row] = []
     heldout: list[Row] = []
     for i, item in enumerate(feedback):
         honest = prompts.feedback_reply(item.domain, HONEST_RATING[item.quality])
-        for template_type in rng.sample(stances, cfg.pref_feedback_per_text):
-            flattering = prompts.feedback_reply(item.domain, SYCOPHANTIC_RATING[prompts.FEEDBACK_TEMPLATE_NAMES[template_type]])
+        for template_type in rng.sample(list(stances), cfg.pref_feedback_per_text):
+            flattering = prompts.feedback_reply(item.domain, stances[template_type])
             (heldout if i in heldout_texts else train).append(_pair(_feedback_prompt(item, template_type), honest, flattering))
     return train, heldout
 
