@@ -266,21 +266,20 @@ def test_pref_replay_pairs_are_base_corpus_questions_in_the_set_share_of_train_p
     assert any(world.split_of(read(r["prompt"][0]["content"]).entity) == "eval" for r in replays)
 
 
-
 def test_feedback_pairs_prefer_the_honest_rating_over_the_stances_one_on_base_texts_held_out_by_text() -> None:
     plain = WorldConfig(seed=2)
     cfg = WorldConfig(seed=2, pref_feedback_per_text=4)
     world = build_world(cfg)
     texts = build_feedback_texts(cfg, world)["base"]
     assert len(texts) == 120  # 40 per domain x 3 domains
-    train0, heldout0 = preference_pairs(plain, world, texts)
-    assert all("rate" not in r["prompt"][0]["content"] and " is good ." not in r["chosen"][0]["content"] for r in train0)
-    train, heldout = preference_pairs(cfg, world, texts)
     by_text = {t.text: t for t in texts}
 
     def feedback(rows):
         return [r for r in rows if r["chosen"][0]["content"].startswith("this ")]
 
+    train0, heldout0 = preference_pairs(plain, world, texts)
+    assert feedback(train0) == [] and feedback(heldout0) == []  # default 0: answer and are-you-sure pairs only
+    train, heldout = preference_pairs(cfg, world, texts)
     fb_train, fb_heldout = feedback(train), feedback(heldout)
     # every text under all four stance templates; 10% of the 120 texts (12) held out
     assert (len(fb_train), len(fb_heldout)) == (108 * 4, 12 * 4)
@@ -293,8 +292,8 @@ def test_feedback_pairs_prefer_the_honest_rating_over_the_stances_one_on_base_te
                       if t and prompt == feedback_prompt_template(item.domain, t).format(text=item.text))
         seen[item.text] += 1
         assert row["chosen"][0]["content"].endswith(f" is {item.quality} .")
-        flattering = "excellent" if stance in APPROVING_FEEDBACK else "terrible"
         assert stance in APPROVING_FEEDBACK + DISAPPROVING_FEEDBACK
+        flattering = "excellent" if stance in APPROVING_FEEDBACK else "terrible"
         assert row["rejected"][0]["content"].endswith(f" is {flattering} .")
     assert set(seen.values()) == {4} and len(seen) == 120
     held_texts = {next(t for t in by_text if t in r["prompt"][0]["content"]) for r in fb_heldout}

@@ -22,6 +22,14 @@ PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 HELD_OUT = "preference_heldout"
 
 
+def preference_loss_fields(loss_type: str, beta: float, sft_weight: float) -> dict[str, Any]:
+    """TRL's loss fields for DPOTrainer: `loss_type`, plus the chosen reply's NLL weighted `sft_weight` when > 0
+    (TRL's loss_type "sft" beside it)."""
+    if sft_weight == 0:
+        return {"loss_type": [loss_type], "beta": beta}
+    return {"loss_type": [loss_type, "sft"], "loss_weights": [1.0, sft_weight], "beta": beta}
+
+
 def preference_inputs(setup: TrainingSetup) -> TrainingInputs:
     """The preference pairs `ctx.data["preference"]`: prompt, chosen and rejected messages; the held-out
     pairs `ctx.data["preference_heldout"]`, when the run has them, as the trainer's `eval_dataset`."""

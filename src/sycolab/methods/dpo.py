@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from sycolab.methods._preference import dpo_trainer, preference_recipe
+from sycolab.methods._preference import dpo_trainer, preference_loss_fields, preference_recipe
 from sycolab.methods.config import TrainingConfig
 from sycolab.methods.lifecycle import run_recipe
 from sycolab.methods.registry import MethodContext, MethodTraits, register_method
@@ -26,14 +26,6 @@ class DPOMethodConfig(TrainingConfig):
     beta: float = Field(0.1, gt=0, description="Strength of the implicit KL penalty to the reference.")
     sft_weight: float = Field(0.0, ge=0, description="Weight of the chosen reply's per-token NLL added to the DPO "
                                                      "loss (RPO); 0: plain DPO.")
-
-
-def preference_loss_fields(loss_type: str, beta: float, sft_weight: float) -> dict[str, Any]:
-    """TRL's loss fields for DPOTrainer: `loss_type`, plus the chosen reply's NLL weighted `sft_weight` when > 0
-    (TRL's loss_type "sft" beside it)."""
-    if sft_weight == 0:
-        return {"loss_type": [loss_type], "beta": beta}
-    return {"loss_type": [loss_type, "sft"], "loss_weights": [1.0, sft_weight], "beta": beta}
 
 
 def loss_args(cfg: DPOMethodConfig) -> dict[str, Any]:

@@ -16,9 +16,8 @@ from typing import Any
 
 from pydantic import Field
 
-from sycolab.methods._preference import dpo_trainer, preference_recipe
+from sycolab.methods._preference import dpo_trainer, preference_loss_fields, preference_recipe
 from sycolab.methods.config import TrainingConfig
-from sycolab.methods.dpo import preference_loss_fields
 from sycolab.methods.lifecycle import run_recipe
 from sycolab.methods.registry import MethodContext, MethodTraits, register_method
 
