@@ -216,3 +216,28 @@ def test_a_changed_selection_slice_reruns_the_evaluations_and_only_the_methods_i
     now = states(_again(study, evaluate=wider, recover=checkpointed))
     assert now["train:dpo"] == ("stale", "config changed")  # its checkpoint is chosen on other questions
     assert now["train:sft"][0] == "done"
+
+
+def test_status_judges_staleness_against_another_config_when_given_one(finished, tmp_path, capsys):
+    """`sycolab status RUN --config C --set ...` names the stages a run of C would redo, and why; without
+    --config (or with the run's own config) nothing is stale."""
+    import yaml
+
+    from sycolab.cli.main import main
+
+    study, _ = finished
+    config = tmp_path / "again.yaml"
+    config.write_text(yaml.safe_dump(study.cfg.model_dump(mode="json", exclude_unset=True)))
+
+    def status(*extra: str) -> dict[str, str]:
+        assert main(["status", str(study.store.root), *extra]) == 0
+        rows = [line.split(None, 2) for line in capsys.readouterr().out.splitlines()]
+        return {row[0]: " ".join(row[1:]) for row in rows}
+
+    assert {state.split()[0] for state in status("--config", str(config)).values()} == {"done"}
+    changed = status("--config", str(config), "--set", "recover.dpo.beta=0.3")
+    assert changed["train:dpo"] == "stale config changed"
+    assert changed["eval:dpo"] == "stale upstream 'train:dpo' is stale"
+    assert changed["train:sft"].startswith("done") and changed["eval:sft"].startswith("done")
+    assert main(["status", str(study.store.root), "--set", "recover.dpo.beta=0.3"]) == 2
+    assert "--set needs --config" in capsys.readouterr().err

@@ -124,15 +124,23 @@ def _seed_dirs(run_dir: str) -> dict[int, Path]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Each stage's state. With --config, staleness is judged against that config (with --set) instead of the
+    run's own: the stages a `sycolab run` of it would redo. A study over seeds gives each seed its seed's
+    overrides, as `sycolab run` does."""
     from sycolab.store import RunStore
+    from sycolab.study.seeds import seed_overrides
     from sycolab.study.stages import stage_status
 
+    config, overrides = getattr(args, "config", None), list(getattr(args, "overrides", []))
+    if overrides and not config:
+        raise UserError("status: --set needs --config (the config the overrides apply to)")
     seeds = _seed_dirs(args.run_dir)
     if seeds:  # a study over seeds: each seed's run dir in turn
         for seed, folder in seeds.items():
             print(f"== seed {seed} ({folder})")
             if RunStore(folder).exists():
-                cmd_status(argparse.Namespace(run_dir=str(folder)))
+                cmd_status(argparse.Namespace(run_dir=str(folder), config=config,
+                                              overrides=seed_overrides(overrides, seed) if config else []))
             else:
                 print("(not started)")
         return 0
@@ -140,10 +148,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not store.exists():
         raise UserError(f"{args.run_dir}: not a sycolab run dir (no manifest.json)")
     expected = None
-    try:
-        expected = [s for _, s in _study_from_run_dir(args.run_dir).stages()]  # stale reasons need the stages
-    except UserError:
-        pass
+    if config:  # the user's config: a bad one is their error (exit 2), not a reason to skip the check
+        expected = [s for _, s in _study(config, args.run_dir, overrides).stages()]
+    else:
+        try:
+            expected = [s for _, s in _study_from_run_dir(args.run_dir).stages()]  # stale reasons need the stages
+        except UserError:
+            pass
     rows = stage_status(store, expected)
     width = max(len(r[0]) for r in rows) if rows else 10
     for name, state, detail in rows:

@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="which stages are done, running, stale or missing")
     st.add_argument("run_dir")
+    st.add_argument("--config", default=None,
+                    help="judge staleness against this config (and --set) rather than the one the run was made with: "
+                         "the stages `sycolab run CONFIG --run-dir RUN_DIR` would redo, and why")
+    st.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
 
     w = sub.add_parser("world", help="write the tiny world's data sets")
     w.add_argument("--seed", type=SEED, default=0)

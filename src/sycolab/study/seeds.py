@@ -40,11 +40,16 @@ class SeedRun:
     tail: str  # the last lines of the child's output, for an error message
 
 
+def seed_overrides(overrides: list[str], seed: int) -> list[str]:
+    """The `--set` items of one seed's study: the study's own, then its seed for world and training, alone."""
+    return [*overrides, f"seed={seed}", f"world.seed={seed}", "seeds=[]"]
+
+
 def child_command(config: str, run_dir: Path, seed: int, overrides: list[str], stages: str | None,
                   force: bool, rejudge_unscored: bool = False) -> list[str]:
     """The `sycolab run` command line of one seed's study."""
     cmd = [sys.executable, "-m", "sycolab.cli.main", "run", config, "--run-dir", str(seed_dir(run_dir, seed))]
-    for item in [*overrides, f"seed={seed}", f"world.seed={seed}", "seeds=[]"]:
+    for item in seed_overrides(overrides, seed):
         cmd += ["--set", item]
     if stages:
         cmd += ["--stages", stages]
