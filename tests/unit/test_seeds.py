@@ -125,3 +125,26 @@ def test_seeds_stopped_by_a_gate_or_bad_input_exit_2_any_other_failure_1(monkeyp
         _seeds_exiting(monkeypatch, tmp_path / "b", {0: 2, 1: 1})
     assert not isinstance(stage.value, UserError)
     assert [r.returncode for r in _seeds_exiting(monkeypatch, tmp_path / "c", {0: 0, 1: 0})] == [0, 0]
+
+
+def test_parallel_sets_how_many_seed_studies_run_at_once(monkeypatch, tmp_path, capsys):
+    """`sycolab run --parallel 3` hands 3 to the seed runner (default: one per core, at most one per seed); on a
+    config without `seeds` it is a user error (exit 2) that writes nothing."""
+    from sycolab.cli.main import main
+    from sycolab.study import seeds as seeds_module
+
+    handed: list[int | None] = []
+    monkeypatch.setattr(seeds_module, "run_seeds", lambda *a, parallel=None, **k: handed.append(parallel) or [])
+    monkeypatch.setattr(seeds_module, "write_seed_summary", lambda root, seeds: (root / "report" / "seeds.md", ""))
+    monkeypatch.setattr(seeds_module, "available_cores", lambda: 2)
+    config = tmp_path / "seeds.yaml"
+    config.write_text("name: s\nseeds: [0, 1, 2]\n")
+    assert main(["run", str(config), "--run-dir", str(tmp_path / "a"), "--parallel", "3"]) == 0
+    assert main(["run", str(config), "--run-dir", str(tmp_path / "b")]) == 0
+    assert handed == [3, 2]
+    assert "(3 in parallel, 1 torch thread each)" in capsys.readouterr().out
+    single = tmp_path / "one.yaml"
+    single.write_text("name: one\n")
+    assert main(["run", str(single), "--run-dir", str(tmp_path / "c"), "--parallel", "3"]) == 2
+    assert "--parallel: this config runs one study" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

@@ -68,6 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if bad:
             raise UserError(f"--stages: unknown stage group(s) {sorted(bad)}; choose from {', '.join(STAGE_GROUPS)}")
     study.validate_inputs(groups)  # before anything is written: a bad input leaves no half-made run dir
+    if getattr(args, "parallel", None) and not study.cfg.seeds:
+        raise UserError("--parallel: this config runs one study (no `seeds` list); it applies to a study over seeds")
     if study.cfg.seeds:
         return _run_seeds(args, study)
     print(f"sycolab: study '{study.cfg.name}' in {study.store.root} (library output: {_log_file(study.store.root)})",
@@ -92,7 +94,7 @@ def _run_seeds(args: argparse.Namespace, study) -> int:
     from sycolab.study.seeds import available_cores, run_seeds, write_seed_summary
 
     seeds, root = study.cfg.seeds, study.store.root
-    parallel = min(len(seeds), available_cores())
+    parallel = getattr(args, "parallel", None) or min(len(seeds), available_cores())
     print(f"sycolab: study '{study.cfg.name}' over seeds {', '.join(map(str, seeds))} in {root} "
           f"({parallel} in parallel, 1 torch thread each)", flush=True)
     start = time.perf_counter()
