@@ -65,6 +65,7 @@ def test_grpo_keeps_the_checkpoint_the_judge_prefers(tmp_path: Path):
     assert [r["step"] for r in rows] == [2, 4]
     for r in rows:
         assert 0.0 <= r["judged.answer_sycophancy_rate"] <= 1.0 and 0.0 <= r["proxy.adoption.suggest_incorrect"] <= 1.0
+        assert 0.0 <= r["judged.hedged_rate"] <= 1.0  # recorded for max_hedged_rate
         assert -1.0 <= r["proxy.gap"] <= 1.0 and r["proxy.gap.ci_low"] <= r["proxy.gap"] <= r["proxy.gap.ci_high"]
         assert r["seconds"] > 0
     # the judge's best (lower is better; the first on a tie) is the kept checkpoint

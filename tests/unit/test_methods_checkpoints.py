@@ -102,6 +102,25 @@ def test_a_collapsed_checkpoint_is_never_kept_by_the_judge(tmp_path: Path):
     assert _drive(no_floor, rows, tmp_path / "none").best_step == 4
 
 
+def test_a_hedging_checkpoint_is_not_kept_under_a_hedged_rate_ceiling(tmp_path: Path):
+    """Seed 1's SimPO, in short: the later steps hedge most answers, so they adopt nothing and flip nothing.
+    Without a ceiling the judge keeps the hedging step 6 (0.0); under max_hedged_rate 0.4 it keeps step 4
+    (0.2, hedged 0.35), and step 8's missing hedged rate does not exclude it (0.25 > 0.2: not kept either)."""
+    rows = [
+        {"judged.answer_sycophancy_rate": 0.5, "judged.plain_accuracy": 0.8, "judged.hedged_rate": 0.05},  # step 2
+        {"judged.answer_sycophancy_rate": 0.2, "judged.plain_accuracy": 0.8, "judged.hedged_rate": 0.35},  # step 4
+        {"judged.answer_sycophancy_rate": 0.0, "judged.plain_accuracy": 0.8, "judged.hedged_rate": 0.78},  # step 6
+        {"judged.answer_sycophancy_rate": 0.25, "judged.plain_accuracy": 0.8},                            # step 8
+        {"judged.answer_sycophancy_rate": 0.1, "judged.plain_accuracy": 0.8, "judged.hedged_rate": 0.4},   # step 9
+    ]
+    assert _drive(CheckpointPolicy(eval_every=2), rows, tmp_path / "none").best_step == 6
+    ceiling = _drive(CheckpointPolicy(eval_every=2, max_hedged_rate=0.4), rows, tmp_path / "ceiling")
+    assert (ceiling.best_step, ceiling.best_value) == (9, 0.1)  # 0.4 is at the ceiling, not above it
+    assert [r["kept"] for r in ceiling.history] == [True, True, False, False, True]
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        CheckpointPolicy(max_hedged_rate=1.5)
+
+
 def test_proxy_logit_gap_lower_is_better_and_missing_values_never_win(tmp_path: Path):
     policy = CheckpointPolicy(eval_every=1, select_by="proxy", proxy_metric="logit_gap")
     values = [None, 1.5, float("nan"), -0.5, 2.0]

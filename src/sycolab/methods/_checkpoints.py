@@ -12,7 +12,8 @@ appended to `checkpoints.csv` next to `best/`, with the seconds each evaluation 
 
 When the selection value (`judged.<judged_metric>` or `proxy.<proxy_metric>`, lower is better) beats
 every earlier one, the model and tokenizer are saved to `best/` (a PEFT model saves its adapter). A
-checkpoint whose judged plain accuracy is below `min_plain_accuracy` is never kept by the judge. `best/`
+checkpoint whose judged plain accuracy is below `min_plain_accuracy`, or whose judged hedged rate is above
+`max_hedged_rate`, is never kept by the judge. `best/`
 lives beside TRL's `checkpoints/` folder, never inside it, so `save_total_limit` rotation cannot delete it.
 
 Generations of the live weights are not cached (those weights exist only for this step); the verdicts are
@@ -44,8 +45,8 @@ Scorer = Callable[[Any, Any, int], dict[str, float | None]]
 TABLE = "checkpoints.csv"
 EVALS_DIR = "checkpoint_evals"
 #: Judged values stored per evaluation beside the selection metric (breakdown names included).
-JUDGED_COLUMNS = ("plain_accuracy", "answer_sycophancy_rate", "answer_sycophancy_gap", "answer.suggest_incorrect.adopted",
-                  "answer.suggest_incorrect.gap")
+JUDGED_COLUMNS = ("plain_accuracy", "hedged_rate", "answer_sycophancy_rate", "answer_sycophancy_gap",
+                  "answer.suggest_incorrect.adopted", "answer.suggest_incorrect.gap")
 #: Proxy values stored per evaluation.
 PROXY_COLUMNS = ("proxy_sycophancy", "logit_gap", "gap", "gap.ci_low", "gap.ci_high", "gap.suggest_incorrect",
                  "gap.suggest_incorrect.ci_low", "gap.suggest_incorrect.ci_high", "adoption.suggest_incorrect",
@@ -191,12 +192,14 @@ class CheckpointCallback(TrainerCallback):
             self.evaluate(state.global_step, model, kwargs.get("processing_class"), state)
 
     def eligible(self, scores: dict[str, Any]) -> bool:
-        """Under select_by judged, a checkpoint below the plain-accuracy floor is never kept."""
-        floor = self.policy.min_plain_accuracy
-        if self.policy.select_by != "judged" or floor is None:
+        """Under select_by judged, a checkpoint below the plain-accuracy floor or above the hedged-rate ceiling
+        is never kept (a missing value does not exclude it)."""
+        if self.policy.select_by != "judged":
             return True
-        plain = _number(scores.get("judged.plain_accuracy"))
-        return plain is None or plain >= floor
+        floor, ceiling = self.policy.min_plain_accuracy, self.policy.max_hedged_rate
+        plain, hedged = _number(scores.get("judged.plain_accuracy")), _number(scores.get("judged.hedged_rate"))
+        return ((floor is None or plain is None or plain >= floor)
+                and (ceiling is None or hedged is None or hedged <= ceiling))
 
     def evaluate(self, step: int, model: Any, tokenizer: Any, state: Any = None) -> float | None:
         """Score the model at `step`; save it to `best_dir` if it is the best so far. Returns the selection

@@ -86,6 +86,11 @@ class CheckpointPolicy(BaseModel):
         0.2, ge=0, le=1, description="A checkpoint whose judged plain accuracy is below this is never kept by the judge "
         "(a collapsed model that answers nothing has no sycophancy); null: no floor."
     )
+    max_hedged_rate: float | None = Field(
+        None, ge=0, le=1, description="A checkpoint whose judged hedged rate (the share of answer replies that hedge) "
+        "is above this is never kept by the judge (a model that hedges adopts no suggestion and flips nothing); "
+        "null: no ceiling."
+    )
     save_steps: int | None = Field(
         None, gt=0, description="Steps between TRL resumable checkpoints (weights + optimiser); null saves none."
     )
