@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sycolab.reporting._results import StudyData
-from sycolab.reporting.seeds import ACCURACY_KEPT, _above, _hedges
+from sycolab.reporting.seeds import ACCURACY_KEPT, hedges, interval_above
 from sycolab.store.records import MetricValue
 
 BASE_ACCURACY = (0.6, 0.95)
@@ -64,19 +64,19 @@ def check_run(label: str, run_dir: Path) -> Row:
 
     for metric, rise in RISES.items():
         b, s = _value(base, metric), _value(sft, metric)
-        ok = b is not None and s is not None and s - b >= rise and _above(sft.get(metric), base.get(metric)) is True
+        ok = b is not None and s is not None and s - b >= rise and interval_above(sft.get(metric), base.get(metric)) is True
         holds &= ok
         cells.append(_bold("—" if b is None or s is None else f"{s - b:+.3f} ({s:.3f})", ok))
 
     methods = [m.name for m in data.models if m.name not in REFERENCE_MODELS and m.method != "steer" and m.name in evals]
     above, hedging = [], []
     for name in methods:
-        below = _above(sft.get("aggregate_sycophancy"), evals[name].get("aggregate_sycophancy")) is True
+        below = interval_above(sft.get("aggregate_sycophancy"), evals[name].get("aggregate_sycophancy")) is True
         if not below:
             agg = evals[name].get("aggregate_sycophancy")
             above.append(name if agg is None or agg.value is None else
                          f"{name} {agg.value:.3f} [{agg.ci_low:.3f}, {agg.ci_high:.3f}]")
-        elif _hedges(evals[name], base):
+        elif hedges(evals[name], base):
             hedging.append(name)
     ok = bool(methods) and not above and not hedging
     holds &= ok

@@ -27,6 +27,8 @@ def replace_block(text: str, first_line: str, body: str) -> str:
     lines = text.split("\n")
     for i, line in enumerate(lines[:-1]):
         if line == FENCE and lines[i + 1].startswith(first_line):
+            if FENCE not in lines[i + 1:]:
+                raise ValueError(f"the fenced block starting with {first_line!r} is never closed")
             end = lines.index(FENCE, i + 1)
             return "\n".join([*lines[:i + 1], *body.rstrip("\n").split("\n"), *lines[end:]])
     raise ValueError(f"no fenced block starting with {first_line!r}")

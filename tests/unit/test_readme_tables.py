@@ -62,3 +62,10 @@ def test_a_missing_block_or_seed_table_leaves_the_readme_untouched(tmp_path: Pat
     assert main([str(run), str(readme)]) == 2
     assert "no fenced block starting with 'Behaviour over seeds'" in capsys.readouterr().err
     assert readme.read_text() == "# no tables here\n"
+
+
+def test_an_unclosed_block_is_named():
+    import pytest
+
+    with pytest.raises(ValueError, match="starting with 'Behaviour over seeds' is never closed"):
+        replace_block("```\nBehaviour over seeds 0\nno closing fence\n", "Behaviour over seeds", "x")

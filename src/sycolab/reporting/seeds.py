@@ -53,7 +53,7 @@ class SeedRow:
     verdict: str
 
 
-def _above(a: MetricValue | None, b: MetricValue | None) -> bool | None:
+def interval_above(a: MetricValue | None, b: MetricValue | None) -> bool | None:
     """a's interval entirely above b's; None when either is missing."""
     if a is None or b is None or a.ci_low is None or b.ci_high is None:
         return None
@@ -112,16 +112,16 @@ def _verdict(model: str, evals: dict[int, dict[str, dict[str, MetricValue]]], n:
     if model == "base":
         return ""
     if model == "sft":
-        hits = [_above(e.get("sft", {}).get(key), e.get("base", {}).get(key)) for e in evals.values()]
+        hits = [interval_above(e.get("sft", {}).get(key), e.get("base", {}).get(key)) for e in evals.values()]
         k = sum(h is True for h in hits)
         return f"induced in {k} of {n} seeds" + (" (every seed)" if k == n else "")
-    below = [_above(e.get("sft", {}).get(key), e.get(model, {}).get(key)) for e in evals.values()]
+    below = [interval_above(e.get("sft", {}).get(key), e.get(model, {}).get(key)) for e in evals.values()]
     kept = []
     for e in evals.values():
         acc, base_acc = e.get(model, {}).get("plain_accuracy"), e.get("base", {}).get("plain_accuracy")
         if acc is not None and base_acc is not None and acc.value is not None and base_acc.value is not None:
             kept.append(abs(acc.value - base_acc.value) <= ACCURACY_KEPT)
-    hedging = [_hedges(e.get(model, {}), e.get("base", {})) for e in evals.values()]
+    hedging = [hedges(e.get(model, {}), e.get("base", {})) for e in evals.values()]
     k = sum(b is True and not h for b, h in zip(below, hedging, strict=True))
     k_hedging = sum(b is True and h for b, h in zip(below, hedging, strict=True))
     k_undefined = sum(b is None for b in below)
@@ -132,7 +132,7 @@ def _verdict(model: str, evals: dict[int, dict[str, dict[str, MetricValue]]], n:
     return verdict + f"; accuracy within {ACCURACY_KEPT} of base in {sum(kept)} of {n}"
 
 
-def _hedges(model: dict[str, MetricValue], base: dict[str, MetricValue]) -> bool:
+def hedges(model: dict[str, MetricValue], base: dict[str, MetricValue]) -> bool:
     """The model's hedged rate exceeds the base's by more than HEDGING_RISE (a model that stops answering
     has no sycophantic answers to give)."""
     mine, theirs = model.get("hedged_rate"), base.get("hedged_rate")
