@@ -148,3 +148,55 @@ def test_parallel_sets_how_many_seed_studies_run_at_once(monkeypatch, tmp_path, 
     assert main(["run", str(single), "--run-dir", str(tmp_path / "c"), "--parallel", "3"]) == 2
     assert "--parallel: this config runs one study" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+_SEED_PARENT = """
+import sys, time
+from pathlib import Path
+from sycolab.study import seeds as seeds_module
+
+out = Path(sys.argv[1])
+def sleeper(config, run_dir, seed, *args, **kwargs):
+    return [sys.executable, "-c", f"import os, time; open({str(out)!r} + '/pid-{seed}', 'w').write(str(os.getpid())); time.sleep(120)"]
+seeds_module.child_command = sleeper
+seeds_module.run_seeds("c.yaml", out / "run", [0, 1], [], parallel=2, say=lambda _: None)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (an orphan's zombie waits for an init that may not reap)."""
+    from pathlib import Path
+
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "\nState:\tZ" not in status.read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_killing_the_seed_parent_stops_its_seed_studies(tmp_path):
+    """SIGKILL to `sycolab run` over seeds (no handler can run) still ends both seed children: they were started
+    with PR_SET_PDEATHSIG, so no orphaned seed study goes on writing into the run store."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux's")
+    parent = subprocess.Popen([sys.executable, "-c", _SEED_PARENT, str(tmp_path)])
+    pid_files = [tmp_path / "pid-0", tmp_path / "pid-1"]
+    deadline = time.monotonic() + 60
+    while not all(p.exists() and p.read_text() for p in pid_files):
+        assert time.monotonic() < deadline and parent.poll() is None, "the seed children never started"
+        time.sleep(0.1)
+    children = [int(p.read_text()) for p in pid_files]
+    assert all(_alive(pid) for pid in children)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in children)

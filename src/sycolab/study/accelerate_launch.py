@@ -26,7 +26,6 @@ import dataclasses
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from sycolab.config.sections import ExecutionConfig
 from sycolab.errors import StageError, UserError
 from sycolab.io import atomic_write_json, read_json
 from sycolab.methods.registry import MethodContext, MethodSpec, get_method
+from sycolab.study.child_process import die_with_parent
 
 REQUEST_FILE = "accelerate_request.json"
 STATUS_DIR = "accelerate"
@@ -138,7 +138,8 @@ def launch_with_accelerate(spec: MethodSpec, ctx: MethodContext, execution: Exec
     stdout_log, stderr_log = status_dir / "stdout.log", status_dir / "stderr.log"
     # Logs are streams appended by the children while they run, not store artifacts: plain files.
     with stdout_log.open("wb") as out, stderr_log.open("wb") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=_child_env(), preexec_fn=_die_with_parent)
+        # die_with_parent: a killed sweep job leaves no ranks training (torchrun forwards the SIGTERM to them)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=_child_env(), preexec_fn=die_with_parent)
         try:
             returncode = proc.wait()
         except BaseException:
@@ -217,16 +218,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In the launcher child, before exec: on Linux ask for SIGTERM when the launching process dies (a
-    killed sweep job must not leave its ranks training); torchrun forwards it to the workers."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _child_env() -> dict[str, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from sycolab.errors import StageError, UserError
 from sycolab.io import atomic_write_json, atomic_write_text
 from sycolab.reporting.seeds import seed_table_text
+from sycolab.study.child_process import die_with_parent
 
 SEEDS_FILE = "seeds.json"
 
@@ -85,7 +86,8 @@ def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str]
             lines: list[str] = []
             bar = progress_bar(stages_per_seed or 0, f"seed {seed}", unit="stage", position=seeds.index(seed))
             with open(log, "w", encoding="utf-8") as fh:
-                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        preexec_fn=die_with_parent)  # killing the parent stops its seeds
                 assert proc.stdout is not None
                 for line in proc.stdout:
                     fh.write(line)
