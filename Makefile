@@ -26,9 +26,9 @@ setup: $(STAMP)
 study: setup
 	$(VENV)/bin/sycolab run configs/tiny.yaml --run-dir $(RUN_DIR)
 
-# ruff and mypy (configured in pyproject.toml) on src/ (ruff also on tests/), before the tests.
+# ruff and mypy (configured in pyproject.toml) on src/ (ruff also on tests/, tools/ and benchmarks/), before the tests.
 lint: setup
-	$(PY) -m ruff check src tests
+	$(PY) -m ruff check src tests tools benchmarks
 	$(PY) -m mypy
 
 test: lint
