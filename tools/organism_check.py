@@ -17,6 +17,7 @@ Prints a markdown table (a failing cell in bold) and exits 1 when any row fails 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -98,7 +99,14 @@ def check_run(label: str, run_dir: Path) -> Row:
 
 
 def _threads(run_dir: Path) -> str:
-    """The torch thread count the run's stage table reports (`logs/terminal.log`), else "?"."""
+    """The torch thread counts the run's stages recorded (manifest.json, `info.torch_threads`; "1/2" when a
+    resumed run mixed counts), else the count its stage table reports (`logs/terminal.log`), else "?"."""
+    manifest = run_dir / "manifest.json"
+    stages = json.loads(manifest.read_text(encoding="utf-8")).get("stages", {}) if manifest.exists() else {}
+    counts = sorted({int(e["info"]["torch_threads"]) for e in stages.values()
+                     if isinstance(e.get("info"), dict) and "torch_threads" in e["info"]})
+    if counts:
+        return "/".join(map(str, counts))
     log = run_dir / "logs" / "terminal.log"
     found = re.findall(r"torch threads (\d+)", log.read_text(encoding="utf-8")) if log.exists() else []
     return found[-1] if found else "?"

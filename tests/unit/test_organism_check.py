@@ -68,3 +68,19 @@ def test_main_labels_seed_folders_by_their_threads_and_exits_1_on_a_failing_row(
     assert main([str(tmp_path / "study"), f"7:2={tmp_path / 'bad'}"]) == 1
     assert capsys.readouterr().out.splitlines()[-1].endswith("| **no** |")
     assert main([str(tmp_path / "missing")]) == 2
+
+
+def test_seed_folders_are_labelled_by_the_thread_counts_their_stages_recorded(tmp_path: Path, capsys):
+    """The manifest's per-stage `torch_threads` wins over the stage table's header; a resumed run that mixed
+    counts says so ("1/2") rather than quoting one of them."""
+    good = {"base": BASE, "sft": SFT, "dpo": _method((0.3, 0.25, 0.35), 0.75), "ipo": _method((0.5, 0.45, 0.55), 0.72)}
+    for seed, counts in (("3", [1, 1]), ("5", [2, 1])):
+        run = _write(tmp_path / "study" / f"seed-{seed}", good)
+        stages = {f"s{i}": {"status": "done", "info": {"seconds": 1.0, "torch_threads": n}} for i, n in enumerate(counts)}
+        stages["world"] = {"status": "done", "info": {"seconds": 0.1}}  # a stage without torch records no count
+        atomic_write_json(run / "manifest.json", {"stages": stages})
+        (run / "logs").mkdir()
+        (run / "logs" / "terminal.log").write_text("Linux, 2 CPU cores, torch threads 7\n")
+    assert main([str(tmp_path / "study")]) == 0
+    labels = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines()[2:4]]
+    assert labels == ["| 3:1", "| 5:1/2"]

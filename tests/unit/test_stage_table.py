@@ -22,3 +22,17 @@ def test_stage_table_lists_recorded_times_and_their_sum(tmp_path):
     assert rows["base"][1:3] == ["done", "88.3"]
     assert rows["eval:base"][1:3] == ["running", "-"]
     assert rows["total"][1] == "118.7"
+
+
+def test_stage_table_shows_each_stages_recorded_thread_count(tmp_path):
+    store = RunStore(tmp_path)
+    store.init({"name": "t"}, seed=0)
+    store.begin_stage("world", "k", {})
+    store.end_stage("world", "done", info={"seconds": 0.4})
+    store.begin_stage("base", "k", {})
+    store.end_stage("base", "done", info={"seconds": 88.3, "torch_threads": 2})
+    lines = stage_table(store).splitlines()
+    assert lines[1].split() == ["stage", "status", "seconds", "threads", "ended"]
+    rows = {line.split()[0]: line.split() for line in lines[3:]}
+    assert rows["world"][1:4] == ["done", "0.4", "-"]
+    assert rows["base"][1:4] == ["done", "88.3", "2"]

@@ -51,3 +51,22 @@ def test_failed_or_interrupted_stage_is_redone(tmp_path):
     states = {name: state for name, state, _ in stage_status(store, expected=["base", "probe", "report"])}
     assert states == {"base": "failed", "probe": "interrupted", "report": "missing"}
     assert run_stage(store, _stage("base", {}, [], calls), {}).status == "done"
+
+
+def test_a_finished_stage_records_the_torch_thread_count_it_ran_with(tmp_path):
+    """The thread count changes a trained model's floats, so each stage's info holds the count of the process
+    that ran it, beside its time (a resumed run dir can mix counts)."""
+    import torch
+
+    store, calls = RunStore(tmp_path), []
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        run_stage(store, _stage("base", {"lr": 1}, [], calls), {})
+        torch.set_num_threads(2)
+        run_stage(store, _stage("sft", {"lr": 1}, [], calls), {})
+    finally:
+        torch.set_num_threads(before)
+    assert store.stage("base")["info"] == {"seconds": store.stage("base")["info"]["seconds"], "torch_threads": 1,
+                                           "value": 1}
+    assert store.stage("sft")["info"]["torch_threads"] == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -111,9 +112,18 @@ def run_stage(store: RunStore, stage: Stage, known_keys: dict[str, str], force: 
         store.end_stage(stage.name, "failed", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
         raise
     seconds = time.perf_counter() - start
-    info = {"seconds": round(seconds, 2), **info}
+    info = {"seconds": round(seconds, 2), **_torch_threads(), **info}
     store.end_stage(stage.name, "done", info=info)
     return StageOutcome(stage.name, "done", seconds, info)
+
+
+def _torch_threads() -> dict[str, int]:
+    """`{"torch_threads": N}`, torch's intra-op thread count, when this process has loaded torch (a stage
+    that trained or ran a model), else `{}`. The thread count changes a trained model's floats (reductions
+    split another way), so every stage records the count it ran with beside its time: a resumed run dir
+    can mix counts, and a timing is never quoted without it."""
+    torch = sys.modules.get("torch")
+    return {"torch_threads": int(torch.get_num_threads())} if torch is not None else {}
 
 
 def stage_status(store: RunStore, expected: list[str] | list[Stage] | None = None) -> list[tuple[str, str, str]]:

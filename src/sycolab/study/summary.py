@@ -9,19 +9,24 @@ from sycolab.store import RunStore
 
 
 def stage_table(store: RunStore) -> str:
-    """Wall time of every stage of the run (as recorded in the manifest when it ran), with the machine and the
-    torch thread count of this process, so a timing is never quoted without where it was measured."""
+    """Wall time of every stage of the run (as recorded in the manifest when it ran) and the torch thread
+    count it ran with ("-": the stage loaded no torch, or ran before counts were recorded), under the machine,
+    so a timing is never quoted without where it was measured."""
     manifest = store.read_manifest()
     stages = manifest.get("stages", {})
     width = max((len(n) for n in stages), default=5)
     lines = [f"Stages (wall time as measured when each ran; machine: {_machine(manifest)})",
-             f"{'stage':<{width}}  {'status':<8}  {'seconds':>8}  ended", f"{'-' * width}  {'-' * 8}  {'-' * 8}  -----"]
+             f"{'stage':<{width}}  {'status':<8}  {'seconds':>8}  {'threads':>7}  ended",
+             f"{'-' * width}  {'-' * 8}  {'-' * 8}  {'-' * 7}  -----"]
     total = 0.0
     for name, entry in stages.items():
-        seconds = (entry.get("info") or {}).get("seconds")
+        info = entry.get("info") or {}
+        seconds = info.get("seconds")
         total += seconds or 0.0
         shown = f"{seconds:.1f}" if isinstance(seconds, (int, float)) else "-"
-        lines.append(f"{name:<{width}}  {entry.get('status', '?'):<8}  {shown:>8}  {entry.get('ended') or '-'}")
+        threads = info.get("torch_threads", "-")
+        lines.append(f"{name:<{width}}  {entry.get('status', '?'):<8}  {shown:>8}  {threads!s:>7}  "
+                     f"{entry.get('ended') or '-'}")
     lines.append(f"{'total':<{width}}  {'':<8}  {total:>8.1f}")
     return "\n".join(lines) + "\n"
 
