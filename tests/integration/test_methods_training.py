@@ -231,9 +231,12 @@ def test_held_out_evaluation_changes_nothing_trained(tmp_path: Path, sft_model: 
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
-def test_refree_ipo_loss_matches_hand_computation(tmp_path: Path, sft_model: Path, world: dict[str, Path]):
-    """loss = (mean log pi(y_w|x) - mean log pi(y_l|x) - 1/(2 beta))^2 with the mean token log-probs computed
-    here directly from the model's logits (completion = reply words + end-of-turn token, prompt excluded)."""
+@pytest.mark.parametrize("sft_weight", [0.0, 0.5])
+def test_refree_ipo_loss_matches_hand_computation(tmp_path: Path, sft_model: Path, world: dict[str, Path],
+                                                  sft_weight: float):
+    """loss = (mean log pi(y_w|x) - mean log pi(y_l|x) - 1/(2 beta))^2 - sft_weight * mean log pi(y_w|x) with the
+    mean token log-probs computed here directly from the model's logits (completion = reply words + end-of-turn
+    token, prompt excluded): the NLL term is the chosen completion's mean token NLL."""
     from sycolab.methods import refree_ipo
     from sycolab.methods.lifecycle import build_trainer
     from sycolab.models.load import load_model, load_tokenizer
@@ -241,8 +244,8 @@ def test_refree_ipo_loss_matches_hand_computation(tmp_path: Path, sft_model: Pat
     prompt = _user(SUGGEST.format(q="what color is zorb ?", w="blue"))
     one_pair = write_jsonl(tmp_path / "pair.jsonl", [{"prompt": prompt, "chosen": _reply("red"), "rejected": _reply("blue")}])
     beta = 0.5
-    ctx = _context("refree_ipo", {"beta": beta, "per_device_train_batch_size": 1}, sft_model,
-                   {**world, "preference": one_pair}, tmp_path)
+    ctx = _context("refree_ipo", {"beta": beta, "sft_weight": sft_weight, "per_device_train_batch_size": 1},
+                   sft_model, {**world, "preference": one_pair}, tmp_path)
     trainer = build_trainer(ctx, refree_ipo.RECIPE).trainer
     batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
     with torch.no_grad():
@@ -263,7 +266,8 @@ def test_refree_ipo_loss_matches_hand_computation(tmp_path: Path, sft_model: Pat
     chosen, rejected = mean_logp("red"), mean_logp("blue")
     assert metrics["logps/chosen"] == pytest.approx(chosen, abs=1e-5)
     assert metrics["logps/rejected"] == pytest.approx(rejected, abs=1e-5)
-    assert loss.item() == pytest.approx((chosen - rejected - 1 / (2 * beta)) ** 2, rel=1e-5)
+    assert loss.item() == pytest.approx((chosen - rejected - 1 / (2 * beta)) ** 2 - sft_weight * chosen, rel=1e-5)
+    assert metrics["nll_loss"] == pytest.approx(-chosen if sft_weight else 0.0, abs=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,11 @@ grow without bound, and, unlike IPO, nothing ties the policy to the SFT model's 
 TRL's experimental CPOTrainer computes this loss as `loss_type="ipo"` with `cpo_alpha=0` (its "ipo" branch
 uses mean token log-probs and no reference), so no new trainer code is needed: the trainer is the one
 SimPO uses. The CPO-family SimPO loss written in the same terms is -log sigmoid(beta * h - gamma).
+
+`sft_weight` > 0 adds the chosen reply's per-token negative log-likelihood with that weight (CPOTrainer's
+`cpo_alpha`, the behaviour-cloning term of CPO, Xu et al. 2024, arXiv:2401.08417; the same term `dpo` and `ipo`
+add as RPO): without a reference nothing else holds the chosen reply's absolute likelihood, and the squared
+loss can meet its target by lowering both replies. The default 0 is the loss above.
 """
 
 from __future__ import annotations
@@ -30,11 +35,14 @@ from sycolab.methods.registry import MethodContext, MethodTraits, register_metho
 
 
 class RefreeIPOMethodConfig(TrainingConfig):
-    """Reference-free IPO hyperparameters: TrainingConfig plus beta (the target margin is 1/(2 beta))."""
+    """Reference-free IPO hyperparameters: TrainingConfig plus beta (the target margin is 1/(2 beta)) and the
+    chosen reply's NLL weight."""
 
     beta: float = Field(
         0.5, gt=0, description="IPO tau; the target gap in mean token log-probability is 1/(2 beta) nats."
     )
+    sft_weight: float = Field(0.0, ge=0, description="Weight of the chosen reply's per-token NLL added to the loss "
+                                                     "(CPOTrainer's cpo_alpha); 0: the reference-free IPO loss alone.")
 
 
 TRAITS = MethodTraits(reference="free", loss="non-saturating", data="offline")
@@ -42,7 +50,7 @@ TRAITS = MethodTraits(reference="free", loss="non-saturating", data="offline")
 RECIPE = preference_recipe(
     "refree_ipo",
     cpo_trainer,
-    loss_args=lambda cfg: {"loss_type": "ipo", "cpo_alpha": 0.0, "beta": cfg.beta},
+    loss_args=lambda cfg: {"loss_type": "ipo", "cpo_alpha": cfg.sft_weight, "beta": cfg.beta},
 )
 
 
