@@ -206,7 +206,9 @@ def test_cai_sl_trains_with_the_tiny_defaults_through_a_valid_sft_config():
     assert sft.lora == cfg.lora and sft.data_key == REVISIONS_KEY and sft.completion_only_loss
     assert sft.checkpoint == cfg.checkpoint and sft.checkpoint.eval_every == 20
     assert sft.checkpoint.min_plain_accuracy == 0.5
-    assert sft.checkpoint.model_fields_set == {"eval_every", "min_plain_accuracy"}
+    assert sft.checkpoint.judged_metric == "aggregate_sycophancy" and sft.checkpoint.max_hedged_rate == 0.4
+    assert sft.checkpoint.model_fields_set == {
+        "eval_every", "min_plain_accuracy", "judged_metric", "max_hedged_rate"}
 
 
 def test_cai_dpo_sft_weight_adds_the_chosen_nll_to_the_dpo_loss():
