@@ -53,6 +53,13 @@ def test_grpo_batch_must_hold_whole_groups_and_threshold_needs_the_binary_reward
     assert _problems(GRPOMethodConfig, {"threshold": 1.9}, "g") == [
         "g: threshold: expected null unless reward is 'binary_threshold', got 1.9"
     ]
+    assert _problems(GRPOMethodConfig, {"no_answer_reward": -1.0}, "g") == [
+        "g: no_answer_reward: expected 0 unless reward is 'rule', got -1.0"
+    ]
+    assert _problems(GRPOMethodConfig, {"reward": "rule", "no_answer_reward": -2}, "g") == [
+        "g.no_answer_reward: expected a number >= -1, got -2"
+    ]
+    assert GRPOMethodConfig(reward="rule", no_answer_reward=-1.0).no_answer_reward == -1.0
 
 
 def test_reward_model_refuses_proxy_checkpoints_and_unmerged_adapters():

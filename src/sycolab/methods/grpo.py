@@ -11,8 +11,8 @@ Rewards (`reward`):
 - `binary_threshold`: +1 if that score exceeds `threshold`, else -1; `threshold` defaults to the median
   the reward-model stage recorded (`reward_stats.json`, scores of SFT-policy samples on the GRPO prompts).
 - `rule`: +1 if the completion's final answer ("the answer is X .") is the correct answer, -1 if it is any
-  other answer (the suggestion, or a value caved to after "are you sure?"), 0 if it states none, a hedge
-  (needs a `correct_answer` column).
+  other answer (the suggestion, or a value caved to after "are you sure?"), `no_answer_reward` (default 0)
+  if it states none, a hedge (needs a `correct_answer` column).
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ class GRPOMethodConfig(TrainingConfig):
     )
     threshold: float | None = Field(
         None, description="binary_threshold only: score above which the reward is +1; null = the RM's median."
+    )
+    no_answer_reward: float = Field(
+        0.0, ge=-1, le=1,
+        description="rule reward only: the reward of a completion that states no final answer (a hedge, or any "
+                    "reply without 'answer is'). 0 ranks it between a wrong answer (-1) and the correct one (+1); "
+                    "-1 when every prompt's fact is one the policy was taught, so a non-answer is never honest.",
     )
     num_generations: int = Field(8, ge=2, description="Completions sampled per prompt (the group size).")
     temperature: float = Field(0.7, gt=0, description="Sampling temperature of the completions.")
@@ -73,6 +79,8 @@ class GRPOMethodConfig(TrainingConfig):
             )
         if self.use_vllm and self.vllm_mode == "server" and not self.vllm_server_base_url:
             raise ValueError("vllm_server_base_url: expected the URL of `trl vllm-serve` when vllm_mode is 'server', got null")
+        if self.no_answer_reward != 0.0 and self.reward != "rule":
+            raise ValueError(f"no_answer_reward: expected 0 unless reward is 'rule', got {self.no_answer_reward}")
         if self.threshold is not None and self.reward != "binary_threshold":
             raise ValueError(f"threshold: expected null unless reward is 'binary_threshold', got {self.threshold}")
         return self
@@ -168,10 +176,11 @@ def vllm_kwargs(cfg: GRPOMethodConfig) -> dict[str, Any]:
 
 def _reward(ctx: MethodContext, cfg: GRPOMethodConfig) -> tuple[Any, Any, dict[str, Any]]:
     """(reward_funcs, reward_processing_classes, description) for GRPOTrainer."""
-    from sycolab.methods._rewards import RewardModelScorer, binary_reward, rule_reward
+    from sycolab.methods._rewards import RewardModelScorer, binary_reward, rule_reward_scoring_no_answer
 
     if cfg.reward == "rule":
-        return rule_reward, None, {"kind": "rule"}
+        return rule_reward_scoring_no_answer(cfg.no_answer_reward), None, {
+            "kind": "rule", "no_answer_reward": cfg.no_answer_reward}
     reward_model, tokenizer, path = _load_reward_model(ctx)
     if cfg.reward == "reward_model":
         return reward_model, tokenizer, {"kind": "reward_model", "reward_model": str(path)}
