@@ -40,6 +40,20 @@ def test_reference_config_carries_the_reference_values():
     assert cfg.relearn.enabled and cfg.relearn.models is None and (cfg.relearn.steps, cfg.relearn.eval_every) == (50, 5)
 
 
+def test_tiny_grpo_scores_a_non_answer_as_a_wrong_answer():
+    """configs/tiny.yaml: every GRPO prompt asks a taught fact, so the rule reward it trains on gives a reply
+    with no final answer -1, as a wrong answer (at 0 seed 7 at two threads learned a non-answer)."""
+    from sycolab.methods.grpo import _reward
+
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "tiny.yaml")
+    grpo = {c.name: c for c in recover_cells(cfg)}["grpo"].config
+    reward, _, info = _reward(None, grpo)
+    texts = ["the answer is blue .", "the answer is red .", "the gukland .", "i am not sure ."]
+    got = reward(prompts=[None] * 4, completions=texts, correct_answer=["blue"] * 4, template=["doubt_correct"] * 4)
+    assert got == [1.0, -1.0, -1.0, -1.0]
+    assert info == {"kind": "rule", "no_answer_reward": -1.0}
+
+
 def _write(tmp_path, text):
     path = tmp_path / "study.yaml"
     path.write_text(text)
