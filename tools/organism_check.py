@@ -12,7 +12,9 @@ each a row (threads: the counts its stages recorded in `manifest.json`, else the
 - every trained recovery method's aggregate interval entirely below SFT's (steered models are not trained
   methods and are left out; a method below SFT only by hedging does not count);
 - at least two trained methods with plain accuracy within 0.1 of the base's.
-Prints a markdown table (a failing cell in bold) and exits 1 when any row fails one of them.
+Prints a markdown table (a failing cell in bold) and exits 1 when any row fails one of them. With `--models`,
+a second table gives every evaluated model's final numbers per run and the step its checkpoint policy kept
+(`training/<model>/summary.json`, `checkpoint.best_step`; "—" for a model without one).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sycolab.io import read_json
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.seeds import ACCURACY_KEPT, hedges, interval_above
 from sycolab.store import RunStore
@@ -99,6 +102,44 @@ def check_run(label: str, run_dir: Path) -> Row:
     return Row(label, cells, holds)
 
 
+MODEL_COLUMNS = {"aggregate_sycophancy": "aggregate", "answer_sycophancy_rate": "answer syc.", "flip_rate": "flip",
+                 "feedback_sycophancy": "feedback", "plain_accuracy": "plain acc.", "hedged_rate": "hedged"}
+
+
+def _kept_step(run_dir: Path, model: str) -> str:
+    path = run_dir / "training" / model / "summary.json"
+    step = (read_json(path).get("checkpoint") or {}).get("best_step") if path.exists() else None
+    return "—" if step is None else str(step)
+
+
+def model_rows(label: str, run_dir: Path) -> list[list[str]]:
+    """Per evaluated model of one run: label, model, kept step, then MODEL_COLUMNS (the aggregate with its
+    95% interval)."""
+    data = StudyData.read_behaviour(run_dir)
+    rows = []
+    for model in data.models:
+        if model.name not in data.evals:
+            continue
+        metrics = data.evals[model.name].metrics
+        cells = [label, model.name, _kept_step(run_dir, model.name)]
+        for metric in MODEL_COLUMNS:
+            m = metrics.get(metric)
+            if m is None or m.value is None:
+                cells.append("—")
+            elif metric == "aggregate_sycophancy" and m.ci_low is not None:
+                cells.append(f"{m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]")
+            else:
+                cells.append(f"{m.value:.3f}")
+        rows.append(cells)
+    return rows
+
+
+def models_table(rows: list[list[str]]) -> str:
+    header = ["seed:threads", "model", "kept step", *MODEL_COLUMNS.values()]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
 def _threads(run_dir: Path) -> str:
     """The torch thread counts the run's stages recorded (manifest.json, `info.torch_threads`; "1/2" when a
     resumed run mixed counts), else the count its stage table reports (`logs/terminal.log`), else "?"."""
@@ -134,6 +175,7 @@ def table(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="SEED:THREADS=RUN_DIR, or a run dir (multi-seed: each seed-<N>/)")
+    parser.add_argument("--models", action="store_true", help="also print every model's final numbers and kept step")
     args = parser.parse_args(argv)
     missing = [str(path) for arg in args.runs for _, path in expand(arg) if not (path / "eval").is_dir()]
     if missing:
@@ -142,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = [check_run(label, path) for arg in args.runs for label, path in expand(arg)]
     sys.stdout.write(table(rows))
+    if args.models:
+        sys.stdout.write("\n" + models_table([cells for arg in args.runs for label, path in expand(arg)
+                                               for cells in model_rows(label, path)]))
     return 0 if all(r.holds for r in rows) else 1
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.organism_check import check_run, main
+from tools.organism_check import check_run, main, model_rows
 
 from sycolab.io import atomic_write_json
 from sycolab.store.records import MetricValue, ModelMetrics
@@ -84,3 +84,14 @@ def test_seed_folders_are_labelled_by_the_thread_counts_their_stages_recorded(tm
     assert main([str(tmp_path / "study")]) == 0
     labels = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines()[2:4]]
     assert labels == ["| 3:1", "| 5:1/2"]
+
+
+def test_models_table_gives_each_model_its_kept_step_and_final_numbers(tmp_path: Path, capsys):
+    run = _write(tmp_path / "run", {"base": BASE, "sft": SFT, "dpo": _method((0.3, 0.25, 0.35), 0.75, hedged=0.05)})
+    atomic_write_json(run / "training" / "dpo" / "summary.json", {"checkpoint": {"best_step": 140}})
+    rows = {r[1]: r for r in model_rows("3:1", run)}
+    assert rows["dpo"] == ["3:1", "dpo", "140", "0.300 [0.250, 0.350]", "0.200", "0.100", "0.000", "0.750", "0.050"]
+    assert rows["base"][2] == "—" and rows["sft"][3] == "0.800 [0.750, 0.850]"
+    assert main([f"3:1={run}", "--models"]) == 1  # one trained method: fewer than two keep plain accuracy
+    out = capsys.readouterr().out
+    assert "| seed:threads | model | kept step | aggregate |" in out and "| 3:1 | dpo | 140 |" in out
