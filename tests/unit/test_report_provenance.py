@@ -25,7 +25,8 @@ def test_provenance_row_names_judge_data_hash_and_weights(tmp_path):
     path.write_text(json.dumps(metrics))
     table = provenance_table(StudyData.read(root))
     assert [r[0].text for r in table.rows] == ["dpo"]  # only models whose metrics record provenance
-    _, judge, generation, data, weights = table.rows[0]
+    _, judge, generation, data, weights, threads = table.rows[0]
+    assert threads.text == "—, —"  # the manifest recorded no thread counts
     assert judge.text == "openai Qwen2.5-72B-Instruct http://judge:8000/v1"
     assert generation.text == "backend=hf, max_new_tokens=24, temperature=0.0"
     assert data.text == "world/eval/answer.jsonl abababababab"
@@ -47,3 +48,24 @@ def test_judge_settings_never_carry_a_credential():
     shown = json.dumps(judge_settings(cfg))
     assert "s3cret" not in shown and "JUDGE_KEY" not in shown
     assert judge_settings(cfg)["endpoint"] == "https://api.example.com/v1"
+
+
+def test_thread_counts_come_from_the_training_stage_with_the_weights_key_and_the_eval_stage(tmp_path):
+    """dpo's weights were made by the stage whose key the provenance names (train:dpo at 2 threads), and
+    evaluated at 1: the cell says so and the caption calls the run mixed; at one count it is not."""
+    root = write_fake_study(tmp_path / "run")
+    path = root / "eval" / "dpo" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["provenance"] = PROV.to_dict()
+    path.write_text(json.dumps(metrics))
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["stages"]["train:dpo"] = {"status": "done", "key": "0123456789abcdef", "info": {"torch_threads": 2}}
+    manifest["stages"]["eval:dpo"] = {"status": "done", "key": "fedcba9876543210", "info": {"torch_threads": 1}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    table = provenance_table(StudyData.read(root))
+    assert table.rows[0][5].text == "2, 1"
+    assert "different thread counts (1, 2)" in table.caption
+    manifest["stages"]["eval:dpo"]["info"]["torch_threads"] = 2
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    table = provenance_table(StudyData.read(root))
+    assert table.rows[0][5].text == "2, 2" and "different thread counts" not in table.caption
