@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sycolab.store import RunStore
-from sycolab.study.stages import Stage, run_stage, stage_key, stage_status
+from sycolab.study.stages import Stage, StageOutcome, run_stage, stage_key, stage_status, thread_mismatch
 
 
 def _stage(name, slice_, upstream, calls, fail=False):
@@ -70,3 +70,15 @@ def test_a_finished_stage_records_the_torch_thread_count_it_ran_with(tmp_path):
     assert store.stage("base")["info"] == {"seconds": store.stage("base")["info"]["seconds"], "torch_threads": 1,
                                            "value": 1}
     assert store.stage("sft")["info"]["torch_threads"] == 2
+
+
+def test_a_skipped_stage_recorded_at_another_thread_count_says_so():
+    import torch
+
+    now = torch.get_num_threads()
+    other = now + 1
+    skipped = StageOutcome("train:dpo", "skipped", 0.0, {"seconds": 3.0, "torch_threads": other})
+    assert thread_mismatch(skipped) == f"; ran at {other} torch threads, this process has {now}"
+    assert thread_mismatch(StageOutcome("train:dpo", "skipped", 0.0, {"torch_threads": now})) == ""
+    assert thread_mismatch(StageOutcome("train:dpo", "done", 3.0, {"torch_threads": other})) == ""  # ran here
+    assert thread_mismatch(StageOutcome("world", "skipped", 0.0, {"seconds": 0.3})) == ""  # loaded no torch

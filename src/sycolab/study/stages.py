@@ -126,6 +126,17 @@ def _torch_threads() -> dict[str, int]:
     return {"torch_threads": int(torch.get_num_threads())} if torch is not None else {}
 
 
+def thread_mismatch(outcome: StageOutcome) -> str:
+    """For a skipped stage that recorded another torch thread count than this process runs with: "; ran at N
+    torch threads, this process has M" (its floats would differ here), else "". Stages that load no torch,
+    and processes that have not loaded it, compare nothing."""
+    recorded = (outcome.info or {}).get("torch_threads")
+    current = _torch_threads().get("torch_threads")
+    if outcome.status != "skipped" or recorded is None or current is None or recorded == current:
+        return ""
+    return f"; ran at {recorded} torch threads, this process has {current}"
+
+
 def stage_status(store: RunStore, expected: list[str] | list[Stage] | None = None) -> list[tuple[str, str, str]]:
     """(stage, state, detail) for each stage: done, stale, running, interrupted, failed or missing.
 
