@@ -330,11 +330,13 @@ def test_grpo_binary_threshold_records_frac_reward_zero_std(tmp_path: Path, sft_
 
 
 def test_grpo_rule_reward_runs_with_lora_adapter(tmp_path: Path, sft_model: Path, world):
-    raw = {**GRPO_FAST, "reward": "rule", "lora": {"r": 4, "alpha": 8, "merge": False}}
+    raw = {**GRPO_FAST, "reward": "rule", "no_answer_reward": -1.0, "lora": {"r": 4, "alpha": 8, "merge": False}}
     ctx = _context("grpo", raw, sft_model, world, tmp_path)
     out = _run("grpo", ctx)
     assert (out / "adapter_config.json").exists()
-    assert read_json(ctx.work_dir / "summary.json")["reward"] == {"kind": "rule"}
+    assert read_json(ctx.work_dir / "summary.json")["reward"] == {"kind": "rule", "no_answer_reward": -1.0}
+    # the rule reward scores +1 / -1 for an answer and -1 for none: every logged mean lies in [-1, 1]
+    assert all(-1.0 <= r["rewards/rule_answer/mean"] <= 1.0 for r in read_table(ctx.work_dir / "diagnostics.csv"))
 
 
 def test_best_checkpoint_survives_rotation_and_becomes_the_model(
