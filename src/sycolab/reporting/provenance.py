@@ -19,7 +19,7 @@ def provenance_table(data: StudyData) -> Table | NoData:
     on the count, so a run dir resumed at another count says so in the caption."""
     stages = data.reader.manifest.get("stages", {})
     threads_by_key = {e.get("key"): t for e in stages.values() if (t := _threads(e)) is not None}
-    seen: set[int] = set()
+    counts: list[int | None] = []
     rows = []
     for model in data.models:
         result = data.evals.get(model.name)
@@ -28,13 +28,15 @@ def provenance_table(data: StudyData) -> Table | NoData:
             continue
         prov = Provenance.from_dict(raw)
         judge = prov.judge
+        train, evaluate = threads_by_key.get(prov.stage_key), _threads(stages.get(f"eval:{model.name}", {}))
+        counts += [train, evaluate]
         rows.append([
             Cell(model.name),
             Cell(" ".join(str(v) for v in (judge.get("kind"), judge.get("model"), judge.get("endpoint")) if v)),
             Cell(", ".join(f"{k}={v}" for k, v in prov.generation.items())),
             Cell("; ".join(f"{d.path} {d.sha256[:SHA_PREFIX]}" for d in prov.data) or DASH),
             Cell((prov.weights_sha256 or DASH)[:SHA_PREFIX], detail=f"stage key {prov.stage_key or DASH}"),
-            _threads_cell(threads_by_key.get(prov.stage_key), _threads(stages.get(f"eval:{model.name}", {})), seen),
+            _threads_cell(train, evaluate),
         ])
     if not rows:
         return NoData("provenance", "no eval/<name>/metrics.json records its provenance (written by this version "
@@ -44,6 +46,7 @@ def provenance_table(data: StudyData) -> Table | NoData:
                Column("threads", "torch threads (train, eval)")]
     caption = ("What each evaluation read: judge, generation settings, data files and weights, by content hash, "
                "and the torch thread counts the training and evaluation stages ran with.")
+    seen = {c for c in counts if c is not None}
     if len(seen) > 1:
         caption += (f" These stages ran at different thread counts ({', '.join(map(str, sorted(seen)))}): a "
                     "trained model's floats depend on the count, so this run mixes numerics.")
@@ -57,6 +60,5 @@ def _threads(entry: dict) -> int | None:
     return int(threads) if isinstance(threads, int) else None
 
 
-def _threads_cell(train: int | None, evaluate: int | None, seen: set[int]) -> Cell:
-    seen.update(t for t in (train, evaluate) if t is not None)
+def _threads_cell(train: int | None, evaluate: int | None) -> Cell:
     return Cell(f"{train if train is not None else DASH}, {evaluate if evaluate is not None else DASH}")
