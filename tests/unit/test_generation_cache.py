@@ -172,3 +172,19 @@ def test_top_k_and_first_token_constraint_are_part_of_the_key(tmp_path):
     assert canonical_params(SamplingParams(top_k=20)) == canonical_params(SamplingParams())
     assert canonical_params(SamplingParams(allowed_first_tokens=("A",))) != canonical_params(SamplingParams())
     assert "top_k" not in canonical_params(SAMPLED) and "allowed_first_tokens" not in canonical_params(SAMPLED)
+
+
+def test_the_pickled_training_arguments_are_not_part_of_the_weights_digest(tmp_path):
+    """transformers saves training_args.bin (it names the run's output folder) beside the weights: the same
+    weights trained in two run dirs have one digest; changed weights a new one."""
+    from sycolab.models.digest import weights_sha256
+
+    folders = [tmp_path / "run-a" / "base", tmp_path / "run-b" / "base"]
+    for folder in folders:
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text('{"a": 1}')
+        (folder / "model.safetensors").write_bytes(b"\0" * 10)
+        (folder / "training_args.bin").write_bytes(str(folder).encode())
+    assert weights_sha256(folders[0]) == weights_sha256(folders[1])
+    (folders[1] / "model.safetensors").write_bytes(b"\1" * 10)
+    assert weights_sha256(folders[0]) != weights_sha256(folders[1])

@@ -24,6 +24,9 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 """Files whose bytes are a model's weights (hashed for `weights_sha256`)."""
 WEIGHT_CONFIGS = ("config.json",)
 """Small files that change what the weights compute (hashed with them)."""
+NOT_WEIGHTS = ("training_args.bin",)
+"""Files with a weight suffix that hold no weights: transformers' pickled TrainingArguments names the run's
+output folder, so hashing it gave the same weights trained in two run dirs two digests."""
 
 _HASHES: dict[tuple[str, int, int], str] = {}
 
@@ -51,7 +54,7 @@ def weights_sha256(folder: str | os.PathLike, base_digest: str | None = None) ->
     root = Path(folder)
     digest = hashlib.sha256()
     for path in sorted(p for p in root.iterdir() if p.is_file()):
-        if path.suffix in WEIGHT_SUFFIXES or path.name in WEIGHT_CONFIGS:
+        if (path.suffix in WEIGHT_SUFFIXES and path.name not in NOT_WEIGHTS) or path.name in WEIGHT_CONFIGS:
             digest.update(f"{path.name}:{file_sha256(path)}\n".encode())
     adapter_config = root / "adapter_config.json"
     if adapter_config.exists():
