@@ -127,8 +127,8 @@ def test_seeds_stopped_by_a_gate_or_bad_input_exit_2_any_other_failure_1(monkeyp
     assert [r.returncode for r in _seeds_exiting(monkeypatch, tmp_path / "c", {0: 0, 1: 0})] == [0, 0]
 
 
-def test_parallel_sets_how_many_seed_studies_run_at_once(monkeypatch, tmp_path, capsys):
-    """`sycolab run --parallel 3` hands 3 to the seed runner (default: one per core, at most one per seed); on a
+def test_parallel_sets_how_many_stages_compute_at_once(monkeypatch, tmp_path, capsys):
+    """`sycolab run --parallel 3` hands 3 CPU slots to the seed runner (default: one per core); on a
     config without `seeds` it is a user error (exit 2) that writes nothing."""
     from sycolab.cli.main import main
     from sycolab.study import seeds as seeds_module
@@ -142,7 +142,7 @@ def test_parallel_sets_how_many_seed_studies_run_at_once(monkeypatch, tmp_path, 
     assert main(["run", str(config), "--run-dir", str(tmp_path / "a"), "--parallel", "3"]) == 0
     assert main(["run", str(config), "--run-dir", str(tmp_path / "b")]) == 0
     assert handed == [3, 2]
-    assert "(3 in parallel, 1 torch thread each)" in capsys.readouterr().out
+    assert "(3 stages computing at once, 1 torch thread each)" in capsys.readouterr().out
     single = tmp_path / "one.yaml"
     single.write_text("name: one\n")
     assert main(["run", str(single), "--run-dir", str(tmp_path / "c"), "--parallel", "3"]) == 2

@@ -96,9 +96,9 @@ def _run_seeds(args: argparse.Namespace, study) -> int:
     from sycolab.study.seeds import available_cores, run_seeds, write_seed_summary
 
     seeds, root = study.cfg.seeds, study.store.root
-    parallel = getattr(args, "parallel", None) or min(len(seeds), available_cores())
+    parallel = getattr(args, "parallel", None) or available_cores()
     print(f"sycolab: study '{study.cfg.name}' over seeds {', '.join(map(str, seeds))} in {root} "
-          f"({parallel} in parallel, 1 torch thread each)", flush=True)
+          f"({parallel} stages computing at once, 1 torch thread each)", flush=True)
     start = time.perf_counter()
     try:
         run_seeds(args.config, root, seeds, args.overrides, stages=args.stages, force=args.force,

@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="redo stages even when their inputs are unchanged")
     run.add_argument("--rejudge-unscored", action="store_true", help=_REJUDGE_HELP)
     run.add_argument("--parallel", type=COUNT, default=None,
-                     help="a study over seeds: how many seed studies run at once (default: one per core, at most the "
-                          "number of seeds); more than the cores time-shares them, e.g. 3 seeds on 2 cores")
+                     help="a study over seeds: how many stages compute at once over all seed studies, one torch "
+                          "thread each (default: one per core); one more seed study than that is alive at once")
 
     st = sub.add_parser("status", help="which stages are done, running, stale or missing")
     st.add_argument("run_dir")

@@ -1,6 +1,8 @@
 """A study over several seeds: one complete study per seed (world and training seeded together), each in
 `RUN_DIR/seed-<N>/`, run as parallel single-thread child processes (`sycolab run ... --set seed=N
---set world.seed=N --set seeds=[]`), then the seed-aggregated table in `RUN_DIR/report/seeds.md`.
+--set world.seed=N --set seeds=[]`), then the seed-aggregated table in `RUN_DIR/report/seeds.md`. The
+children share the machine's cores through CPU slots (`sycolab.study.cpu_slots`): one more child runs than
+there are slots, and each stage computes only while it holds one, so no core idles while a seed has work.
 
 Each child is an ordinary run dir: it resumes, reports and answers `sycolab status` on its own. The parent
 relays each child's one-line stage summaries, prefixed with its seed, and keeps the child's whole terminal
@@ -21,8 +23,11 @@ from sycolab.errors import StageError, UserError
 from sycolab.io import atomic_write_json, atomic_write_text
 from sycolab.reporting.seeds import seed_table_text
 from sycolab.study.child_process import die_with_parent
+from sycolab.study.cpu_slots import slots_environment
 
 SEEDS_FILE = "seeds.json"
+SLOTS_FOLDER = "cpu-slots"
+"""RUN_DIR/cpu-slots/: the lock files of the seeds' CPU slots (`sycolab.study.cpu_slots`)."""
 
 
 def seed_dir(run_dir: Path, seed: int) -> Path:
@@ -31,6 +36,12 @@ def seed_dir(run_dir: Path, seed: int) -> Path:
 
 def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def seed_processes(n_seeds: int, cpu_slots: int) -> int:
+    """How many seed studies are alive at once: one more than the CPU slots (a process between stages, or
+    waiting for a slot, leaves its core to the spare one), at most one per seed."""
+    return max(1, min(n_seeds, cpu_slots + 1))
 
 
 @dataclass(frozen=True)
@@ -65,14 +76,17 @@ def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str]
               force: bool = False, rejudge_unscored: bool = False, parallel: int | None = None,
               threads_per_seed: int = 1, stages_per_seed: int | None = None,
               say: Callable[[str], None] = print) -> list[SeedRun]:
-    """Run one study per seed, `parallel` at a time (default: one per available core), each child with
-    `threads_per_seed` torch threads; on a terminal, one bar per seed counts its `stages_per_seed` stages
-    with the time left. Raises StageError naming every seed that failed."""
+    """Run one study per seed, each child with `threads_per_seed` torch threads, `parallel` stages computing at
+    once over all seeds (CPU slots; default one per available core) and `parallel + 1` children alive at
+    once (`seed_processes`); on a terminal, one bar per seed counts its `stages_per_seed` stages with the time
+    left. Raises StageError naming every seed that failed."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / SEEDS_FILE, {"config": config, "seeds": seeds, "overrides": overrides})
-    slots = threading.Semaphore(max(1, parallel or available_cores()))
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads_per_seed), "MKL_NUM_THREADS": str(threads_per_seed)}
+    cpu_slots = max(1, parallel or available_cores())
+    slots = threading.Semaphore(seed_processes(len(seeds), cpu_slots))
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads_per_seed), "MKL_NUM_THREADS": str(threads_per_seed),
+           **slots_environment(run_dir / SLOTS_FOLDER, cpu_slots)}
     results: dict[int, SeedRun] = {}
     lock = threading.Lock()
 

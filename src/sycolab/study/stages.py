@@ -20,6 +20,7 @@ from typing import Any
 from sycolab.errors import UserError
 from sycolab.models.digest import file_sha256
 from sycolab.store import RunStore, display_path, pid_alive
+from sycolab.study.cpu_slots import cpu_slot
 
 SETTING_NAMES = {"seed": "seed", "judge": "judge", "generation": "generation settings",
                  "vocabulary": "the tiny tokenizer's vocabulary", "gate_world": "the base gate's world or settings",
@@ -101,17 +102,18 @@ def run_stage(store: RunStore, stage: Stage, known_keys: dict[str, str], force: 
     prior = store.stage(stage.name)
     if not (force or stage.force) and prior and prior.get("status") == "done" and prior.get("key") == key:
         return StageOutcome(stage.name, "skipped", 0.0, prior.get("info"))
-    store.begin_stage(stage.name, key, stage.keys, inputs=stage.recorded_inputs())
-    start = time.perf_counter()
-    try:
-        info = stage.run() or {}
-    except UserError as e:
-        store.end_stage(stage.name, "failed", error=str(e))
-        raise
-    except BaseException as e:  # KeyboardInterrupt included: the stage is marked failed, then re-raised
-        store.end_stage(stage.name, "failed", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
-        raise
-    seconds = time.perf_counter() - start
+    with cpu_slot():  # a study over seeds: wait for one of the machine's CPU slots (no-op otherwise)
+        store.begin_stage(stage.name, key, stage.keys, inputs=stage.recorded_inputs())
+        start = time.perf_counter()
+        try:
+            info = stage.run() or {}
+        except UserError as e:
+            store.end_stage(stage.name, "failed", error=str(e))
+            raise
+        except BaseException as e:  # KeyboardInterrupt included: the stage is marked failed, then re-raised
+            store.end_stage(stage.name, "failed", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
+            raise
+        seconds = time.perf_counter() - start
     info = {"seconds": round(seconds, 2), **_torch_threads(), **info}
     store.end_stage(stage.name, "done", info=info)
     return StageOutcome(stage.name, "done", seconds, info)
