@@ -74,17 +74,18 @@ def child_command(config: str, run_dir: Path, seed: int, overrides: list[str], s
 
 def run_seeds(config: str, run_dir: Path, seeds: list[int], overrides: list[str], *, stages: str | None = None,
               force: bool = False, rejudge_unscored: bool = False, parallel: int | None = None,
-              threads_per_seed: int = 1, stages_per_seed: int | None = None,
+              threads_per_seed: int = 1, stages_per_seed: int | None = None, processes: int | None = None,
               say: Callable[[str], None] = print) -> list[SeedRun]:
     """Run one study per seed, each child with `threads_per_seed` torch threads, `parallel` stages computing at
-    once over all seeds (CPU slots; default one per available core) and `parallel + 1` children alive at
-    once (`seed_processes`); on a terminal, one bar per seed counts its `stages_per_seed` stages with the time
+    once over all seeds (CPU slots; default one per available core) and `processes` children alive at once
+    (default `seed_processes`: one more than the slots; `benchmarks.bench_seed_schedule` sets it to the slots,
+    the schedule before slots); on a terminal, one bar per seed counts its `stages_per_seed` stages with the time
     left. Raises StageError naming every seed that failed."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / SEEDS_FILE, {"config": config, "seeds": seeds, "overrides": overrides})
     cpu_slots = max(1, parallel or available_cores())
-    slots = threading.Semaphore(seed_processes(len(seeds), cpu_slots))
+    slots = threading.Semaphore(processes or seed_processes(len(seeds), cpu_slots))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads_per_seed), "MKL_NUM_THREADS": str(threads_per_seed),
            **slots_environment(run_dir / SLOTS_FOLDER, cpu_slots)}
     results: dict[int, SeedRun] = {}
