@@ -69,3 +69,21 @@ def test_thread_counts_come_from_the_training_stage_with_the_weights_key_and_the
     (root / "manifest.json").write_text(json.dumps(manifest))
     table = provenance_table(StudyData.read(root))
     assert table.rows[0][5].text == "2, 2" and "different thread counts" not in table.caption
+
+
+def test_a_run_whose_stages_other_code_computed_says_so_in_the_caption(tmp_path):
+    """Stages recording two code versions (a run resumed after an upgrade) name both in the caption; one does not."""
+    root = write_fake_study(tmp_path / "run")
+    path = root / "eval" / "dpo" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["provenance"] = PROV.to_dict()
+    path.write_text(json.dumps(metrics))
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["stages"]["train:dpo"] = {"status": "done", "key": "0123456789abcdef", "info": {"code": "0.1.0 (aaa)"}}
+    manifest["stages"]["eval:dpo"] = {"status": "done", "key": "fedcba9876543210", "info": {"code": "0.1.0 (aaa)"}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    assert "versions of sycolab's code" not in provenance_table(StudyData.read(root)).caption
+    manifest["stages"]["eval:dpo"]["info"]["code"] = "0.2.0 (bbb)"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    assert ("computed by 2 versions of sycolab's code (0.1.0 (aaa); 0.2.0 (bbb))"
+            in provenance_table(StudyData.read(root)).caption)

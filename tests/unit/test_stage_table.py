@@ -36,3 +36,17 @@ def test_stage_table_shows_each_stages_recorded_thread_count(tmp_path):
     rows = {line.split()[0]: line.split() for line in lines[3:]}
     assert rows["world"][1:4] == ["done", "0.4", "-"]
     assert rows["base"][1:4] == ["done", "88.3", "2"]
+
+
+def test_stage_table_names_the_code_versions_of_a_run_resumed_across_code_changes(tmp_path):
+    store = RunStore(tmp_path)
+    store.init({"name": "t"}, seed=0)
+    for name, code in (("base", "0.1.0 (aaa)"), ("train:sft", "0.1.0 (aaa)")):
+        store.begin_stage(name, "k", {})
+        store.end_stage(name, "done", info={"seconds": 1.0, "code": code})
+    assert "versions of sycolab's code" not in stage_table(store)
+    store.begin_stage("train:dpo", "k", {})
+    store.end_stage("train:dpo", "done", info={"seconds": 1.0, "code": "0.2.0 (bbb)"})
+    assert stage_table(store).splitlines()[-1] == (
+        "The stages were computed by 2 versions of sycolab's code: 0.1.0 (aaa); 0.2.0 (bbb) (resumed across code "
+        "changes; `code` in each stage's manifest entry).")

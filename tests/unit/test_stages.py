@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from sycolab.store import RunStore
-from sycolab.study.stages import Stage, StageOutcome, run_stage, stage_key, stage_status, thread_mismatch
+from sycolab.store import RunStore, code_version
+from sycolab.study.stages import (
+    Stage,
+    StageOutcome,
+    code_mismatch,
+    run_stage,
+    skip_notes,
+    stage_key,
+    stage_status,
+    thread_mismatch,
+)
 
 
 def _stage(name, slice_, upstream, calls, fail=False):
@@ -68,7 +77,7 @@ def test_a_finished_stage_records_the_torch_thread_count_it_ran_with(tmp_path):
     finally:
         torch.set_num_threads(before)
     assert store.stage("base")["info"] == {"seconds": store.stage("base")["info"]["seconds"], "torch_threads": 1,
-                                           "value": 1}
+                                           "code": code_version(), "value": 1}
     assert store.stage("sft")["info"]["torch_threads"] == 2
 
 
@@ -82,3 +91,20 @@ def test_a_skipped_stage_recorded_at_another_thread_count_says_so():
     assert thread_mismatch(StageOutcome("train:dpo", "skipped", 0.0, {"torch_threads": now})) == ""
     assert thread_mismatch(StageOutcome("train:dpo", "done", 3.0, {"torch_threads": other})) == ""  # ran here
     assert thread_mismatch(StageOutcome("world", "skipped", 0.0, {"seconds": 0.3})) == ""  # loaded no torch
+
+
+def test_a_stage_records_the_code_that_computed_it_and_a_skip_under_other_code_says_so():
+    """`code_version` is sycolab's version and, in this checkout, the last commit of the package's folder; a
+    skipped stage that other code computed names both versions, one this code computed names none."""
+    import re
+
+    from sycolab.store import code_version
+
+    now = code_version()
+    assert re.fullmatch(r"\S+( \([0-9a-f]{12}(, uncommitted changes)?\))?", now), now
+    older = StageOutcome("train:dpo", "skipped", 0.0, {"seconds": 3.0, "code": "0.0.9 (0123456789ab)"})
+    assert code_mismatch(older) == f"; computed by sycolab 0.0.9 (0123456789ab), this is {now}"
+    assert code_mismatch(StageOutcome("train:dpo", "skipped", 0.0, {"code": now})) == ""
+    assert code_mismatch(StageOutcome("train:dpo", "done", 3.0, {"code": "0.0.9"})) == ""  # ran here
+    assert code_mismatch(StageOutcome("world", "skipped", 0.0, {"seconds": 0.3})) == ""  # recorded before
+    assert skip_notes(older) == code_mismatch(older)

@@ -57,7 +57,7 @@ def _study_from_run_dir(run_dir: str):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sycolab.study.pipeline import STAGE_GROUPS
-    from sycolab.study.stages import thread_mismatch
+    from sycolab.study.stages import skip_notes
     from sycolab.study.summary import print_summary
 
     study = _study(args.config, args.run_dir, args.overrides)
@@ -78,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
 
     def show(outcome) -> None:
-        verb = (f"skipped (unchanged{thread_mismatch(outcome)})" if outcome.status == "skipped"
+        verb = (f"skipped (unchanged{skip_notes(outcome)})" if outcome.status == "skipped"
                 else f"done in {outcome.seconds:.1f} s")
         say(f"  [{outcome.name}] {verb}")
 
@@ -183,7 +183,7 @@ def cmd_world(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from sycolab.study.stages import thread_mismatch
+    from sycolab.study.stages import skip_notes
     from sycolab.study.train_one import train_one
 
     study = _study(args.config, args.run_dir, args.overrides)
@@ -197,7 +197,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with quiet_output(_log_file(study.store.root), verbose=args.verbose):
         for outcome in train_one(study, args.method, cell=args.cell):
             if outcome.status == "skipped":
-                say(f"  [{outcome.name}] already done with the same inputs (not retrained{thread_mismatch(outcome)})")
+                say(f"  [{outcome.name}] already done with the same inputs (not retrained{skip_notes(outcome)})")
             else:
                 say(f"  [{outcome.name}] trained in {outcome.seconds:.1f} s")
     return 0

@@ -1,6 +1,7 @@
 """The report's "Provenance" section: which judge, generation settings, data files (sha256 prefix) and
 weights each evaluation used, read from the "provenance" entry of eval/<name>/metrics.json, and the torch
-thread counts the stages that trained and evaluated each model recorded (manifest.json)."""
+thread counts the stages that trained and evaluated each model recorded (manifest.json), and when its stages
+were computed by more than one version of sycolab's code, which."""
 
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ def provenance_table(data: StudyData) -> Table | NoData:
     if len(seen) > 1:
         caption += (f" These stages ran at different thread counts ({', '.join(map(str, sorted(seen)))}): a "
                     "trained model's floats depend on the count, so this run mixes numerics.")
+    codes = sorted({c for e in stages.values() if isinstance(c := (e.get("info") or {}).get("code"), str)})
+    if len(codes) > 1:
+        caption += (f" Its stages were computed by {len(codes)} versions of sycolab's code ({'; '.join(codes)}): "
+                    "a run resumed across code changes keeps what the older code made.")
     return Table("provenance", columns, rows, caption=caption)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import os
 import platform
 import shutil
@@ -180,6 +181,36 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             pass
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """The code that computes a stage, recorded in each stage's info ("code"): sycolab's version, and in a git
+    checkout the last commit that changed the package's own folder (12 hex digits; commits to docs or configs
+    do not change it, and configs enter the stage keys anyway), with ", uncommitted changes" when tracked
+    files there differ from it: "0.1.0 (8a3df7a1b2c3)". Stage keys do not hold it (a new version would
+    retrain every stage of a resumed 8B study); a skipped stage computed by other code says so instead."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("sycolab")
+    except PackageNotFoundError:
+        release = "unknown"
+    here = Path(__file__).resolve().parents[1]
+    commit = _git(here, "log", "-1", "--format=%H", "--", ".")
+    if not commit:
+        return release
+    dirty = _git(here, "status", "--porcelain", "--untracked-files=no", "--", ".")
+    return f"{release} ({commit[:12]}{', uncommitted changes' if dirty else ''})"
+
+
+def _git(cwd: Path, *args: str) -> str:
+    """A git command's stripped output in `cwd`, or "" (no git, not a checkout, an error)."""
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
 
 
 def git_commit() -> str | None:

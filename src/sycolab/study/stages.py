@@ -19,7 +19,7 @@ from typing import Any
 
 from sycolab.errors import UserError
 from sycolab.models.digest import file_sha256
-from sycolab.store import RunStore, display_path, pid_alive
+from sycolab.store import RunStore, code_version, display_path, pid_alive
 from sycolab.study.cpu_slots import cpu_slot
 
 SETTING_NAMES = {"seed": "seed", "judge": "judge", "generation": "generation settings",
@@ -114,7 +114,7 @@ def run_stage(store: RunStore, stage: Stage, known_keys: dict[str, str], force: 
             store.end_stage(stage.name, "failed", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
             raise
         seconds = time.perf_counter() - start
-    info = {"seconds": round(seconds, 2), **_torch_threads(), **info}
+    info = {"seconds": round(seconds, 2), **_torch_threads(), "code": code_version(), **info}
     store.end_stage(stage.name, "done", info=info)
     return StageOutcome(stage.name, "done", seconds, info)
 
@@ -137,6 +137,23 @@ def thread_mismatch(outcome: StageOutcome) -> str:
     if outcome.status != "skipped" or recorded is None or current is None or recorded == current:
         return ""
     return f"; ran at {recorded} torch threads, this process has {current}"
+
+
+def code_mismatch(outcome: StageOutcome) -> str:
+    """For a skipped stage computed by other code than this process runs (`sycolab.store.code_version`):
+    "; computed by sycolab 0.1.0 (...), this is 0.1.0 (...)": its result is what that code made, which a
+    changed training or evaluation function would not remake. Stages from before the record compare nothing."""
+    recorded = (outcome.info or {}).get("code")
+    current = code_version()
+    if outcome.status != "skipped" or not recorded or recorded == current:
+        return ""
+    return f"; computed by sycolab {recorded}, this is {current}"
+
+
+def skip_notes(outcome: StageOutcome) -> str:
+    """What a skip line adds about a skipped stage made under other conditions: `thread_mismatch`, then
+    `code_mismatch`."""
+    return thread_mismatch(outcome) + code_mismatch(outcome)
 
 
 def stage_status(store: RunStore, expected: list[str] | list[Stage] | None = None) -> list[tuple[str, str, str]]:
