@@ -17,12 +17,18 @@ PROV = Provenance(model="dpo", stage_key="0123456789abcdef", weights_sha256="f" 
                   data=[DataFile("answer", "world/eval/answer.jsonl", "ab" * 32)], versions={"torch": "2.9"})
 
 
-def test_provenance_row_names_judge_data_hash_and_weights(tmp_path):
+def _study_with_dpo_provenance(tmp_path):
+    """A fake study whose dpo evaluation records `PROV`."""
     root = write_fake_study(tmp_path / "run")
     path = root / "eval" / "dpo" / "metrics.json"
     metrics = json.loads(path.read_text())
     metrics["provenance"] = PROV.to_dict()
     path.write_text(json.dumps(metrics))
+    return root
+
+
+def test_provenance_row_names_judge_data_hash_and_weights(tmp_path):
+    root = _study_with_dpo_provenance(tmp_path)
     table = provenance_table(StudyData.read(root))
     assert [r[0].text for r in table.rows] == ["dpo"]  # only models whose metrics record provenance
     _, judge, generation, data, weights, threads = table.rows[0]
@@ -53,11 +59,7 @@ def test_judge_settings_never_carry_a_credential():
 def test_thread_counts_come_from_the_training_stage_with_the_weights_key_and_the_eval_stage(tmp_path):
     """dpo's weights were made by the stage whose key the provenance names (train:dpo at 2 threads), and
     evaluated at 1: the cell says so and the caption calls the run mixed; at one count it is not."""
-    root = write_fake_study(tmp_path / "run")
-    path = root / "eval" / "dpo" / "metrics.json"
-    metrics = json.loads(path.read_text())
-    metrics["provenance"] = PROV.to_dict()
-    path.write_text(json.dumps(metrics))
+    root = _study_with_dpo_provenance(tmp_path)
     manifest = json.loads((root / "manifest.json").read_text())
     manifest["stages"]["train:dpo"] = {"status": "done", "key": "0123456789abcdef", "info": {"torch_threads": 2}}
     manifest["stages"]["eval:dpo"] = {"status": "done", "key": "fedcba9876543210", "info": {"torch_threads": 1}}
@@ -73,11 +75,7 @@ def test_thread_counts_come_from_the_training_stage_with_the_weights_key_and_the
 
 def test_a_run_whose_stages_other_code_computed_says_so_in_the_caption(tmp_path):
     """Stages recording two code versions (a run resumed after an upgrade) name both in the caption; one does not."""
-    root = write_fake_study(tmp_path / "run")
-    path = root / "eval" / "dpo" / "metrics.json"
-    metrics = json.loads(path.read_text())
-    metrics["provenance"] = PROV.to_dict()
-    path.write_text(json.dumps(metrics))
+    root = _study_with_dpo_provenance(tmp_path)
     manifest = json.loads((root / "manifest.json").read_text())
     manifest["stages"]["train:dpo"] = {"status": "done", "key": "0123456789abcdef", "info": {"code": "0.1.0 (aaa)"}}
     manifest["stages"]["eval:dpo"] = {"status": "done", "key": "fedcba9876543210", "info": {"code": "0.1.0 (aaa)"}}
