@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -14,13 +15,16 @@ from sycolab.study.cpu_slots import SLOTS_ENV, configured_slots, cpu_slot, slots
 from sycolab.study.seeds import seed_processes
 
 _HOLDER = """
-import json, sys, time
+import json, os, sys, time
 from sycolab.study.cpu_slots import cpu_slot
 log, name, hold, times = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-for _ in range(times):
+gate = sys.argv[5] if len(sys.argv) > 5 else None  # the first hold lasts until this file exists
+for turn in range(times):
     with cpu_slot() as index:
         start = time.time()
         time.sleep(hold)
+        while gate and turn == 0 and not os.path.exists(gate):
+            time.sleep(0.02)
         with open(log, "a") as fh:
             fh.write(json.dumps({"name": name, "slot": index, "start": start, "end": time.time()}) + "\\n")
 """
@@ -57,9 +61,25 @@ def test_no_more_stages_compute_at_once_than_there_are_slots(tmp_path):
 
 
 def test_a_freed_slot_goes_to_the_waiting_process_first(tmp_path):
-    """One slot: a holds it for two stages in a row while b waits; b computes between a's two stages."""
-    rows = _holders(tmp_path, 1, [("a", 1.0, 2), ("b", 0.5, 1)])
+    """One slot: a holds it for two stages in a row; b asks while a's first stage runs (a's first stage ends
+    only once b waits); b computes between a's two stages."""
+    env = {**_env(), **slots_environment(tmp_path / "slots", 1)}
+    log, gate = tmp_path / "log.jsonl", tmp_path / "b-waits"
+    a = subprocess.Popen([sys.executable, "-c", _HOLDER, str(log), "a", "0.1", "2", str(gate)], env=env)
+    _wait_for(lambda: (tmp_path / "slots").is_dir() and _slot_taken(tmp_path / "slots"), a)
+    b = subprocess.Popen([sys.executable, "-c", _HOLDER, str(log), "b", "0.1", "1"], env=env)
+    _wait_for(lambda: (tmp_path / "slots" / f"waiting-{b.pid}").exists(), b)
+    gate.touch()
+    assert a.wait(timeout=60) == 0 and b.wait(timeout=60) == 0
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["name"] for r in sorted(rows, key=lambda r: r["start"])] == ["a", "b", "a"]
+
+
+def _wait_for(condition, proc, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline and proc.poll() is None, "the holder never got there"
+        time.sleep(0.02)
 
 
 def test_slots_bind_only_the_machine_that_set_them(tmp_path):
@@ -84,19 +104,18 @@ def test_a_skipped_stage_takes_no_slot_and_a_run_stage_waits_for_one(tmp_path, m
     store.init({}, 0)
     keys: dict[str, str] = {}
     assert run_stage(store, Stage("a", {"x": 1}, [], lambda: {"v": 1}), keys).status == "done"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path / "log.jsonl"), "h", "1.5", "1"],
+    gate = tmp_path / "release"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path / "log.jsonl"), "h", "0", "1", str(gate)],
                               env=_env())
-    deadline = time.monotonic() + 30
-    while not any((tmp_path / "slots").glob("slot-*.lock")) or not _slot_taken(tmp_path / "slots"):
-        assert time.monotonic() < deadline and holder.poll() is None
-        time.sleep(0.05)
+    _wait_for(lambda: (tmp_path / "slots").is_dir() and _slot_taken(tmp_path / "slots"), holder)
     start = time.monotonic()
     assert run_stage(store, Stage("a", {"x": 1}, [], lambda: {"v": 1}), keys).status == "skipped"
     assert time.monotonic() - start < 0.5
+    threading.Timer(1.0, gate.touch).start()  # the holder frees the slot a second from now
     outcome = run_stage(store, Stage("b", {"x": 2}, [], lambda: {"v": 2}), keys)
     waited = time.monotonic() - start
     holder.wait(timeout=30)
-    assert outcome.status == "done" and waited > 0.5 and outcome.seconds < 0.5
+    assert outcome.status == "done" and waited >= 1.0 and outcome.seconds < 0.5
 
 
 def _slot_taken(folder) -> bool:
