@@ -8,7 +8,7 @@ from __future__ import annotations
 from sycolab.reporting._format import DASH
 from sycolab.reporting._results import StudyData
 from sycolab.reporting.document import Cell, Column, NoData, Table
-from sycolab.store import Provenance
+from sycolab.store import Provenance, code_versions
 
 SHA_PREFIX = 12
 
@@ -51,7 +51,7 @@ def provenance_table(data: StudyData) -> Table | NoData:
     if len(seen) > 1:
         caption += (f" These stages ran at different thread counts ({', '.join(map(str, sorted(seen)))}): a "
                     "trained model's floats depend on the count, so this run mixes numerics.")
-    codes = sorted({c for e in stages.values() if isinstance(c := (e.get("info") or {}).get("code"), str)})
+    codes = code_versions(stages)
     if len(codes) > 1:
         caption += (f" Its stages were computed by {len(codes)} versions of sycolab's code ({'; '.join(codes)}): "
                     "a run resumed across code changes keeps what the older code made.")

@@ -214,12 +214,14 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 def git_commit() -> str | None:
-    try:
-        here = Path(__file__).resolve().parent
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+    """HEAD of the checkout sycolab runs from, or None outside one."""
+    return _git(Path(__file__).resolve().parent, "rev-parse", "HEAD") or None
+
+
+def code_versions(stages: dict[str, Any]) -> list[str]:
+    """The distinct `info.code` values of a manifest's stage entries, sorted (more than one: a run resumed
+    across code changes)."""
+    return sorted({c for e in stages.values() if isinstance(c := (e.get("info") or {}).get("code"), str)})
 
 
 def pid_alive(pid: int | None) -> bool:

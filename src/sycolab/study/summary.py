@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from sycolab.reporting.terminal import terminal_summary
-from sycolab.store import RunStore
+from sycolab.store import RunStore, code_versions
 
 
 def stage_table(store: RunStore) -> str:
@@ -28,7 +28,7 @@ def stage_table(store: RunStore) -> str:
         lines.append(f"{name:<{width}}  {entry.get('status', '?'):<8}  {shown:>8}  {threads!s:>7}  "
                      f"{entry.get('ended') or '-'}")
     lines.append(f"{'total':<{width}}  {'':<8}  {total:>8.1f}")
-    codes = sorted({c for e in stages.values() if (c := (e.get("info") or {}).get("code"))})
+    codes = code_versions(stages)
     if len(codes) > 1:
         lines.append(f"The stages were computed by {len(codes)} versions of sycolab's code: {'; '.join(codes)} "
                      "(resumed across code changes; `code` in each stage's manifest entry).")
